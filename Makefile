@@ -1,0 +1,60 @@
+# Everyday commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: help install run test test-unit test-integration test-e2e lint format schemas broker broker-stop clean
+
+help: ## List the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml uv.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet
+	@touch $@
+
+install: $(BIN)/.installed ## Create .venv/ from the lock file (only when it changed)
+
+run: install ## Run coach with demo data on http://127.0.0.1:8000 (starts a local broker if none is configured)
+	@HOST=$(HOST) PORT=$(PORT) tools/dev_run.sh
+
+test: install ## Run every test (unit, integration, end-to-end on a real Kafka broker)
+	@$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: install ## Unit tests only (no broker, no files)
+	@$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: install ## Integration tests (real SQLite files, no broker)
+	@$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: install ## End-to-end tests (real Kafka broker)
+	@$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+lint: install ## ruff and mypy
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
+
+format: install ## Format the code with ruff
+	@$(BIN)/ruff format .
+	@$(BIN)/ruff check --fix .
+
+schemas: install ## Regenerate events/schemas/ from the event models
+	@$(BIN)/python -m events.schema
+
+broker: ## Start the local Kafka broker on 127.0.0.1:9092 (or find it running)
+	@$(PYTHON) tools/kafka/broker.py start
+
+broker-stop: ## Stop the local Kafka broker
+	@$(PYTHON) tools/kafka/broker.py stop
+
+clean: ## Remove the dev projection and caches (not the broker's data)
+	rm -rf .coach-dev .pytest_cache .ruff_cache .mypy_cache .hypothesis

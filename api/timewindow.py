@@ -1,0 +1,32 @@
+"""Which instants make up "yesterday" for a user. Pure: no clock, no I/O."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from store.instants import to_us
+
+
+class Day(NamedTuple):
+    """A local calendar day as a half-open UTC interval [start_us, end_us) in microseconds."""
+
+    local_date: date
+    start_us: int
+    end_us: int
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    # Midnight can be skipped by a DST change (e.g. America/Santiago, Asia/Beirut): the day
+    # then starts at the first instant that exists, which fold=0 + normalising gives.
+    naive = datetime.combine(day, time(0))
+    aware = naive.replace(tzinfo=tz)
+    return aware.astimezone(ZoneInfo("UTC")).astimezone(tz)
+
+
+def yesterday(now: datetime, tz: ZoneInfo) -> Day:
+    """The calendar day before `now`'s day in `tz`: 23, 24 or 25 hours long around DST."""
+    today = now.astimezone(tz).date()
+    day = today - timedelta(days=1)
+    return Day(day, to_us(local_midnight(day, tz)), to_us(local_midnight(today, tz)))

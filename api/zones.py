@@ -1,0 +1,24 @@
+"""Time zones, checked against the IANA list before use (never a path or a hostile value)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+from zoneinfo import ZoneInfo
+
+
+@cache
+def _available() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+def is_known_zone(name: object) -> bool:
+    return isinstance(name, str) and len(name) <= 64 and name in _available()
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    """The ZoneInfo for a name that `is_known_zone` accepted."""
+    if not is_known_zone(name):
+        raise ValueError(f"unknown time zone {name!r}")
+    return ZoneInfo(name)

@@ -1,0 +1,1 @@
+"""coach: the composition root (settings and the `coach` command line)."""

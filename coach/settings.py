@@ -1,0 +1,150 @@
+"""Typed settings, read once at start-up from `COACH_*` environment variables.
+
+Build them with `load_settings()` in `main()` (or pass a `Settings(...)` in tests); nothing
+reads the environment at import time. A bad value stops start-up with a `ConfigError` that
+names the environment variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "COACH_"
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "dev"})
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names its environment variable."""
+
+
+def env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+class Settings(BaseSettings):
+    """Every setting of coach. The environment variable is `COACH_` + the field name."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    # Kafka
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", min_length=1)
+    """Comma-separated host:port list of the Kafka brokers."""
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topic_exercises: str = Field("fitness.exercises", min_length=1)
+    topic_workouts: str = Field("fitness.workouts", min_length=1)
+    topic_partitions: int = Field(3, ge=1, le=1000)
+    """Partitions of each topic created by `coach topics create`."""
+
+    # The projection
+    db_path: Path = Path("coach.db")
+    history_hours: int = Field(50, ge=49, le=24 * 60)
+    """How long completed exercises are kept; 49 h covers "yesterday" in every time zone."""
+    batch_max_records: int = Field(5000, ge=1, le=100_000)
+    poll_timeout_ms: int = Field(500, ge=10, le=60_000)
+    heartbeat_seconds: float = Field(2.0, gt=0, le=300)
+
+    # Auth
+    jwt_secret: SecretStr | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = Field(30, ge=0, le=600)
+    jwt_max_bytes: int = Field(4096, ge=256, le=65536)
+
+    # The WOD
+    default_tz: str = "UTC"
+    wod_size: int = Field(6, ge=1, le=100)
+
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [a.strip() for a in value.split(",") if a.strip()]
+        return value
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _one_family(cls, value: list[str]) -> list[str]:
+        unknown = set(value) - HMAC_ALGORITHMS - PUBLIC_KEY_ALGORITHMS
+        if unknown:
+            raise ValueError(f"unsupported algorithm(s) {sorted(unknown)}")
+        if not value:
+            raise ValueError("at least one algorithm is needed")
+        if set(value) & HMAC_ALGORITHMS and set(value) & PUBLIC_KEY_ALGORITHMS:
+            raise ValueError("HMAC and public-key algorithms must not be mixed")
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _real_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be a real secret of at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @field_validator("default_tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from api.zones import is_known_zone
+
+        if not is_known_zone(value):
+            raise ValueError(f"{value!r} is not an IANA time zone")
+        return value
+
+    @model_validator(mode="after")
+    def _key_matches_algorithms(self) -> Settings:
+        if self.jwt_secret and self.jwt_public_key_file:
+            raise ValueError(
+                f"set one of {env_name('jwt_secret')} and {env_name('jwt_public_key_file')}"
+            )
+        hmac = set(self.jwt_algorithms) <= HMAC_ALGORITHMS
+        if self.jwt_public_key_file and hmac:
+            raise ValueError(
+                f"{env_name('jwt_algorithms')} must be public-key algorithms "
+                f"(e.g. RS256) with {env_name('jwt_public_key_file')}"
+            )
+        if self.jwt_secret and not hmac:
+            raise ValueError(
+                f"{env_name('jwt_algorithms')} must be HMAC algorithms (e.g. HS256) "
+                f"with {env_name('jwt_secret')}"
+            )
+        return self
+
+    def require_jwt_key(self) -> None:
+        """The api must not start without a way to verify tokens."""
+        if self.jwt_secret is None and self.jwt_public_key_file is None:
+            raise ConfigError(
+                f"no JWT key configured: set {env_name('jwt_secret')} (HS256) or "
+                f"{env_name('jwt_public_key_file')} (RS256/ES256)"
+            )
+        if self.jwt_public_key_file and not self.jwt_public_key_file.is_file():
+            raise ConfigError(
+                f"{env_name('jwt_public_key_file')}: no file at {self.jwt_public_key_file}"
+            )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment; raise ConfigError naming the bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = [str(p) for p in err["loc"]]
+            name = env_name(loc[0]) if loc else "settings"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("bad configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,168 @@
+"""Ordered schema migrations, applied at start-up by whichever process opens the file first.
+
+Each migration is a function registered in order; `PRAGMA user_version` records how many
+have run. All run inside one `BEGIN IMMEDIATE` transaction, so two processes starting at
+once cannot both migrate. A change that cannot be made in place is done by a replay.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from store.errors import SchemaTooNew
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_initial(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- The catalog. A deleted exercise keeps its row (deleted = 1) so that a stale upsert
+        -- with a lower or equal revision cannot bring it back.
+        CREATE TABLE exercises (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            description TEXT NOT NULL,
+            difficulty INTEGER NOT NULL,
+            default_weight REAL NOT NULL,
+            default_reps INTEGER NOT NULL,
+            revision INTEGER,
+            deleted INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE muscle_groups (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            body_part TEXT NOT NULL
+        );
+        CREATE TABLE exercise_muscle_groups (
+            exercise_id INTEGER NOT NULL,
+            muscle_group_id INTEGER NOT NULL,
+            is_primary INTEGER NOT NULL,
+            intensity REAL NOT NULL,
+            PRIMARY KEY (exercise_id, muscle_group_id)
+        ) WITHOUT ROWID;
+
+        -- Completed workouts inside the history window. A deleted one keeps its row
+        -- (deleted = 1) so that a late duplicate of it is not counted again.
+        CREATE TABLE workouts (
+            workout_id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            completed_at_us INTEGER NOT NULL,
+            deleted INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        CREATE INDEX workouts_completed_at ON workouts (completed_at_us);
+        CREATE TABLE completed_exercises (
+            workout_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            exercise_id INTEGER NOT NULL,
+            completed_at_us INTEGER NOT NULL,
+            sets INTEGER NOT NULL,
+            reps INTEGER NOT NULL,
+            weight REAL NOT NULL
+        );
+        CREATE INDEX completed_by_user ON completed_exercises (user_id, completed_at_us);
+        CREATE INDEX completed_by_workout ON completed_exercises (workout_id);
+        CREATE INDEX completed_at ON completed_exercises (completed_at_us);
+
+        -- Each user's latest logged performance per exercise, kept past the window.
+        CREATE TABLE performances (
+            user_id TEXT NOT NULL,
+            exercise_id INTEGER NOT NULL,
+            workout_id TEXT NOT NULL,
+            completed_at_us INTEGER NOT NULL,
+            sets INTEGER NOT NULL,
+            reps INTEGER NOT NULL,
+            weight REAL NOT NULL,
+            PRIMARY KEY (user_id, exercise_id)
+        ) WITHOUT ROWID;
+
+        -- Per topic-partition: the next offset to read, stored in the same transaction as
+        -- the rows its records produced; and what the consumer last saw of the partition.
+        CREATE TABLE partitions (
+            topic TEXT NOT NULL,
+            partition INTEGER NOT NULL,
+            next_offset INTEGER NOT NULL,
+            high_watermark INTEGER,
+            last_event_at_us INTEGER,
+            updated_at_us INTEGER NOT NULL,
+            PRIMARY KEY (topic, partition)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE dead_letters (
+            id INTEGER PRIMARY KEY,
+            topic TEXT NOT NULL,
+            partition INTEGER NOT NULL,
+            "offset" INTEGER NOT NULL,
+            key BLOB,
+            value BLOB,
+            error TEXT NOT NULL,
+            failed_at_us INTEGER NOT NULL,
+            UNIQUE (topic, partition, "offset")
+        );
+
+        -- Named numbers: catalog_version (bumped on every catalog change), counters.
+        CREATE TABLE meta (
+            name TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO meta (name, value) VALUES ('catalog_version', 0), ('unknown_events', 0);
+
+        -- The consumer's own status, one row, for the api's /ready and /lag.
+        CREATE TABLE consumer_status (
+            singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+            heartbeat_at_us INTEGER,
+            broker_reachable INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        );
+        INSERT INTO consumer_status (singleton) VALUES (1);
+        """,
+    )
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to date; return its version. Safe to call from many processes."""
+    latest = len(MIGRATIONS)
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current == latest:
+        return current
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > latest:
+            raise SchemaTooNew(
+                f"database schema version {current} is newer than this coach ({latest})"
+            )
+        for fn in MIGRATIONS[current:]:
+            fn(conn)
+        conn.execute(f"PRAGMA user_version = {latest}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return latest
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run a script's statements one by one, inside the caller's transaction.
+
+    (`executescript()` would commit first, which would break the one-transaction rule.)
+    """
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            conn.execute(buf)
+            buf = ""
+    if buf.strip():
+        conn.execute(buf)

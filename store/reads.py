@@ -1,0 +1,126 @@
+"""Queries of the projection, for the api and the tools. Plain SQL over the read model."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogExercise:
+    id: int
+    name: str
+    description: str
+    difficulty: int
+    default_weight: float
+    default_reps: int
+    muscle_groups: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Performance:
+    weight: float
+    reps: int
+
+
+def catalog_version(conn: sqlite3.Connection) -> int:
+    """A number that changes whenever the catalog changes (for caching it)."""
+    return conn.execute("SELECT value FROM meta WHERE name = 'catalog_version'").fetchone()[0]
+
+
+def load_catalog(conn: sqlite3.Connection) -> list[CatalogExercise]:
+    """Every live exercise with its muscle groups, ordered by id."""
+    impacts: dict[int, list[dict[str, Any]]] = {}
+    for exercise_id, mg_id, name, body_part, is_primary, intensity in conn.execute(
+        """SELECT emg.exercise_id, mg.id, mg.name, mg.body_part, emg.is_primary, emg.intensity
+           FROM exercise_muscle_groups emg JOIN muscle_groups mg ON mg.id = emg.muscle_group_id
+           ORDER BY emg.exercise_id, emg.is_primary DESC, emg.intensity DESC, mg.id"""
+    ):
+        impacts.setdefault(exercise_id, []).append(
+            {
+                "id": mg_id,
+                "name": name,
+                "body_part": body_part,
+                "is_primary": bool(is_primary),
+                "intensity": intensity,
+            }
+        )
+    return [
+        CatalogExercise(
+            id=id_,
+            name=name,
+            description=description,
+            difficulty=difficulty,
+            default_weight=default_weight,
+            default_reps=default_reps,
+            muscle_groups=impacts.get(id_, []),
+        )
+        for id_, name, description, difficulty, default_weight, default_reps in conn.execute(
+            """SELECT id, name, description, difficulty, default_weight, default_reps
+               FROM exercises WHERE deleted = 0 ORDER BY id"""
+        )
+    ]
+
+
+def done_between(
+    conn: sqlite3.Connection, *, user_id: str, start_us: int, end_us: int
+) -> frozenset[int]:
+    """Ids of the exercises `user_id` completed in [start_us, end_us)."""
+    return frozenset(
+        r[0]
+        for r in conn.execute(
+            """SELECT DISTINCT exercise_id FROM completed_exercises
+               WHERE user_id = ? AND completed_at_us >= ? AND completed_at_us < ?""",
+            (user_id, start_us, end_us),
+        )
+    )
+
+
+def performances(
+    conn: sqlite3.Connection, *, user_id: str, exercise_ids: Iterable[int]
+) -> dict[int, Performance]:
+    """The user's latest logged performance of each of `exercise_ids` that has one."""
+    ids = list(exercise_ids)
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    return {
+        exercise_id: Performance(weight, reps)
+        for exercise_id, weight, reps in conn.execute(
+            f"""SELECT exercise_id, weight, reps FROM performances
+                WHERE user_id = ? AND exercise_id IN ({marks})""",
+            (user_id, *ids),
+        )
+    }
+
+
+def positions(conn: sqlite3.Connection) -> dict[tuple[str, int], int]:
+    """(topic, partition) -> the next offset to read."""
+    return {
+        (topic, partition): next_offset
+        for topic, partition, next_offset in conn.execute(
+            "SELECT topic, partition, next_offset FROM partitions"
+        )
+    }
+
+
+def stats(conn: sqlite3.Connection) -> dict[str, Any]:
+    """What the projection holds, as `coach stats` prints it."""
+
+    def count(sql: str) -> int:
+        return conn.execute(sql).fetchone()[0]
+
+    return {
+        "exercises": count("SELECT count(*) FROM exercises WHERE deleted = 0"),
+        "workouts": count("SELECT count(*) FROM workouts WHERE deleted = 0"),
+        "completed_exercises": count("SELECT count(*) FROM completed_exercises"),
+        "performances": count("SELECT count(*) FROM performances"),
+        "dead_letters": count("SELECT count(*) FROM dead_letters"),
+        "unknown_events": count("SELECT value FROM meta WHERE name = 'unknown_events'"),
+        "offsets": {
+            f"{topic}/{partition}": offset
+            for (topic, partition), offset in sorted(positions(conn).items())
+        },
+    }

@@ -1,0 +1,101 @@
+"""Shared fixtures: settings, a fresh projection file, and a real Kafka broker."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coach.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET = "test-secret-" + "x" * 40
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A path for a fresh projection file (created on first connect)."""
+    return tmp_path / "coach.db"
+
+
+@pytest.fixture
+def settings(db_path: Path) -> Settings:
+    return Settings(db_path=db_path, jwt_secret=SECRET)
+
+
+# -- the broker ---------------------------------------------------------------------------------
+
+
+def _load_local_broker():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("kafka_broker", REPO / "tools/kafka/broker.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # comes with testcontainers
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A real Kafka broker: COACH_KAFKA_BOOTSTRAP_SERVERS if set; else testcontainers' Kafka
+    when a Docker engine answers; else the project's local broker (tools/kafka/broker.py).
+
+    Never a silent skip: a test that needs a broker fails when none can be had.
+    """
+    configured = os.environ.get("COACH_KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+        return
+    if _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+        return
+    broker = _load_local_broker()
+    try:
+        yield broker.start(quiet=True)
+    except broker.BrokerError as exc:
+        pytest.fail(f"no Kafka broker could be started: {exc}")
+
+
+@pytest.fixture
+def kafka_settings(kafka_bootstrap: str, db_path: Path) -> Settings:
+    """Settings on the real broker with topics of their own, so tests do not meet."""
+    suffix = uuid.uuid4().hex[:10]
+    return Settings(
+        db_path=db_path,
+        jwt_secret=SECRET,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_exercises=f"test.{suffix}.exercises",
+        topic_workouts=f"test.{suffix}.workouts",
+        heartbeat_seconds=0.5,
+        poll_timeout_ms=100,
+    )
+
+
+def env_of(settings: Settings) -> dict[str, str]:
+    """The COACH_* environment that makes a subprocess see `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if isinstance(value, list):
+            value = ",".join(value)
+        env[f"COACH_{name.upper()}"] = str(value)
+    return env

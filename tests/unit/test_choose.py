@@ -1,0 +1,59 @@
+"""Choosing the WOD: a pure function over plain data and a random generator."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+from api.choose import choose_wod, daily_rng
+
+
+def test_six_distinct_from_the_catalog_minus_yesterday():
+    """The WOD has `size` distinct exercises, none of them done yesterday."""
+    catalog = list(range(1, 41))
+    done = {1, 2, 3, 4, 5}
+    for seed in range(200):
+        wod = choose_wod(catalog, done, random.Random(seed), 6)
+        assert len(wod) == 6 and len(set(wod)) == 6
+        assert not set(wod) & done and set(wod) <= set(catalog)
+
+
+def test_fewer_when_fewer_remain():
+    """Fewer than `size` remain: all of them, never an error."""
+    assert sorted(choose_wod([1, 2, 3], {2}, random.Random(1), 6)) == [1, 3]
+    assert choose_wod([1, 2], {1, 2}, random.Random(1), 6) == []
+    assert choose_wod([], set(), random.Random(1), 6) == []
+
+
+def test_every_remaining_exercise_can_be_drawn():
+    """The draw is not stuck on a subset: over many draws each candidate appears."""
+    seen = set()
+    for seed in range(300):
+        seen.update(choose_wod(list(range(20)), {0}, random.Random(seed), 6))
+    assert seen == set(range(1, 20))
+
+
+def test_same_day_same_wod():
+    """Same user, day, catalog and history: the same generator, so the same WOD."""
+    args = {
+        "user_id": "7",
+        "day": date(2026, 11, 27),
+        "catalog_version": 3,
+        "done_yesterday": {4, 2},
+    }
+    a = choose_wod(list(range(50)), set(), daily_rng(**args), 6)
+    b = choose_wod(list(range(50)), set(), daily_rng(**{**args, "done_yesterday": {2, 4}}), 6)
+    assert a == b
+
+
+def test_wod_changes_with_user_day_catalog_or_history():
+    """Another user, day, catalog version or history of yesterday gives another draw."""
+    base = {"user_id": "7", "day": date(2026, 11, 27), "catalog_version": 3, "done_yesterday": {4}}
+    wod = choose_wod(list(range(500)), set(), daily_rng(**base), 6)
+    for change in [
+        {"user_id": "8"},
+        {"day": date(2026, 11, 28)},
+        {"catalog_version": 4},
+        {"done_yesterday": {4, 5}},
+    ]:
+        assert choose_wod(list(range(500)), set(), daily_rng(**{**base, **change}), 6) != wod

@@ -1,0 +1,76 @@
+"""Settings: a bad value stops start-up with a message naming the environment variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from coach.settings import ConfigError, load_settings
+
+GOOD_SECRET = "s" * 40
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("COACH_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_load():
+    settings = load_settings()
+    assert settings.wod_size == 6 and settings.default_tz == "UTC"
+    assert settings.topic_exercises == "fitness.exercises"
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("COACH_WOD_SIZE", "0"),
+        ("COACH_WOD_SIZE", "six"),
+        ("COACH_DEFAULT_TZ", "Mars/Olympus"),
+        ("COACH_DEFAULT_TZ", "../../etc/passwd"),
+        ("COACH_JWT_SECRET", "changeme"),
+        ("COACH_JWT_SECRET", "short"),
+        ("COACH_JWT_ALGORITHMS", "none"),
+        ("COACH_HISTORY_HOURS", "24"),
+        ("COACH_KAFKA_SECURITY_PROTOCOL", "TLS"),
+    ],
+)
+def test_bad_value_names_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_settings()
+
+
+def test_mixed_algorithm_families_are_refused(monkeypatch):
+    """HMAC and public-key algorithms in one list are refused (algorithm confusion)."""
+    monkeypatch.setenv("COACH_JWT_ALGORITHMS", "HS256,RS256")
+    with pytest.raises(ConfigError, match="must not be mixed"):
+        load_settings()
+
+
+def test_algorithms_are_comma_separated(monkeypatch):
+    monkeypatch.setenv("COACH_JWT_ALGORITHMS", "RS256, ES256")
+    assert load_settings().jwt_algorithms == ["RS256", "ES256"]
+
+
+def test_secret_with_public_key_algorithms_is_refused(monkeypatch):
+    monkeypatch.setenv("COACH_JWT_SECRET", GOOD_SECRET)
+    monkeypatch.setenv("COACH_JWT_ALGORITHMS", "RS256")
+    with pytest.raises(ConfigError, match="COACH_JWT_ALGORITHMS"):
+        load_settings()
+
+
+def test_api_needs_a_key():
+    """Without a key the api refuses to start and says which settings to set."""
+    with pytest.raises(ConfigError, match="COACH_JWT_SECRET"):
+        load_settings().require_jwt_key()
+
+
+def test_missing_public_key_file_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("COACH_JWT_PUBLIC_KEY_FILE", str(tmp_path / "nope.pem"))
+    monkeypatch.setenv("COACH_JWT_ALGORITHMS", "RS256")
+    with pytest.raises(ConfigError, match="COACH_JWT_PUBLIC_KEY_FILE"):
+        load_settings().require_jwt_key()
