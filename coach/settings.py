@@ -7,6 +7,7 @@ names the environment variable.
 
 from __future__ import annotations
 
+import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -99,9 +100,7 @@ class Settings(BaseSettings):
     @field_validator("default_tz")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from api.zones import is_known_zone
-
-        if not is_known_zone(value):
+        if value != "UTC" and value not in zoneinfo.available_timezones():
             raise ValueError(f"{value!r} is not an IANA time zone")
         return value
 
