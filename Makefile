@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-unit test-integration test-e2e lint format schemas broker broker-stop clean
+.PHONY: help install run test test-unit test-integration test-e2e lint format schemas bench broker broker-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -49,6 +49,11 @@ format: install ## Format the code with ruff
 
 schemas: install ## Regenerate events/schemas/ from the event models
 	@$(BIN)/python -m events.schema
+
+bench: install broker ## Run the benchmarks (ingest vs a bare aiokafka read; WOD vs a fixed-body endpoint)
+	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	@$(BIN)/python bench/ingest.py
+	@$(BIN)/python bench/wod.py
 
 broker: ## Start the local Kafka broker on 127.0.0.1:9092 (or find it running)
 	@$(PYTHON) tools/kafka/broker.py start
