@@ -15,29 +15,41 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from consumer.handlers import HANDLERS, Context
-from events import DecodeError, decode_record
+from consumer.handlers import HANDLERS, Context, Handler, workout_row
+from events import WORKOUT_COMPLETED, DecodeError, decode_record
 from events.codec import Role
 from store import writes
 from store.db import transaction
-from store.writes import PositionRow
+from store.rows import PositionRow, WorkoutRow
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """The parts of a Kafka record the projection uses."""
+class KafkaRecord(Protocol):
+    """The parts of a Kafka record the projection uses (aiokafka's ConsumerRecord has them)."""
 
     topic: str
     partition: int
     offset: int
     key: bytes | None
     value: bytes | None
-    timestamp_ms: int | None = None
+    timestamp: int | None  # milliseconds since the epoch
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A KafkaRecord built by hand (tests, dead-letter retries)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: int | None = None
 
 
 @dataclass
@@ -56,17 +68,20 @@ class _RecordFailed(Exception):
 
 def apply_batch(
     conn: sqlite3.Connection,
-    records: Sequence[Record],
+    records: Sequence[KafkaRecord],
     *,
     roles: Mapping[str, Role],
     ctx: Context,
-    high_watermarks: Mapping[tuple[str, int], int | None] | None = None,
+    positions: Sequence[PositionRow] | None = None,
 ) -> BatchResult:
-    """Apply `records` (in order within each partition) and store the positions they reach."""
+    """Apply `records` (in order within each partition) and store `positions`, the place
+    each partition reached (by default worked out from the records themselves)."""
+    if positions is None:
+        positions = positions_after(records)
     try:
         with transaction(conn):
             result = _apply_all(conn, records, roles, ctx, isolate=False)
-            _save_positions(conn, records, ctx, high_watermarks or {})
+            writes.save_positions(conn, positions=positions, now_us=ctx.now_us)
         return result
     except sqlite3.OperationalError:
         raise
@@ -74,19 +89,50 @@ def apply_batch(
         pass
     with transaction(conn):
         result = _apply_all(conn, records, roles, ctx, isolate=True)
-        _save_positions(conn, records, ctx, high_watermarks or {})
+        writes.save_positions(conn, positions=positions, now_us=ctx.now_us)
     return result
+
+
+def positions_after(
+    records: Iterable[KafkaRecord],
+    high_watermarks: Mapping[tuple[str, int], int | None] | None = None,
+) -> list[PositionRow]:
+    """Per partition: the next offset after its last record, its high watermark if known,
+    and the time of its last record. Pure."""
+    last: dict[tuple[str, int], KafkaRecord] = {}
+    for r in records:
+        last[(r.topic, r.partition)] = r
+    highs = high_watermarks or {}
+    return [
+        PositionRow(
+            topic,
+            partition,
+            r.offset + 1,
+            highs.get((topic, partition)),
+            r.timestamp * 1000 if r.timestamp is not None else None,
+        )
+        for (topic, partition), r in last.items()
+    ]
 
 
 def _apply_all(
     conn: sqlite3.Connection,
-    records: Sequence[Record],
+    records: Sequence[KafkaRecord],
     roles: Mapping[str, Role],
     ctx: Context,
     *,
     isolate: bool,
 ) -> BatchResult:
     result = BatchResult(records=len(records))
+    run: list[WorkoutRow] = []  # completed workouts waiting to be stored in one statement
+
+    def flush() -> None:
+        if run:
+            new = writes.add_workouts(conn, workouts=run)
+            result.changed += new
+            result.unchanged += len(run) - new
+            run.clear()
+
     for record in records:
         try:
             decoded = decode_record(roles[record.topic], record.key, record.value)
@@ -98,10 +144,17 @@ def _apply_all(
             result.unknown += 1
             result.unknown_types[decoded.type] = result.unknown_types.get(decoded.type, 0) + 1
             continue
-        handler = HANDLERS[decoded.type]
+        if decoded.type == WORKOUT_COMPLETED and not isolate:
+            run.append(workout_row(decoded.data))
+            continue
+        flush()
+        if decoded.type == WORKOUT_COMPLETED:
+            apply_one: Handler = _add_one_workout
+        else:
+            apply_one = HANDLERS[decoded.type]
         if not isolate:
             try:
-                changed = handler(conn, decoded.data, ctx)
+                changed = apply_one(conn, decoded.data, ctx)
             except sqlite3.OperationalError:
                 raise
             except Exception as exc:
@@ -114,7 +167,7 @@ def _apply_all(
         else:
             conn.execute("SAVEPOINT record")
             try:
-                changed = handler(conn, decoded.data, ctx)
+                changed = apply_one(conn, decoded.data, ctx)
             except sqlite3.OperationalError:
                 raise
             except Exception as exc:
@@ -128,16 +181,29 @@ def _apply_all(
             result.changed += 1
         else:
             result.unchanged += 1
+    try:
+        flush()
+    except sqlite3.OperationalError:
+        raise
+    except Exception as exc:
+        log.warning("a run of workouts failed (%r); retrying the batch record by record", exc)
+        raise _RecordFailed from exc
     if result.unknown:
         writes.bump_counter(conn, name="unknown_events", by=result.unknown)
     return result
 
 
-def _where(record: Record) -> str:
+def _add_one_workout(conn: sqlite3.Connection, data: Any, ctx: Context) -> bool:
+    return writes.add_workouts(conn, workouts=[workout_row(data)]) == 1
+
+
+def _where(record: KafkaRecord) -> str:
     return f"{record.topic}/{record.partition}@{record.offset}"
 
 
-def _dead_letter(conn: sqlite3.Connection, record: Record, error: str, ctx: Context) -> None:
+def _dead_letter(
+    conn: sqlite3.Connection, record: KafkaRecord, error: str, ctx: Context
+) -> None:
     log.warning("dead letter %s: %s", _where(record), error)
     writes.add_dead_letter(
         conn,
@@ -149,22 +215,3 @@ def _dead_letter(conn: sqlite3.Connection, record: Record, error: str, ctx: Cont
         error=error,
         failed_at_us=ctx.now_us,
     )
-
-
-def _save_positions(
-    conn: sqlite3.Connection,
-    records: Sequence[Record],
-    ctx: Context,
-    high_watermarks: Mapping[tuple[str, int], int | None],
-) -> None:
-    reached: dict[tuple[str, int], PositionRow] = {}
-    for r in records:
-        tp = (r.topic, r.partition)
-        before = reached.get(tp)
-        event_at = r.timestamp_ms * 1000 if r.timestamp_ms is not None else None
-        if before is not None and before.last_event_at_us is not None and event_at is not None:
-            event_at = max(event_at, before.last_event_at_us)
-        reached[tp] = PositionRow(
-            r.topic, r.partition, r.offset + 1, high_watermarks.get(tp), event_at
-        )
-    writes.save_positions(conn, positions=reached.values(), now_us=ctx.now_us)

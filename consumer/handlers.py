@@ -1,7 +1,8 @@
 """One small handler per event type: it turns a validated event into row changes.
 
-A handler returns whether the projection changed. The row shapes come from pure functions
-(`exercise_rows`, `completed_rows`), so the mapping can be tested without SQLite.
+Row shapes come from pure functions (`exercise_rows`, `workout_row`), so the mapping can be
+tested without SQLite. Completed workouts, the bulk of the stream, are not handled one by
+one: `apply` collects a run of them with `workout_row` and stores the run in one statement.
 """
 
 from __future__ import annotations
@@ -11,29 +12,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from events import (
-    EXERCISE_DELETED,
-    EXERCISE_UPSERTED,
-    WORKOUT_COMPLETED,
-    WORKOUT_DELETED,
-    Exercise,
-    ExerciseDeleted,
-    WorkoutCompleted,
-    WorkoutDeleted,
-)
+from msgspec.structs import astuple
+
+from events import EXERCISE_DELETED, EXERCISE_UPSERTED, WORKOUT_DELETED
 from events.codec import TOMBSTONE
+from events.models import Exercise, ExerciseDeleted, WorkoutCompleted, WorkoutDeleted
 from store import writes
 from store.instants import to_us
-from store.writes import CompletedRow, ExerciseRow, ImpactRow
+from store.rows import ExerciseRow, ImpactRow, WorkoutRow, encode_exercises
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a handler may need besides the event: the clock and the window, decided once
-    per batch by the caller."""
+    """What a handler may need besides the event: the clock, read once per batch."""
 
     now_us: int
-    keep_from_us: int
 
 
 Handler = Callable[[sqlite3.Connection, Any, Context], bool]
@@ -56,8 +49,16 @@ def exercise_rows(exercise: Exercise) -> tuple[ExerciseRow, list[ImpactRow]]:
     return row, list(impacts.values())
 
 
-def completed_rows(workout: WorkoutCompleted) -> list[CompletedRow]:
-    return [CompletedRow(e.exercise_id, e.sets, e.reps, e.weight) for e in workout.exercises]
+def workout_row(workout: WorkoutCompleted) -> WorkoutRow:
+    # astuple keeps the field order of WorkoutExercise: exercise_id, sets, reps, weight.
+    entries = [astuple(e) for e in workout.exercises]
+    return WorkoutRow(
+        str(workout.user_id),
+        workout.workout_id,
+        to_us(workout.completed_at),
+        encode_exercises(entries),
+        len(entries),
+    )
 
 
 def on_exercise_upserted(conn: sqlite3.Connection, data: Exercise, ctx: Context) -> bool:
@@ -73,20 +74,9 @@ def on_tombstone(conn: sqlite3.Connection, exercise_id: int, ctx: Context) -> bo
     return writes.delete_exercise(conn, exercise_id=exercise_id, revision=None)
 
 
-def on_workout_completed(conn: sqlite3.Connection, data: WorkoutCompleted, ctx: Context) -> bool:
-    return writes.add_workout(
-        conn,
-        workout_id=data.workout_id,
-        user_id=data.user_id,
-        completed_at_us=to_us(data.completed_at),
-        rows=completed_rows(data),
-        keep_from_us=ctx.keep_from_us,
-    )
-
-
 def on_workout_deleted(conn: sqlite3.Connection, data: WorkoutDeleted, ctx: Context) -> bool:
     return writes.delete_workout(
-        conn, workout_id=data.workout_id, user_id=data.user_id, marker_at_us=ctx.now_us
+        conn, workout_id=data.workout_id, user_id=str(data.user_id), marker_at_us=ctx.now_us
     )
 
 
@@ -94,6 +84,6 @@ HANDLERS: dict[str, Handler] = {
     EXERCISE_UPSERTED: on_exercise_upserted,
     EXERCISE_DELETED: on_exercise_deleted,
     TOMBSTONE: on_tombstone,
-    WORKOUT_COMPLETED: on_workout_completed,
     WORKOUT_DELETED: on_workout_deleted,
 }
+"""Handlers of the events applied one at a time (all but fitness.workout.completed)."""

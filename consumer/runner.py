@@ -2,6 +2,10 @@
 
 Every replica reads every partition of both topics (manual assignment, no consumer group):
 each keeps its own projection. Offsets live in the projection, never in Kafka.
+
+Each fetched batch is applied in one transaction on the event loop's thread. (A separate
+writer thread was measured and was slower: the work is bound by the GIL, and the broker
+needs the second core.)
 """
 
 from __future__ import annotations
@@ -12,18 +16,20 @@ import logging
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
 from coach.settings import Settings
-from consumer.apply import BatchResult, Record, apply_batch
+from consumer.apply import BatchResult, KafkaRecord, apply_batch
 from consumer.handlers import Context
 from consumer.kafka import client_options
 from events.codec import Role
 from store import reads, writes
 from store.db import transaction
 from store.instants import now_us
+from store.rows import PositionRow
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +37,15 @@ BACKOFF_START_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 15.0
 PRUNE_EVERY_SECONDS = 60.0
 METADATA_TIMEOUT_SECONDS = 5.0
+WRITE_RETRY_SECONDS = 1.0
 
 
 class OutOfRetention(Exception):
     """A stored offset is no longer in its topic: the projection must be rebuilt."""
+
+
+class _Abandoned(Exception):
+    """A batch that could not be written before shutdown; it is read again next start."""
 
 
 @dataclass
@@ -43,13 +54,39 @@ class Totals:
     records: int = 0
     dead_letters: int = 0
     unknown: int = 0
-    by_partition: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def add(self, result: BatchResult) -> None:
         self.batches += 1
         self.records += result.records
         self.dead_letters += result.dead_letters
         self.unknown += result.unknown
+
+
+@dataclass
+class Batch:
+    records: list[KafkaRecord]
+    positions: list[PositionRow]
+
+
+@dataclass
+class Health:
+    """What the consumer knows is wrong, written with each heartbeat for the api."""
+
+    broker_error: str | None = None
+    missing_topics: list[str] = field(default_factory=list)
+    write_error: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self.broker_error is None
+
+    def summary(self) -> str | None:
+        parts = [
+            self.broker_error,
+            *(f"topic {t} does not exist yet" for t in self.missing_topics),
+            self.write_error,
+        ]
+        return "; ".join(p for p in parts if p) or None
 
 
 class Projector:
@@ -63,9 +100,8 @@ class Projector:
             settings.topic_workouts: "workouts",
         }
         self.totals = Totals()
+        self.health = Health()
         self._assigned: set[TopicPartition] = set()
-        self._last_error: str | None = None
-        self._reachable = False
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -78,10 +114,9 @@ class Projector:
                 await consumer.start()
                 await self._consume(consumer, stop)
                 backoff = BACKOFF_START_SECONDS
-            except OutOfRetention:
-                raise
             except KafkaError as exc:
-                self._note_unreachable(exc)
+                self.health.broker_error = f"broker unreachable: {exc!r}"
+                self._write_heartbeat([])
                 log.warning("broker unavailable (%s); retrying in %.1fs", exc, backoff)
                 await _sleep_unless(stop, backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
@@ -102,14 +137,13 @@ class Projector:
         )
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
-        next_heartbeat = 0.0
-        next_prune = 0.0
         loop = asyncio.get_running_loop()
+        next_heartbeat = next_prune = 0.0
         while not stop.is_set():
             now = loop.time()
             if now >= next_heartbeat:
                 await self._refresh_assignment(consumer)
-                self._heartbeat(consumer)
+                self._write_heartbeat(self._high_watermarks(consumer))
                 next_heartbeat = now + self.settings.heartbeat_seconds
             if now >= next_prune:
                 self._prune()
@@ -125,43 +159,78 @@ class Projector:
             except OffsetOutOfRangeError as exc:
                 raise OutOfRetention(_retention_message(exc)) from exc
             if fetched:
-                await self._apply(consumer, fetched, stop)
+                with contextlib.suppress(_Abandoned):
+                    await self._apply(self._take(consumer, fetched), stop)
 
-    async def _apply(
-        self,
-        consumer: AIOKafkaConsumer,
-        fetched: dict[TopicPartition, list],  # type: ignore[type-arg]
-        stop: asyncio.Event,
-    ) -> None:
-        records = [
-            Record(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
-            for messages in fetched.values()
-            for m in messages
-        ]
-        high = {(tp.topic, tp.partition): consumer.highwater(tp) for tp in fetched}
-        current = now_us()
-        ctx = Context(now_us=current, keep_from_us=self._keep_from(current))
+    def _take(self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]) -> Batch:
+        positions = []
+        for tp, messages in fetched.items():
+            last = messages[-1]
+            positions.append(
+                PositionRow(
+                    tp.topic,
+                    tp.partition,
+                    last.offset + 1,
+                    consumer.highwater(tp),
+                    last.timestamp * 1000 if last.timestamp is not None else None,
+                )
+            )
+        records = [m for messages in fetched.values() for m in messages]
+        return Batch(records, positions)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def _apply(self, batch: Batch, stop: asyncio.Event) -> None:
+        """Apply one batch; on a storage error keep trying (nothing advanced meanwhile)."""
         while True:
+            ctx = Context(now_us=now_us())
             try:
                 result = apply_batch(
-                    self.conn, records, roles=self.roles, ctx=ctx, high_watermarks=high
+                    self.conn, batch.records, roles=self.roles, ctx=ctx, positions=batch.positions
                 )
                 break
             except sqlite3.OperationalError as exc:
-                # Disk full, read-only file, I/O error: nothing was stored, offsets did not
-                # advance. Say so where the api can see it, then try the same batch again
-                # (or, when stopping, leave it to be read again on the next start).
-                self._last_error = f"projection write failed: {exc}"
-                log.error("%s; retrying the batch", self._last_error)
-                self._safe_heartbeat()
-                await _sleep_unless(stop, 1.0)
+                # Disk full, read-only file, I/O error: nothing was stored and no offset
+                # advanced. Say so where the api can see it, then try the same batch again.
+                self.health.write_error = f"projection write failed: {exc}"
+                log.error("%s; retrying the batch", self.health.write_error)
+                self._write_heartbeat([])
+                await _sleep_unless(stop, WRITE_RETRY_SECONDS)
                 if stop.is_set():
-                    return
-        self._last_error = None
+                    raise _Abandoned from exc
+        if self.health.write_error:
+            self.health.write_error = None
+            log.info("projection writes work again")
         self.totals.add(result)
 
-    def _keep_from(self, current_us: int) -> int:
-        return current_us - self.settings.history_hours * 3_600_000_000
+    def _write_heartbeat(self, highs: list[tuple[int, str, int]]) -> None:
+        try:
+            with transaction(self.conn):
+                writes.heartbeat(
+                    self.conn,
+                    now_us=now_us(),
+                    broker_reachable=self.health.reachable,
+                    last_error=self.health.summary(),
+                )
+                writes.save_high_watermarks(self.conn, rows=highs)
+        except sqlite3.OperationalError as exc:
+            log.error("could not record the heartbeat: %s", exc)
+
+    def _prune(self) -> None:
+        """Fold workouts older than the window into the performances, in chunks."""
+        before = now_us() - self.settings.history_hours * 3_600_000_000
+        removed = 0
+        try:
+            while True:
+                with transaction(self.conn):
+                    n = writes.fold_and_prune(self.conn, before_us=before)
+                removed += n
+                if n == 0:
+                    break
+        except sqlite3.OperationalError as exc:
+            log.error("could not prune: %s", exc)
+        if removed:
+            log.info("folded %d workouts older than %d h", removed, self.settings.history_hours)
 
     # -- assignment -------------------------------------------------------------------------
 
@@ -172,96 +241,49 @@ class Projector:
         """
         try:
             cluster = await asyncio.wait_for(
-                consumer._client.fetch_all_metadata(),
+                consumer._client.fetch_all_metadata(),  # the public API has no such call
                 METADATA_TIMEOUT_SECONDS,
             )
         except (KafkaError, TimeoutError) as exc:
-            self._note_unreachable(exc)
+            self.health.broker_error = f"broker unreachable: {exc!r}"
             return
-        self._reachable = True
-        wanted: set[TopicPartition] = set()
-        for topic in self.roles:
-            partitions = cluster.partitions_for_topic(topic)
-            if not partitions:
-                if self._last_error is None or "does not exist" in (self._last_error or ""):
-                    self._last_error = f"topic {topic} does not exist yet"
-                continue
-            wanted.update(TopicPartition(topic, p) for p in partitions)
-        if (
-            self._last_error
-            and "does not exist" in self._last_error
-            and all(cluster.partitions_for_topic(t) for t in self.roles)
-        ):
-            self._last_error = None
+        self.health.broker_error = None
+        wanted = {
+            TopicPartition(topic, p)
+            for topic in self.roles
+            for p in cluster.partitions_for_topic(topic) or ()
+        }
+        self.health.missing_topics = [t for t in self.roles if not cluster.partitions_for_topic(t)]
         if wanted == self._assigned:
             return
-        added = wanted - self._assigned
-        consumer.assign(sorted(wanted))
         stored = reads.positions(self.conn)
+        # assign() resets every partition's position: seek them all to what is stored
+        # (every batch fetched so far has been applied, so that is where reading stopped).
+        consumer.assign(sorted(wanted))
         from_start = []
-        for tp in added:
+        for tp in wanted:
             offset = stored.get((tp.topic, tp.partition))
             if offset is None:
                 from_start.append(tp)
             else:
                 consumer.seek(tp, offset)
-        for tp in wanted - added:
-            consumer.seek(tp, stored.get((tp.topic, tp.partition), 0))
         if from_start:
             await consumer.seek_to_beginning(*from_start)
         log.info(
-            "assigned %d partitions (%d new, %d from the beginning)",
+            "assigned %d partitions (%d new, %d read from the beginning)",
             len(wanted),
-            len(added),
+            len(wanted - self._assigned),
             len(from_start),
         )
         self._assigned = wanted
 
-    # -- status -----------------------------------------------------------------------------
-
-    def _note_unreachable(self, exc: BaseException) -> None:
-        self._reachable = False
-        self._last_error = f"broker unreachable: {exc!r}"
-        self._safe_heartbeat()
-
-    def _heartbeat(self, consumer: AIOKafkaConsumer) -> None:
+    def _high_watermarks(self, consumer: AIOKafkaConsumer) -> list[tuple[int, str, int]]:
         highs = []
         for tp in self._assigned:
             high = consumer.highwater(tp)
             if high is not None:
                 highs.append((high, tp.topic, tp.partition))
-        try:
-            with transaction(self.conn):
-                writes.heartbeat(
-                    self.conn,
-                    now_us=now_us(),
-                    broker_reachable=self._reachable,
-                    last_error=self._last_error,
-                )
-                writes.save_high_watermarks(self.conn, rows=highs)
-        except sqlite3.OperationalError as exc:
-            log.error("could not record the heartbeat: %s", exc)
-
-    def _safe_heartbeat(self) -> None:
-        try:
-            with transaction(self.conn):
-                writes.heartbeat(
-                    self.conn,
-                    now_us=now_us(),
-                    broker_reachable=self._reachable,
-                    last_error=self._last_error,
-                )
-        except sqlite3.OperationalError as exc:
-            log.error("could not record the heartbeat: %s", exc)
-
-    def _prune(self) -> None:
-        try:
-            with transaction(self.conn):
-                removed = writes.prune(self.conn, before_us=self._keep_from(now_us()))
-            if removed:
-                log.info("pruned %d rows older than %d h", removed, self.settings.history_hours)
-        except sqlite3.OperationalError as exc:
-            log.error("could not prune: %s", exc)
+        return highs
 
 
 def _retention_message(exc: OffsetOutOfRangeError) -> str:
@@ -276,3 +298,5 @@ def _retention_message(exc: OffsetOutOfRangeError) -> str:
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+

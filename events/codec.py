@@ -7,15 +7,13 @@ be tested without a broker and the consumer can send what fails to the dead lett
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-import orjson
-from pydantic import ValidationError
+import msgspec
 
 from events.models import (
-    DATA_MODELS,
+    EVENTS_BY_ROLE,
     EXERCISE_DELETED,
     EXERCISE_UPSERTED,
     WORKOUT_COMPLETED,
@@ -41,12 +39,12 @@ class DecodeError(ValueError):
     """A record that cannot be decoded or validated; the message says why."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A record that decoded cleanly.
 
-    `data` is the validated model for a known type, the exercise id (int) for a tombstone,
-    and None for a type this version does not know (`known` is then False).
+    `data` is the validated `data` (a dict of the shapes in events.models) for a known type,
+    the exercise id (int) for a tombstone, and None for a type this version does not know
+    (`known` is then False).
     """
 
     type: str
@@ -55,21 +53,11 @@ class Decoded:
     known: bool = True
 
 
-def _error_text(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False)[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
-
-
-def _key_text(key: bytes | None) -> str | None:
-    if key is None:
-        return None
-    try:
-        return key.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DecodeError("key is not UTF-8 text") from exc
+_BY_ROLE: dict[str, msgspec.json.Decoder[Any]] = {
+    role: msgspec.json.Decoder(union) for role, union in EVENTS_BY_ROLE.items()
+}
+_ENVELOPE = msgspec.json.Decoder(CloudEvent)
+_ENTITY_FIELD = {"exercises": "id", "workouts": "user_id"}
 
 
 def _exercise_id_from_key(key: str | None) -> int:
@@ -79,35 +67,44 @@ def _exercise_id_from_key(key: str | None) -> int:
 
 
 def decode_record(role: Role, key: bytes | None, value: bytes | None) -> Decoded:
-    """Decode one record of the `role` topic; raise DecodeError with the reason if invalid."""
-    key_text = _key_text(key)
+    """Decode one record of the `role` topic; raise DecodeError with the reason if invalid.
+
+    The value's JSON is parsed and validated in one pass against the events that belong on
+    the topic. Only when that fails is the bare envelope read, to tell an unknown type
+    (skipped) or a type of the other topic from a broken record.
+    """
+    try:
+        key_text = key.decode() if key is not None else None
+    except UnicodeDecodeError:
+        raise DecodeError("key is not UTF-8 text") from None
     if value is None:
         if role == "exercises":
             return Decoded(TOMBSTONE, _exercise_id_from_key(key_text), None)
         raise DecodeError("null value on the workouts topic")
     try:
-        raw = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise DecodeError(f"value is not JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise DecodeError("value is not a JSON object")
+        event = _BY_ROLE[role].decode(value)
+    except msgspec.DecodeError as exc:
+        return _not_of_this_topic(role, value, exc)
+    entity = str(getattr(event.data, _ENTITY_FIELD[role]))
+    if key_text != entity:
+        raise DecodeError(f"record key {key_text!r} does not match the event's entity {entity!r}")
+    return Decoded(event.__struct_config__.tag, event.data, event.id)
+
+
+def _not_of_this_topic(role: Role, value: bytes, exc: msgspec.DecodeError) -> Decoded:
     try:
-        envelope = CloudEvent.model_validate(raw)
-    except ValidationError as exc:
-        raise DecodeError(f"invalid CloudEvent: {_error_text(exc)}") from exc
-    model = DATA_MODELS.get(envelope.type)
-    if model is None:
+        envelope = _ENVELOPE.decode(value)
+    except msgspec.ValidationError as envelope_exc:
+        if str(envelope_exc).startswith("Expected `object`"):
+            raise DecodeError(f"value is not a JSON object: {envelope_exc}") from None
+        raise DecodeError(f"invalid CloudEvent: {envelope_exc}") from None
+    except msgspec.DecodeError as envelope_exc:
+        raise DecodeError(f"value is not JSON: {envelope_exc}") from None
+    if envelope.type not in ROLE_OF_TYPE:
         return Decoded(envelope.type, None, envelope.id, known=False)
     if ROLE_OF_TYPE[envelope.type] != role:
         raise DecodeError(f"{envelope.type} does not belong on the {role} topic")
-    try:
-        data = model.model_validate(envelope.data)
-    except ValidationError as exc:
-        raise DecodeError(f"invalid {envelope.type} data: {_error_text(exc)}") from exc
-    expected = str(getattr(data, "id", None) or getattr(data, "user_id", ""))
-    if key_text != expected:
-        raise DecodeError(f"record key {key_text!r} does not match the event's entity {expected!r}")
-    return Decoded(envelope.type, data, envelope.id)
+    raise DecodeError(f"invalid {envelope.type} event: {exc}")
 
 
 def record_key(event: dict[str, Any]) -> str:

@@ -51,29 +51,24 @@ def m001_initial(conn: sqlite3.Connection) -> None:
             PRIMARY KEY (exercise_id, muscle_group_id)
         ) WITHOUT ROWID;
 
-        -- Completed workouts inside the history window. A deleted one keeps its row
-        -- (deleted = 1) so that a late duplicate of it is not counted again.
+        -- Completed workouts not yet folded into `performances`: those of the history
+        -- window (and, until the next fold, older ones that arrived late). One row per
+        -- workout, appended in arrival order; the unique index finds a user's rows and
+        -- makes a redelivered workout a no-op. `exercises` is JSON [[exercise_id, sets,
+        -- reps, weight], ...]. A deleted workout keeps its row (deleted = 1, exercises
+        -- NULL) so a late duplicate is not counted again; it is pruned with the window.
         CREATE TABLE workouts (
-            workout_id TEXT PRIMARY KEY,
             user_id TEXT NOT NULL,
-            completed_at_us INTEGER NOT NULL,
-            deleted INTEGER NOT NULL DEFAULT 0
-        ) WITHOUT ROWID;
-        CREATE INDEX workouts_completed_at ON workouts (completed_at_us);
-        CREATE TABLE completed_exercises (
             workout_id TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            exercise_id INTEGER NOT NULL,
             completed_at_us INTEGER NOT NULL,
-            sets INTEGER NOT NULL,
-            reps INTEGER NOT NULL,
-            weight REAL NOT NULL
+            exercises BLOB,
+            n_exercises INTEGER NOT NULL DEFAULT 0,
+            deleted INTEGER NOT NULL DEFAULT 0
         );
-        CREATE INDEX completed_by_user ON completed_exercises (user_id, completed_at_us);
-        CREATE INDEX completed_by_workout ON completed_exercises (workout_id);
-        CREATE INDEX completed_at ON completed_exercises (completed_at_us);
+        CREATE UNIQUE INDEX workouts_by_user ON workouts (user_id, workout_id);
 
-        -- Each user's latest logged performance per exercise, kept past the window.
+        -- Each user's latest logged performance per exercise of the workouts folded out
+        -- of the window (kept for the suggestions).
         CREATE TABLE performances (
             user_id TEXT NOT NULL,
             exercise_id INTEGER NOT NULL,

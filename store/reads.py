@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from store.rows import decode_exercises
+
 
 @dataclass(frozen=True, slots=True)
 class CatalogExercise:
@@ -64,36 +66,49 @@ def load_catalog(conn: sqlite3.Connection) -> list[CatalogExercise]:
     ]
 
 
+def _unfolded(conn: sqlite3.Connection, user_id: str) -> list[tuple[int, bytes, str]]:
+    """The user's workouts not yet folded (the window): (completed_at_us, exercises, id)."""
+    return conn.execute(
+        """SELECT completed_at_us, exercises, workout_id FROM workouts
+           WHERE user_id = ? AND deleted = 0""",
+        (user_id,),
+    ).fetchall()
+
+
 def done_between(
     conn: sqlite3.Connection, *, user_id: str, start_us: int, end_us: int
 ) -> frozenset[int]:
     """Ids of the exercises `user_id` completed in [start_us, end_us)."""
-    return frozenset(
-        r[0]
-        for r in conn.execute(
-            """SELECT DISTINCT exercise_id FROM completed_exercises
-               WHERE user_id = ? AND completed_at_us >= ? AND completed_at_us < ?""",
-            (user_id, start_us, end_us),
-        )
-    )
+    done: set[int] = set()
+    for at, blob, _ in _unfolded(conn, user_id):
+        if start_us <= at < end_us:
+            done.update(row.exercise_id for row in decode_exercises(blob))
+    return frozenset(done)
 
 
 def performances(
     conn: sqlite3.Connection, *, user_id: str, exercise_ids: Iterable[int]
 ) -> dict[int, Performance]:
-    """The user's latest logged performance of each of `exercise_ids` that has one."""
-    ids = list(exercise_ids)
-    if not ids:
+    """The user's latest logged performance of each of `exercise_ids` that has one: the
+    newest of the folded `performances` rows and the workouts still in the window."""
+    wanted = set(exercise_ids)
+    if not wanted:
         return {}
-    marks = ",".join("?" * len(ids))
-    return {
-        exercise_id: Performance(weight, reps)
-        for exercise_id, weight, reps in conn.execute(
-            f"""SELECT exercise_id, weight, reps FROM performances
-                WHERE user_id = ? AND exercise_id IN ({marks})""",
-            (user_id, *ids),
-        )
-    }
+    latest: dict[int, tuple[int, Performance]] = {}
+    marks = ",".join("?" * len(wanted))
+    for exercise_id, at, weight, reps in conn.execute(
+        f"""SELECT exercise_id, completed_at_us, weight, reps FROM performances
+            WHERE user_id = ? AND exercise_id IN ({marks})""",
+        (user_id, *wanted),
+    ):
+        latest[exercise_id] = (at, Performance(weight, reps))
+    for at, blob, _ in sorted(_unfolded(conn, user_id)):
+        for row in decode_exercises(blob):
+            if row.exercise_id in wanted:
+                held = latest.get(row.exercise_id)
+                if held is None or at >= held[0]:
+                    latest[row.exercise_id] = (at, Performance(row.weight, row.reps))
+    return {exercise_id: perf for exercise_id, (at, perf) in latest.items()}
 
 
 def positions(conn: sqlite3.Connection) -> dict[tuple[str, int], int]:
@@ -115,7 +130,9 @@ def stats(conn: sqlite3.Connection) -> dict[str, Any]:
     return {
         "exercises": count("SELECT count(*) FROM exercises WHERE deleted = 0"),
         "workouts": count("SELECT count(*) FROM workouts WHERE deleted = 0"),
-        "completed_exercises": count("SELECT count(*) FROM completed_exercises"),
+        "completed_exercises": count(
+            "SELECT coalesce(sum(n_exercises), 0) FROM workouts WHERE deleted = 0"
+        ),
         "performances": count("SELECT count(*) FROM performances"),
         "dead_letters": count("SELECT count(*) FROM dead_letters"),
         "unknown_events": count("SELECT value FROM meta WHERE name = 'unknown_events'"),

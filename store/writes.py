@@ -9,40 +9,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
 
-
-class ExerciseRow(NamedTuple):
-    id: int
-    name: str
-    description: str
-    difficulty: int
-    default_weight: float
-    default_reps: int
-    revision: int
-
-
-class ImpactRow(NamedTuple):
-    muscle_group_id: int
-    name: str
-    body_part: str
-    is_primary: bool
-    intensity: float
-
-
-class CompletedRow(NamedTuple):
-    exercise_id: int
-    sets: int
-    reps: int
-    weight: float
-
-
-class PositionRow(NamedTuple):
-    topic: str
-    partition: int
-    next_offset: int
-    high_watermark: int | None
-    last_event_at_us: int | None
+from store.rows import (
+    ExerciseRow,
+    ImpactRow,
+    PositionRow,
+    WorkoutRow,
+    decode_exercises,
+    latest_performances,
+)
 
 
 def _is_stale(conn: sqlite3.Connection, exercise_id: int, revision: int) -> bool:
@@ -114,59 +89,18 @@ def delete_exercise(conn: sqlite3.Connection, *, exercise_id: int, revision: int
     return True
 
 
-def add_workout(
-    conn: sqlite3.Connection,
-    *,
-    workout_id: str,
-    user_id: str,
-    completed_at_us: int,
-    rows: Sequence[CompletedRow],
-    keep_from_us: int,
-) -> bool:
-    """Count a completed workout once; keep its exercises if it is inside the window.
+def add_workouts(conn: sqlite3.Connection, *, workouts: Sequence[WorkoutRow]) -> int:
+    """Store completed workouts, each once: a workout seen before (or deleted) is ignored.
 
-    The user's latest performance per exercise is updated whatever the workout's age.
+    One statement for a whole run of workouts; returns how many were new.
     """
-    if completed_at_us >= keep_from_us:
-        cur = conn.execute(
-            """INSERT INTO workouts (workout_id, user_id, completed_at_us) VALUES (?, ?, ?)
-               ON CONFLICT (workout_id) DO NOTHING""",
-            (workout_id, user_id, completed_at_us),
-        )
-        if cur.rowcount == 0:
-            return False
-        conn.executemany(
-            """INSERT INTO completed_exercises
-                 (workout_id, user_id, exercise_id, completed_at_us, sets, reps, weight)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            [
-                (workout_id, user_id, r.exercise_id, completed_at_us, r.sets, r.reps, r.weight)
-                for r in rows
-            ],
-        )
-    elif _workout_deleted(conn, workout_id):
-        return False
+    before = conn.total_changes
     conn.executemany(
-        """INSERT INTO performances
-             (user_id, exercise_id, workout_id, completed_at_us, sets, reps, weight)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (user_id, exercise_id) DO UPDATE SET
-             workout_id = excluded.workout_id, completed_at_us = excluded.completed_at_us,
-             sets = excluded.sets, reps = excluded.reps, weight = excluded.weight
-           WHERE excluded.completed_at_us >= performances.completed_at_us""",
-        [
-            (user_id, r.exercise_id, workout_id, completed_at_us, r.sets, r.reps, r.weight)
-            for r in rows
-        ],
+        """INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)
+           VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+        workouts,
     )
-    return True
-
-
-def _workout_deleted(conn: sqlite3.Connection, workout_id: str) -> bool:
-    row = conn.execute(
-        "SELECT deleted FROM workouts WHERE workout_id = ?", (workout_id,)
-    ).fetchone()
-    return row is not None and row[0] == 1
+    return conn.total_changes - before
 
 
 def delete_workout(
@@ -175,48 +109,57 @@ def delete_workout(
     """Delete a workout: its exercises no longer count as done, nor as performances.
 
     A delete of a workout not seen (yet, or any more) leaves a deleted marker, stamped
-    `marker_at_us` so it is pruned with the window, against a late duplicate.
+    `marker_at_us` so it is pruned with the window, against a late duplicate. If the
+    workout was already folded into `performances`, those rows go; the suggestion then
+    falls back to the latest remaining workout, else the defaults.
     """
     cur = conn.execute(
-        """INSERT INTO workouts (workout_id, user_id, completed_at_us, deleted)
+        """INSERT INTO workouts (user_id, workout_id, completed_at_us, deleted)
            VALUES (?, ?, ?, 1)
-           ON CONFLICT (workout_id) DO UPDATE SET deleted = 1 WHERE deleted = 0""",
-        (workout_id, user_id, marker_at_us),
+           ON CONFLICT (user_id, workout_id) DO UPDATE
+             SET deleted = 1, exercises = NULL, n_exercises = 0 WHERE deleted = 0""",
+        (user_id, workout_id, marker_at_us),
     )
     changed = cur.rowcount > 0
-    conn.execute("DELETE FROM completed_exercises WHERE workout_id = ?", (workout_id,))
-    affected = [
-        r[0]
-        for r in conn.execute(
-            "SELECT exercise_id FROM performances WHERE user_id = ? AND workout_id = ?",
-            (user_id, workout_id),
-        )
+    cur = conn.execute(
+        "DELETE FROM performances WHERE user_id = ? AND workout_id = ?", (user_id, workout_id)
+    )
+    return changed or cur.rowcount > 0
+
+
+FOLD_CHUNK = 20_000
+
+
+def fold_and_prune(conn: sqlite3.Connection, *, before_us: int, limit: int = FOLD_CHUNK) -> int:
+    """Fold up to `limit` workouts older than `before_us` into `performances` and remove
+    them (and deleted markers that old); return how many rows went. Call until 0."""
+    rows = conn.execute(
+        """SELECT user_id, workout_id, completed_at_us, exercises, deleted FROM workouts
+           WHERE completed_at_us < ? ORDER BY completed_at_us LIMIT ?""",
+        (before_us, limit),
+    ).fetchall()
+    if not rows:
+        return 0
+    live = [
+        (user, workout, at, decode_exercises(blob))
+        for user, workout, at, blob, deleted in rows
+        if not deleted
     ]
-    if affected:
-        changed = True
-        conn.execute(
-            "DELETE FROM performances WHERE user_id = ? AND workout_id = ?",
-            (user_id, workout_id),
-        )
-        # Fall back to the latest remaining performance inside the window, if any.
-        conn.executemany(
-            """INSERT INTO performances
-                 (user_id, exercise_id, workout_id, completed_at_us, sets, reps, weight)
-               SELECT user_id, exercise_id, workout_id, completed_at_us, sets, reps, weight
-               FROM completed_exercises WHERE user_id = ? AND exercise_id = ?
-               ORDER BY completed_at_us DESC, rowid DESC LIMIT 1""",
-            [(user_id, exercise_id) for exercise_id in affected],
-        )
-    return changed
-
-
-def prune(conn: sqlite3.Connection, *, before_us: int) -> int:
-    """Drop workouts and completed exercises older than the window; return rows removed."""
-    n = conn.execute(
-        "DELETE FROM completed_exercises WHERE completed_at_us < ?", (before_us,)
-    ).rowcount
-    n += conn.execute("DELETE FROM workouts WHERE completed_at_us < ?", (before_us,)).rowcount
-    return n
+    conn.executemany(
+        """INSERT INTO performances
+             (user_id, exercise_id, workout_id, completed_at_us, sets, reps, weight)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (user_id, exercise_id) DO UPDATE SET
+             workout_id = excluded.workout_id, completed_at_us = excluded.completed_at_us,
+             sets = excluded.sets, reps = excluded.reps, weight = excluded.weight
+           WHERE excluded.completed_at_us >= performances.completed_at_us""",
+        latest_performances(live),
+    )
+    conn.executemany(
+        "DELETE FROM workouts WHERE user_id = ? AND workout_id = ?",
+        [(user, workout) for user, workout, *_ in rows],
+    )
+    return len(rows)
 
 
 def add_dead_letter(

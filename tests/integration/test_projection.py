@@ -26,7 +26,7 @@ from tests.factories import (
 EX, WO = "t.exercises", "t.workouts"
 ROLES = {EX: "exercises", WO: "workouts"}
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-CTX = Context(now_us=to_us(NOW), keep_from_us=to_us(NOW - timedelta(hours=50)))
+CTX = Context(now_us=to_us(NOW))
 
 
 class Feed:
@@ -152,12 +152,44 @@ def test_deleting_the_latest_workout_falls_back_to_the_previous(feed, conn):
     assert (perf.weight, perf.reps) == (50.0, 8)
 
 
-def test_old_workouts_give_performances_but_not_history(feed, conn):
-    """A workout older than the window updates the suggestions only."""
-    feed.events(completed("w-old", 7, NOW - timedelta(days=10), [(3, 30.0, 10)]))
+def fold(conn) -> int:  # type: ignore[no-untyped-def]
+    """What the consumer does once a minute: fold workouts older than the window."""
+    from store import writes
+    from store.db import transaction
+
+    with transaction(conn):
+        return writes.fold_and_prune(conn, before_us=to_us(NOW - timedelta(hours=50)))
+
+
+def test_old_workouts_are_folded_into_performances(feed, conn):
+    """Past the window a workout stops counting as history but stays a suggestion."""
+    feed.events(
+        completed("w-old", 7, NOW - timedelta(days=10), [(3, 30.0, 10)]),
+        completed("w-new", 7, NOW - timedelta(hours=3), [(4, 12.0, 6)]),
+    )
+    assert fold(conn) == 1
     stats = reads.stats(conn)
-    assert stats["workouts"] == 0 and stats["completed_exercises"] == 0
-    assert reads.performances(conn, user_id="7", exercise_ids=[3])[3].weight == 30.0
+    assert stats["workouts"] == 1 and stats["completed_exercises"] == 1
+    perf = reads.performances(conn, user_id="7", exercise_ids=[3, 4])
+    assert (perf[3].weight, perf[3].reps, perf[4].weight) == (30.0, 10, 12.0)
+    assert fold(conn) == 0
+
+
+def test_a_folded_workout_can_still_be_deleted(feed, conn):
+    feed.events(completed("w-old", 7, NOW - timedelta(days=10), [(3, 30.0, 10)]))
+    fold(conn)
+    feed.events(workout_deleted("w-old", 7))
+    assert reads.performances(conn, user_id="7", exercise_ids=[3]) == {}
+
+
+def test_a_newer_folded_performance_beats_an_older_late_workout(feed, conn):
+    """A late, older workout in the window does not override a newer folded one."""
+    feed.events(completed("w1", 7, NOW - timedelta(days=3), [(3, 50.0, 5)]))
+    fold(conn)
+    feed.events(completed("w0", 7, NOW - timedelta(days=4), [(3, 40.0, 8)]))
+    assert reads.performances(conn, user_id="7", exercise_ids=[3])[3].weight == 50.0
+    fold(conn)
+    assert reads.performances(conn, user_id="7", exercise_ids=[3])[3].weight == 50.0
 
 
 def test_bad_records_go_to_dead_letters_and_the_partition_moves_on(feed, conn):
@@ -211,7 +243,7 @@ def test_an_io_error_advances_nothing(conn, monkeypatch):
     def disk_full(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(store.writes, "add_workout", disk_full)
+    monkeypatch.setattr(store.writes, "add_workouts", disk_full)
     feed = Feed(conn)
     with pytest.raises(sqlite3.OperationalError):
         feed.events(upserted(1), completed("w", 7, NOW, [(1, 1.0, 1)]))

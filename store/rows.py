@@ -1,0 +1,79 @@
+"""Row shapes of the projection, and the pure rules that turn them into other rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import orjson
+
+
+class ExerciseRow(NamedTuple):
+    id: int
+    name: str
+    description: str
+    difficulty: int
+    default_weight: float
+    default_reps: int
+    revision: int
+
+
+class ImpactRow(NamedTuple):
+    muscle_group_id: int
+    name: str
+    body_part: str
+    is_primary: bool
+    intensity: float
+
+
+class CompletedRow(NamedTuple):
+    exercise_id: int
+    sets: int
+    reps: int
+    weight: float
+
+
+class WorkoutRow(NamedTuple):
+    """A completed workout as stored: `exercises` is JSON [[exercise_id, sets, reps,
+    weight], ...] (see `encode_exercises`)."""
+
+    user_id: str
+    workout_id: str
+    completed_at_us: int
+    exercises: bytes
+    n_exercises: int
+
+
+class PositionRow(NamedTuple):
+    topic: str
+    partition: int
+    next_offset: int
+    high_watermark: int | None
+    last_event_at_us: int | None
+
+
+def encode_exercises(rows: Sequence[Sequence[int | float]]) -> bytes:
+    """[[exercise_id, sets, reps, weight], ...] as compact JSON."""
+    return orjson.dumps(rows)
+
+
+def decode_exercises(blob: bytes) -> list[CompletedRow]:
+    return [CompletedRow(*e) for e in orjson.loads(blob)]
+
+
+def latest_performances(
+    workouts: Iterable[tuple[str, str, int, Sequence[CompletedRow]]],
+) -> list[tuple[str, int, str, int, int, int, float]]:
+    """Per (user, exercise), the last entry of the latest workout: the suggestion rule.
+
+    Pure. `workouts` are (user_id, workout_id, completed_at_us, rows); the result rows are
+    (user_id, exercise_id, workout_id, completed_at_us, sets, reps, weight).
+    """
+    latest: dict[tuple[str, int], tuple[str, int, str, int, int, int, float]] = {}
+    for user_id, workout_id, at, rows in workouts:
+        for e in rows:
+            key = (user_id, e.exercise_id)
+            held = latest.get(key)
+            if held is None or at >= held[3]:
+                latest[key] = (user_id, e.exercise_id, workout_id, at, e.sets, e.reps, e.weight)
+    return list(latest.values())
