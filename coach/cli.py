@@ -240,16 +240,58 @@ def demo_data(users: int, days: int, seed: int, catalog: bool) -> None:
 def stats() -> None:
     """Print what the projection holds, as JSON."""
     from store import reads
-    from store.db import connect
 
-    settings = _settings()
-    if not Path(settings.db_path).exists():
-        raise click.ClickException(f"no projection at {settings.db_path} (COACH_DB_PATH)")
-    conn = connect(settings.db_path, readonly=True)
+    conn = _open_projection(_settings())
     try:
         _echo_json(reads.stats(conn))
     finally:
         conn.close()
+
+
+@main.group("dead-letters")
+def dead_letters() -> None:
+    """Records that could not be applied, kept with their reason."""
+
+
+@dead_letters.command("list")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+def dead_letters_list(limit: int) -> None:
+    """Print the dead letters as JSON lines (oldest first per partition)."""
+    from consumer.dead_letters import list_letters
+
+    conn = _open_projection(_settings())
+    try:
+        for letter in list_letters(conn, limit=limit):
+            click.echo(orjson.dumps(letter).decode())
+    finally:
+        conn.close()
+
+
+@dead_letters.command("retry")
+def dead_letters_retry() -> None:
+    """Apply every dead letter again (after a fix); remove those that now apply."""
+    from consumer.dead_letters import retry
+
+    settings = _settings()
+    conn = _open_projection(settings, readonly=False)
+    try:
+        result = retry(
+            conn,
+            roles={settings.topic_exercises: "exercises", settings.topic_workouts: "workouts"},
+        )
+    finally:
+        conn.close()
+    for error in result.errors:
+        click.echo(f"still failing: {error}", err=True)
+    click.echo(f"applied {result.applied}, still failing {result.still_failing}")
+
+
+def _open_projection(settings: Settings, *, readonly: bool = True) -> Any:
+    from store.db import connect
+
+    if not Path(settings.db_path).exists():
+        raise click.ClickException(f"no projection at {settings.db_path} (COACH_DB_PATH)")
+    return connect(settings.db_path, readonly=readonly)
 
 
 @main.command()

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from consumer.handlers import HANDLERS, Context, Handler, workout_row
+from consumer.handlers import HANDLERS, Context, workout_row
 from events import WORKOUT_COMPLETED, DecodeError, decode_record
-from events.codec import Role
+from events.codec import Decoded, Role
 from store import writes
 from store.db import transaction
 from store.rows import PositionRow, WorkoutRow
@@ -148,13 +148,9 @@ def _apply_all(
             run.append(workout_row(decoded.data))
             continue
         flush()
-        if decoded.type == WORKOUT_COMPLETED:
-            apply_one: Handler = _add_one_workout
-        else:
-            apply_one = HANDLERS[decoded.type]
         if not isolate:
             try:
-                changed = apply_one(conn, decoded.data, ctx)
+                changed = apply_decoded(conn, decoded, ctx)
             except sqlite3.OperationalError:
                 raise
             except Exception as exc:
@@ -167,7 +163,7 @@ def _apply_all(
         else:
             conn.execute("SAVEPOINT record")
             try:
-                changed = apply_one(conn, decoded.data, ctx)
+                changed = apply_decoded(conn, decoded, ctx)
             except sqlite3.OperationalError:
                 raise
             except Exception as exc:
@@ -193,8 +189,11 @@ def _apply_all(
     return result
 
 
-def _add_one_workout(conn: sqlite3.Connection, data: Any, ctx: Context) -> bool:
-    return writes.add_workouts(conn, workouts=[workout_row(data)]) == 1
+def apply_decoded(conn: sqlite3.Connection, decoded: Decoded, ctx: Context) -> bool:
+    """Apply one decoded event of a known type on its own; return whether it changed rows."""
+    if decoded.type == WORKOUT_COMPLETED:
+        return writes.add_workouts(conn, workouts=[workout_row(decoded.data)]) == 1
+    return HANDLERS[decoded.type](conn, decoded.data, ctx)
 
 
 def _where(record: KafkaRecord) -> str:

@@ -121,7 +121,7 @@ class Projector:
                 await _sleep_unless(stop, backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
             finally:
-                await consumer.stop()
+                await _close(consumer)
                 self._assigned = set()
 
     def _new_consumer(self) -> AIOKafkaConsumer:
@@ -245,8 +245,12 @@ class Projector:
                 METADATA_TIMEOUT_SECONDS,
             )
         except (KafkaError, TimeoutError) as exc:
+            if self.health.reachable:
+                log.warning("broker unreachable (%r); the projection is going stale", exc)
             self.health.broker_error = f"broker unreachable: {exc!r}"
             return
+        if not self.health.reachable:
+            log.info("broker reachable again")
         self.health.broker_error = None
         wanted = {
             TopicPartition(topic, p)
@@ -293,6 +297,20 @@ def _retention_message(exc: OffsetOutOfRangeError) -> str:
         "retention, or the topic was recreated). The projection cannot be continued: "
         "rebuild it from the topics with `coach replay`."
     )
+
+
+async def _close(consumer: AIOKafkaConsumer) -> None:
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        # aiokafka's stop() can re-raise the cancellation of one of its own tasks when it
+        # is stopped right after start(); only a cancellation of ours must propagate.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.debug("ignored a CancelledError from aiokafka's own shutdown")
+    except KafkaError as exc:
+        log.warning("error while closing the Kafka consumer: %s", exc)
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
