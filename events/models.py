@@ -22,7 +22,7 @@ PositiveId = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 Revision = Annotated[int, Meta(ge=0, le=2**63 - 1)]
 Count = Annotated[int, Meta(ge=1, le=100_000)]
 Kilograms = Annotated[float, Meta(ge=0.0, le=10_000.0)]
-Text = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")]
+Text = Annotated[str, Meta(min_length=1, max_length=200)]
 UserId = Text | Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
 """A user id may come as a JSON number or as text; it is text once decoded."""
 
