@@ -32,12 +32,18 @@ log = logging.getLogger(__name__)
 class KafkaRecord(Protocol):
     """The parts of a Kafka record the projection uses (aiokafka's ConsumerRecord has them)."""
 
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: int | None  # milliseconds since the epoch
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def timestamp(self) -> int | None: ...  # milliseconds since the epoch
 
 
 @dataclass(frozen=True, slots=True)

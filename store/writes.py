@@ -108,16 +108,19 @@ def delete_workout(
 ) -> bool:
     """Delete a workout: its exercises no longer count as done, nor as performances.
 
-    A delete of a workout not seen (yet, or any more) leaves a deleted marker, stamped
-    `marker_at_us` so it is pruned with the window, against a late duplicate. If the
-    workout was already folded into `performances`, those rows go; the suggestion then
-    falls back to the latest remaining workout, else the defaults.
+    The workout's row becomes a deleted marker stamped `marker_at_us` (the time of the
+    delete), so a late duplicate is ignored for the whole history window after the delete;
+    a delete of a workout not seen (yet, or any more) leaves the same marker. If the workout
+    was already folded into `performances`, those rows go; the suggestion then falls back to
+    the user's workouts still in the window, else the exercise's defaults.
     """
     cur = conn.execute(
         """INSERT INTO workouts (user_id, workout_id, completed_at_us, deleted)
            VALUES (?, ?, ?, 1)
            ON CONFLICT (user_id, workout_id) DO UPDATE
-             SET deleted = 1, exercises = NULL, n_exercises = 0 WHERE deleted = 0""",
+             SET deleted = 1, exercises = NULL, n_exercises = 0,
+                 completed_at_us = max(completed_at_us, excluded.completed_at_us)
+             WHERE deleted = 0""",
         (user_id, workout_id, marker_at_us),
     )
     changed = cur.rowcount > 0
