@@ -9,8 +9,9 @@ UV_VERSION := 0.13.8
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+LOADTEST_ARGS ?=
 
-.PHONY: help install run test test-unit test-integration test-e2e lint format schemas bench broker broker-stop clean
+.PHONY: help install run test test-unit test-integration test-e2e test-routing lint format schemas bench loadtest broker broker-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -26,7 +27,7 @@ install: $(BIN)/.installed ## Create .venv/ from the lock file (only when it cha
 run: install ## Run coach with demo data on http://127.0.0.1:8000 (starts a local broker if none is configured)
 	@HOST=$(HOST) PORT=$(PORT) tools/dev_run.sh
 
-test: install ## Run every test (unit, integration, end-to-end on a real Kafka broker)
+test: install ## Run every test (unit, integration, end-to-end on a real Kafka broker, nginx routing)
 	@$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install ## Unit tests only (no broker, no files)
@@ -37,6 +38,9 @@ test-integration: install ## Integration tests (real SQLite files, no broker)
 
 test-e2e: install ## End-to-end tests (real Kafka broker)
 	@$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+test-routing: install ## nginx routing tests (a real nginx in front of two stand-in backends)
+	@$(BIN)/pytest tests/routing $(PYTEST_ARGS)
 
 lint: install ## ruff and mypy
 	@$(BIN)/ruff check .
@@ -54,6 +58,11 @@ bench: install broker ## Run the benchmarks (ingest vs a bare aiokafka read; WOD
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
 	@$(BIN)/python bench/ingest.py
 	@$(BIN)/python bench/wod.py
+
+loadtest: install ## Load test through nginx: 100 users at 100 % then 50 % coach (p95 < 5 s, errors < 1 %)
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -q && apt-get install -y -q nginx; }
+	@command -v envsubst >/dev/null || { apt-get update -q && apt-get install -y -q gettext-base; }
+	@$(BIN)/python deploy/loadtest/run.py $(LOADTEST_ARGS)
 
 broker: ## Start the local Kafka broker on 127.0.0.1:9092 (or find it running)
 	@$(PYTHON) tools/kafka/broker.py start

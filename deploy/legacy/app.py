@@ -1,0 +1,172 @@
+"""A stand-in for the monolith's legacy GET /fitness/wod, for the compose stack and the load
+test. It is not the monolith and knows nothing of its data.
+
+- `GET /fitness/wod` (and HEAD) with `Authorization: Bearer <token>`: after a delay drawn
+  uniformly between LEGACY_DELAY_MIN and LEGACY_DELAY_MAX seconds (0.3 and 1.5 by default:
+  the monolith computed the WOD on every request and took up to 5 s), a WOD of the same JSON
+  shape as coach's, drawn from a small fixed catalog. The token is NOT verified (only its
+  `sub` is read, to vary the answer): the real monolith checks it, this stand-in does not.
+  Without a bearer token: 401 with `WWW-Authenticate: Bearer`, as coach answers.
+- `GET /health`: 200 `{"status": "ok"}`.
+- Anything else: 404.
+
+Every answer carries `X-Legacy-Stand-In: 1`, so that a person can tell who answered.
+Standard library only, so that it runs in the plain python image:
+
+    LEGACY_HOST=127.0.0.1 LEGACY_PORT=8080 python deploy/legacy/app.py
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+GROUPS = {
+    1: ("Quadriceps", "legs"),
+    2: ("Hamstrings", "legs"),
+    3: ("Glutes", "hips"),
+    4: ("Calves", "legs"),
+    5: ("Chest", "chest"),
+    6: ("Latissimus Dorsi", "back"),
+    7: ("Lower Back", "back"),
+    8: ("Shoulders", "shoulders"),
+    9: ("Biceps", "arms"),
+    10: ("Triceps", "arms"),
+    11: ("Abdominals", "core"),
+    12: ("Obliques", "core"),
+}
+# id, name, difficulty, [(muscle group, primary, intensity)]
+EXERCISES = [
+    (1, "Back Squat", 3, [(1, True, 0.9), (3, False, 0.6)]),
+    (2, "Deadlift", 4, [(2, True, 0.8), (7, False, 0.7)]),
+    (3, "Bench Press", 3, [(5, True, 0.9), (10, False, 0.5)]),
+    (4, "Pull-Up", 3, [(6, True, 0.9), (9, False, 0.5)]),
+    (5, "Overhead Press", 3, [(8, True, 0.9)]),
+    (6, "Plank", 1, [(11, True, 0.7)]),
+    (7, "Walking Lunge", 2, [(1, True, 0.7), (3, True, 0.7)]),
+    (8, "Barbell Row", 3, [(6, True, 0.8), (2, False, 0.4)]),
+    (9, "Calf Raise", 1, [(4, True, 0.8)]),
+    (10, "Russian Twist", 2, [(12, True, 0.7)]),
+]
+WOD_SIZE = 6
+
+
+def _float_env(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        sys.exit(f"{name} must be a number of seconds")
+
+
+def _subject(token: str) -> str:
+    """The token's `sub`, read without verifying anything (a stand-in); else the token."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(claims["sub"])
+    except Exception:
+        return token
+
+
+def wod_for(subject: str) -> dict[str, Any]:
+    rng = random.Random(f"{subject}/{datetime.now(UTC).date()}")
+    exercises = []
+    for ex_id, name, difficulty, groups in rng.sample(EXERCISES, WOD_SIZE):
+        exercises.append(
+            {
+                "id": ex_id,
+                "name": name,
+                "description": f"{name}, as the monolith describes it.",
+                "difficulty": difficulty,
+                "muscle_groups": [
+                    {
+                        "id": group,
+                        "name": GROUPS[group][0],
+                        "body_part": GROUPS[group][1],
+                        "is_primary": primary,
+                        "intensity": intensity,
+                    }
+                    for group, primary, intensity in groups
+                ],
+                "suggested_weight": float(rng.randrange(0, 120, 5)),
+                "suggested_reps": rng.randint(5, 12),
+            }
+        )
+    now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return {"exercises": exercises, "generated_at": now}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else headers and body wait 40 ms for a delayed ACK
+    server_version = "legacy-stand-in"
+    delay_min = 0.3
+    delay_max = 1.5
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Legacy-Stand-In", "1")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/health":
+            self._send(200, {"status": "ok"})
+        elif path == "/fitness/wod":
+            scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                self._send(401, {"detail": "missing bearer token"}, {"WWW-Authenticate": "Bearer"})
+                return
+            time.sleep(random.uniform(self.delay_min, self.delay_max))
+            self._send(200, wod_for(_subject(token.strip())))
+        else:
+            self._send(404, {"detail": "Not Found"})
+
+    do_HEAD = do_GET
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 would drop connections under the load test
+
+
+def main() -> None:
+    host = os.environ.get("LEGACY_HOST", "127.0.0.1")
+    port = int(os.environ.get("LEGACY_PORT", "8080"))
+    Handler.delay_min = _float_env("LEGACY_DELAY_MIN", 0.3)
+    Handler.delay_max = _float_env("LEGACY_DELAY_MAX", 1.5)
+    if not 0 <= Handler.delay_min <= Handler.delay_max:
+        sys.exit("need 0 <= LEGACY_DELAY_MIN <= LEGACY_DELAY_MAX")
+    server = Server((host, port), Handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(
+        f"legacy stand-in on http://{host}:{port} "
+        f"(delay {Handler.delay_min}-{Handler.delay_max} s)",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

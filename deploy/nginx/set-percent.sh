@@ -1,0 +1,59 @@
+#!/bin/sh
+# Move /fitness/wod traffic on a running nginx (not the compose stack: see docs/RUNBOOK.md):
+#
+#   deploy/nginx/set-percent.sh PERCENT [CONF]        # CONF: /etc/nginx/conf.d/coach.conf
+#
+# Renders coach.conf.template for PERCENT into CONF, checks the whole configuration with
+# `nginx -t`, then reloads nginx (graceful: requests in flight finish on the old workers).
+# COACH_UPSTREAM, LEGACY_UPSTREAM and LISTEN_PORT are taken from the environment when set,
+# else from the CONF in place, so that a rollback is this one command with 0. If anything
+# fails, CONF is put back as it was and nginx keeps running what it had.
+# NGINX (default: nginx) and NGINX_ARGS (say, "-p DIR -c FILE") say which nginx to talk to.
+set -eu
+
+me=$(basename "$0")
+here=$(cd "$(dirname "$0")" && pwd)
+[ $# -ge 1 ] || {
+    echo "usage: $me PERCENT [CONF]" >&2
+    exit 2
+}
+percent=$1
+conf=${2:-/etc/nginx/conf.d/coach.conf}
+template=${COACH_TEMPLATE:-$here/coach.conf.template}
+nginx=${NGINX:-nginx}
+nginx_args=${NGINX_ARGS:-}
+
+from_conf() { # the value a rendered CONF holds: upstream coach|legacy, or listen
+    [ -r "$conf" ] || return 0
+    case $1 in
+        listen) sed -n 's/^ *listen \([0-9][0-9]*\);.*/\1/p' "$conf" | head -n 1 ;;
+        *) sed -n "/^upstream $1 {/,/}/s/^ *server \\([^ ;]*\\).*/\\1/p" "$conf" | head -n 1 ;;
+    esac
+}
+was=$( [ -r "$conf" ] && sed -n 's/.*"~^bx{\([0-9]*\)}".*/\1/p' "$conf" | head -n 1 )
+COACH_UPSTREAM=${COACH_UPSTREAM:-$(from_conf coach)}
+LEGACY_UPSTREAM=${LEGACY_UPSTREAM:-$(from_conf legacy)}
+LISTEN_PORT=${LISTEN_PORT:-$(from_conf listen)}
+COACH_PERCENT=$percent
+export COACH_UPSTREAM LEGACY_UPSTREAM LISTEN_PORT COACH_PERCENT
+
+"$here/render.sh" # checks the values; stops here on a bad one
+
+backup=
+if [ -e "$conf" ]; then
+    backup="$conf.before-set-percent"
+    cp -p "$conf" "$backup"
+fi
+restore() {
+    if [ -n "$backup" ]; then mv -f "$backup" "$conf"; else rm -f "$conf"; fi
+    echo "$me: $1; $conf is as it was and nginx was not reloaded" >&2
+    exit 1
+}
+
+"$here/render.sh" "$template" "$conf" || restore "rendering failed"
+# shellcheck disable=SC2086 # NGINX_ARGS is a list of words
+$nginx $nginx_args -t -q || restore "nginx -t refused the new configuration"
+# shellcheck disable=SC2086
+$nginx $nginx_args -s reload || restore "nginx -s reload failed"
+[ -z "$backup" ] || rm -f "$backup"
+echo "$me: /fitness/wod now goes to coach for $percent % of users (was ${was:-unknown} %)"
