@@ -2,33 +2,58 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import CollectorRegistry
 
-from api import health, wod
-from api.auth import TokenVerifier
+from api import ceiling, health, metrics, wod
+from api.auth import BadKey, TokenVerifier
 from api.catalog import CatalogCache
-from api.deps import AppState
-from api.errors import ApiError, handle_api_error
-from coach.settings import Settings, load_settings
+from api.deps import AppState, Verifier
+from api.errors import ApiError, handle_api_error, handle_validation_error
+from api.freshness import StatusCache
+from api.metrics import MetricsMiddleware, ProjectionCollector, RequestMetrics
+from api.timewindow import YesterdayCache
+from api.tokencache import CachedVerifier
+from coach.settings import ConfigError, Settings, env_name, load_settings
 from store.db import connect
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The api over the projection at `settings.db_path`. Refuses to start without a key."""
+def wall_clock_us() -> int:
+    return time.time_ns() // 1000
+
+
+def make_verifier(settings: Settings) -> Verifier:
+    """The token verifier the settings describe; a ConfigError names a bad key setting."""
     settings.require_jwt_key()
-    verifier = TokenVerifier.from_secret_or_file(
-        secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
-        public_key_file=settings.jwt_public_key_file,
-        algorithms=tuple(settings.jwt_algorithms),
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        leeway_seconds=settings.jwt_leeway_seconds,
-        max_bytes=settings.jwt_max_bytes,
-    )
+    try:
+        verifier = TokenVerifier.from_secret_or_file(
+            secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
+            public_key_file=settings.jwt_public_key_file,
+            algorithms=tuple(settings.jwt_algorithms),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway_seconds=settings.jwt_leeway_seconds,
+            max_bytes=settings.jwt_max_bytes,
+        )
+    except (BadKey, OSError) as exc:
+        raise ConfigError(f"{env_name('jwt_public_key_file')}: {exc}") from None
+    if settings.jwt_cache_size:
+        return CachedVerifier(verifier, settings.jwt_cache_size)
+    return verifier
+
+
+def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) -> FastAPI:
+    """The api over the projection at `settings.db_path`. Refuses to start without a key.
+
+    `clock` gives now in microseconds since the epoch (tests pass a fixed one).
+    """
+    verifier = make_verifier(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,12 +62,15 @@ def create_app(settings: Settings) -> FastAPI:
             conn=conn,
             verifier=verifier,
             catalog=CatalogCache(),
-            default_tz=settings.default_tz,
-            wod_size=settings.wod_size,
+            status=StatusCache(settings.status_cache_seconds),
+            days=YesterdayCache(),
+            settings=settings,
+            clock=clock,
         )
         try:
             yield
         finally:
+            app.state.coach = None
             conn.close()
 
     app = FastAPI(
@@ -51,9 +79,18 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.coach = None
+    registry = CollectorRegistry()
+    app.state.registry = registry
+    registry.register(ProjectionCollector(lambda: app.state.coach, clock))
+    app.add_middleware(MetricsMiddleware, metrics=RequestMetrics(registry))
     app.add_exception_handler(ApiError, handle_api_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.include_router(wod.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    if settings.bench_ceiling:
+        app.include_router(ceiling.router)
     return app
 
 

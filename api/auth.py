@@ -7,10 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 
 class AuthError(Exception):
     """The request's credentials are missing or not acceptable; the message says why."""
+
+
+class BadKey(ValueError):
+    """The configured key cannot verify tokens of the configured algorithms."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +26,14 @@ class Principal:
 
     user_id: str
     zoneinfo: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A verified token: who it names and until when (its `exp`, epoch seconds)."""
+
+    principal: Principal
+    expires_at: float
 
 
 @dataclass(frozen=True)
@@ -34,24 +49,33 @@ class TokenVerifier:
 
     @classmethod
     def from_secret_or_file(
-        cls, *, secret: str | None, public_key_file: Path | None, **kwargs: Any
+        cls,
+        *,
+        secret: str | None,
+        public_key_file: Path | None,
+        algorithms: tuple[str, ...],
+        **kwargs: Any,
     ) -> TokenVerifier:
+        """A verifier for an HMAC secret or a PEM public key file (parsed once, here)."""
         if secret is not None:
-            return cls(key=secret, **kwargs)
+            return cls(key=secret.encode(), algorithms=algorithms, **kwargs)
         if public_key_file is not None:
-            return cls(key=public_key_file.read_text(), **kwargs)
+            return cls(
+                key=load_public_key(public_key_file.read_bytes(), algorithms),
+                algorithms=algorithms,
+                **kwargs,
+            )
         raise ValueError("a secret or a public key file is needed")
 
     def verify_header(self, authorization: str | None) -> Principal:
         """Verify an `Authorization: Bearer <token>` header value."""
-        if not authorization:
-            raise AuthError("missing Authorization header")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError("Authorization must be 'Bearer <token>'")
-        return self.verify(token.strip())
+        return self.verify(bearer_token(authorization))
 
     def verify(self, token: str) -> Principal:
+        return self.verify_token(token).principal
+
+    def verify_token(self, token: str) -> Verified:
+        """Check `token`; raise AuthError on any failure, whatever the input."""
         if len(token) > self.max_bytes:
             raise AuthError("token too large")
         try:
@@ -70,10 +94,45 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from None
-        except (TypeError, ValueError, KeyError) as exc:  # malformed input PyJWT did not wrap
+        except Exception as exc:
+            # Hostile input PyJWT did not wrap (bad base64 or UTF-8, JSON nested too deep, a
+            # number too large for a date...): a rejection, never a 500.
             raise AuthError(f"invalid token: {type(exc).__name__}") from None
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub.strip() or len(sub) > 256:
             raise AuthError("invalid token: 'sub' must be a non-empty string")
+        exp = claims.get("exp")
+        if isinstance(exp, bool) or not isinstance(exp, int | float) or exp != exp:
+            raise AuthError("invalid token: 'exp' must be a number")
         zoneinfo = claims.get("zoneinfo")
-        return Principal(sub, zoneinfo if isinstance(zoneinfo, str) else None)
+        return Verified(
+            Principal(sub, zoneinfo if isinstance(zoneinfo, str) else None), float(min(exp, 2**62))
+        )
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header value."""
+    if not authorization:
+        raise AuthError("missing Authorization header")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError("Authorization must be 'Bearer <token>'")
+    return token
+
+
+def load_public_key(pem: bytes, algorithms: tuple[str, ...]) -> Any:
+    """Parse a PEM public key once, and check that it suits one of `algorithms`."""
+    try:
+        key = load_pem_public_key(pem)
+    except (ValueError, TypeError) as exc:
+        raise BadKey(f"not a PEM public key ({exc})") from None
+    if isinstance(key, RSAPublicKey):
+        family = "RS"
+    elif isinstance(key, EllipticCurvePublicKey):
+        family = "ES"
+    else:
+        raise BadKey(f"unsupported key type {type(key).__name__} (RSA or EC keys only)")
+    if not any(a.startswith(family) for a in algorithms):
+        raise BadKey(f"an {family}-family key cannot verify {', '.join(algorithms)}")
+    return key

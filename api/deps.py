@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Protocol
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBearer
 
-from api.auth import AuthError, Principal, TokenVerifier
+from api.auth import AuthError, Principal
 from api.catalog import CatalogCache
 from api.errors import ApiError
+from api.freshness import StatusCache
+from api.render import UtcStamps
+from api.timewindow import YesterdayCache
+from coach.settings import Settings
+
+
+class Verifier(Protocol):
+    def verify_header(self, authorization: str | None) -> Principal: ...
 
 
 @dataclass
@@ -18,10 +28,14 @@ class AppState:
     """What the routes need, built once in the app's lifespan."""
 
     conn: sqlite3.Connection
-    verifier: TokenVerifier
+    verifier: Verifier
     catalog: CatalogCache
-    default_tz: str
-    wod_size: int
+    status: StatusCache
+    days: YesterdayCache
+    settings: Settings
+    clock: Callable[[], int]
+    """Now, in microseconds since the epoch."""
+    stamps: UtcStamps = field(default_factory=UtcStamps)
 
 
 def get_state(request: Request) -> AppState:
@@ -31,20 +45,31 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_store(state: StateDep) -> sqlite3.Connection:
-    return state.conn
+class BearerScheme(HTTPBearer):
+    """Puts the bearer scheme in the OpenAPI document; hands the raw header to the verifier,
+    which gives every failure its own 401 (FastAPI's own would be a bare 401 or 403)."""
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        return request.headers.get("authorization")
 
 
-StoreDep = Annotated[sqlite3.Connection, Depends(get_store)]
+bearer_scheme = BearerScheme(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="A JWT with `sub` and `exp` (and `zoneinfo`, `iss`, `aud` as configured).",
+)
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 
 
-def get_principal(
-    state: StateDep, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+async def get_principal(
+    request: Request, authorization: Annotated[str | None, Security(bearer_scheme)]
 ) -> Principal:
     try:
-        return state.verifier.verify_header(authorization)
+        return request.app.state.coach.verifier.verify_header(authorization)  # type: ignore[no-any-return]
     except AuthError as exc:
-        raise ApiError(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+        raise ApiError(401, str(exc), headers=UNAUTHORIZED_HEADERS) from None
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

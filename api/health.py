@@ -8,17 +8,106 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import StateDep
+from api.lag import age_seconds as age_of
+from api.lag import complete_until_us, heartbeat_age_seconds, partition_lag, total_lag
+from api.readiness import Check, readiness_checks
 from api.responses import JSONBody
-from api.schemas import Health
+from api.schemas import Health, Lag, Ready
+from api.timewindow import from_us
+from store import status
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/health", response_model=Health, response_class=JSONBody)
+def _iso(us: int | None) -> str | None:
+    if us is None:
+        return None
+    return from_us(us).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@router.get(
+    "/health",
+    response_model=Health,
+    response_class=JSONBody,
+    responses={503: {"model": Health, "description": "The projection cannot be read"}},
+)
 async def get_health(state: StateDep) -> Any:
     """Liveness: the process answers and the projection can be read."""
     try:
-        state.conn.execute("SELECT 1").fetchone()
+        state.conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
     except sqlite3.Error as exc:
         return JSONBody({"status": "failing", "database": str(exc)}, status_code=503)
     return JSONBody({"status": "ok", "database": "ok"})
+
+
+@router.get(
+    "/ready",
+    response_model=Ready,
+    response_class=JSONBody,
+    responses={503: {"model": Ready, "description": "Not ready; `failing` names why"}},
+)
+async def get_ready(state: StateDep) -> Any:
+    """Readiness: the catalog is loaded, the consumer's heartbeat is recent and the
+    projection is at most COACH_READY_MAX_LAG records behind its topics."""
+    try:
+        snapshot = status.snapshot(state.conn)
+        catalog = state.catalog.current(state.conn)
+    except sqlite3.Error as exc:
+        checks = [Check("database", False, f"the projection cannot be read: {exc}")]
+    else:
+        checks = readiness_checks(
+            snapshot=snapshot,
+            catalog_size=len(catalog.ids),
+            now_us=state.clock(),
+            max_lag=state.settings.ready_max_lag,
+            max_heartbeat_age_seconds=state.settings.ready_max_heartbeat_age_seconds,
+        )
+    failing = [c.name for c in checks if not c.ok]
+    return JSONBody(
+        {
+            "status": "not ready" if failing else "ready",
+            "failing": failing,
+            "checks": [c._asdict() for c in checks],
+        },
+        status_code=503 if failing else 200,
+    )
+
+
+@router.get(
+    "/lag",
+    response_model=Lag,
+    response_class=JSONBody,
+    responses={503: {"model": Health, "description": "The projection cannot be read"}},
+)
+async def get_lag(state: StateDep) -> Any:
+    """How far behind its topics the projection is, per partition, as the consumer last
+    recorded it; and the consumer's heartbeat."""
+    try:
+        snapshot = status.snapshot(state.conn)
+        dead_letters = status.dead_letter_count(state.conn)
+    except sqlite3.Error as exc:
+        return JSONBody({"status": "failing", "database": str(exc)}, status_code=503)
+    now_us = state.clock()
+    consumer = snapshot.consumer
+    return JSONBody(
+        {
+            "partitions": [
+                {
+                    "topic": p.topic,
+                    "partition": p.partition,
+                    "next_offset": p.next_offset,
+                    "high_watermark": p.high_watermark,
+                    "lag": partition_lag(p),
+                    "last_event_at": _iso(p.last_event_at_us),
+                }
+                for p in snapshot.partitions
+            ],
+            "total_lag": total_lag(snapshot.partitions),
+            "data_age_seconds": age_of(now_us, complete_until_us(snapshot.partitions, consumer)),
+            "heartbeat_at": _iso(consumer.heartbeat_at_us),
+            "heartbeat_age_seconds": heartbeat_age_seconds(now_us, consumer),
+            "broker_reachable": consumer.broker_reachable,
+            "last_error": consumer.last_error,
+            "dead_letters": dead_letters,
+        }
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -30,10 +31,59 @@ class WodResponse(BaseModel):
     generated_at: datetime
 
 
+class FieldError(BaseModel):
+    loc: list[str]
+    msg: str
+    type: str
+
+
 class ErrorBody(BaseModel):
     detail: str
+    errors: list[FieldError] | None = Field(
+        None, description="For a bad parameter: which one and why."
+    )
 
 
 class Health(BaseModel):
-    status: str
+    status: Literal["ok", "failing"]
     database: str
+
+
+class ReadyCheck(BaseModel):
+    name: Literal["database", "catalog", "heartbeat", "lag"]
+    ok: bool
+    detail: str
+
+
+class Ready(BaseModel):
+    status: Literal["ready", "not ready"]
+    failing: list[str] = Field(description="Names of the checks that failed.")
+    checks: list[ReadyCheck]
+
+
+class PartitionLag(BaseModel):
+    topic: str
+    partition: int
+    next_offset: int = Field(description="The next offset the consumer will apply.")
+    high_watermark: int | None = Field(
+        description="The partition's end offset when the consumer last looked."
+    )
+    lag: int | None = Field(description="high_watermark - next_offset; null when unknown.")
+    last_event_at: datetime | None = Field(
+        description="Kafka timestamp of the last record applied."
+    )
+
+
+class Lag(BaseModel):
+    partitions: list[PartitionLag]
+    total_lag: int | None = Field(description="Sum of the lags; null when one is unknown.")
+    data_age_seconds: int | None = Field(
+        description="The projection holds every event published before now minus this."
+    )
+    heartbeat_at: datetime | None
+    heartbeat_age_seconds: float | None = Field(
+        description="Seconds since the consumer's last heartbeat; null if it never beat."
+    )
+    broker_reachable: bool = Field(description="Whether the consumer last reached Kafka.")
+    last_error: str | None = Field(description="The consumer's last error, if any.")
+    dead_letters: int

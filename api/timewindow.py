@@ -30,3 +30,31 @@ def yesterday(now: datetime, tz: ZoneInfo) -> Day:
     today = now.astimezone(tz).date()
     day = today - timedelta(days=1)
     return Day(day, to_us(local_midnight(day, tz)), to_us(local_midnight(today, tz)))
+
+
+def from_us(us: int) -> datetime:
+    """The aware UTC datetime of epoch microseconds (exact, unlike a float timestamp)."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
+class YesterdayCache:
+    """`yesterday` per zone, computed once per local day: it only changes at local midnight.
+
+    Each entry holds the zone's current local day [today_start_us, tomorrow_start_us); a
+    lookup inside it returns the stored yesterday, one outside computes it again.
+    """
+
+    def __init__(self) -> None:
+        self._days: dict[str, tuple[int, int, Day]] = {}
+
+    def get(self, now_us: int, zone_name: str, tz: ZoneInfo) -> Day:
+        entry = self._days.get(zone_name)
+        if entry is not None and entry[0] <= now_us < entry[1]:
+            return entry[2]
+        day = yesterday(from_us(now_us), tz)
+        tomorrow = day.local_date + timedelta(days=2)
+        self._days[zone_name] = (day.end_us, to_us(local_midnight(tomorrow, tz)), day)
+        return day

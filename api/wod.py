@@ -2,93 +2,164 @@
 
 from __future__ import annotations
 
-import random
-from datetime import UTC, datetime
-from typing import Annotated, Any
+import sqlite3
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Request
 
-from api.choose import choose_wod, daily_rng
-from api.deps import PrincipalDep, StateDep
+from api.catalog import Catalog
+from api.choose import choose_wod, daily_rng, fresh_rng
+from api.deps import AppState, PrincipalDep
 from api.errors import ApiError
-from api.responses import JSONBody
+from api.freshness import Freshness
+from api.query import TZ_MAX_LENGTH, QueryError, parse_wod_query
+from api.render import suggestion_tail, wod_body
+from api.responses import JSONBytes
 from api.schemas import ErrorBody, WodResponse
 from api.suggest import suggest
-from api.timewindow import yesterday
-from api.zones import is_known_zone, zone
+from api.timewindow import Day
+from api.zones import is_known_zone, known_zones, zone
 from store import reads
 
 router = APIRouter()
 
-CATALOG_RETRY_AFTER_SECONDS = 5
+RETRY_AFTER_SECONDS = 5
+
+FRESHNESS_HEADERS: dict[str, Any] = {
+    "X-Projection-Lag": {
+        "description": "Records on the topics the projection had not applied when the "
+        "consumer last looked (sum over partitions), or `unknown`.",
+        "schema": {"type": "string", "pattern": "^([0-9]+|unknown)$"},
+        "required": True,
+    },
+    "X-Data-Age": {
+        "description": "Whole seconds: the projection holds every event published before "
+        "now minus this, or `unknown`.",
+        "schema": {"type": "string", "pattern": "^([0-9]+|unknown)$"},
+        "required": True,
+    },
+}
+UNAUTHORIZED: dict[str, Any] = {
+    "model": ErrorBody,
+    "description": "Missing or invalid bearer token",
+    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
+}
+
+
+def _parameters() -> list[dict[str, Any]]:
+    """The route's query parameters, for the OpenAPI document (see api/query.py)."""
+    return [
+        {
+            "name": "tz",
+            "in": "query",
+            "required": False,
+            "description": "IANA time zone that decides 'yesterday' (else the token's "
+            "`zoneinfo` claim, else the server's default)",
+            "schema": {"type": "string", "maxLength": TZ_MAX_LENGTH, "enum": known_zones()},
+        },
+        {
+            "name": "fresh",
+            "in": "query",
+            "required": False,
+            "description": "Draw a new WOD instead of today's",
+            "schema": {"type": "boolean", "default": False},
+        },
+    ]
 
 
 @router.get(
     "/fitness/wod",
     response_model=WodResponse,
-    response_class=JSONBody,
+    response_class=JSONBytes,
     responses={
-        401: {"model": ErrorBody, "description": "Missing or invalid bearer token"},
+        200: {"description": "The workout of the day", "headers": FRESHNESS_HEADERS},
+        401: UNAUTHORIZED,
         422: {"model": ErrorBody, "description": "Unknown time zone or bad parameter"},
-        503: {"model": ErrorBody, "description": "The catalog has not arrived yet"},
+        503: {
+            "model": ErrorBody,
+            "description": "The catalog has not arrived yet",
+            "headers": {"Retry-After": {"schema": {"type": "string"}, "required": True}},
+        },
     },
+    openapi_extra={"parameters": _parameters()},
     tags=["wod"],
 )
-async def get_wod(
-    principal: PrincipalDep,
-    state: StateDep,
-    tz: Annotated[
-        str | None,
-        Query(max_length=64, description="IANA time zone that decides 'yesterday'"),
-    ] = None,
-    fresh: Annotated[bool, Query(description="Draw a new WOD instead of today's")] = False,
-) -> Any:
+async def get_wod(request: Request, principal: PrincipalDep) -> Any:
     """The workout of the day: exercises the user did not do yesterday, with suggestions."""
-    zone_name = tz or principal.zoneinfo or state.default_tz
+    try:
+        query = parse_wod_query(request.scope["query_string"])
+    except QueryError as exc:
+        raise ApiError(422, f"invalid query.{exc.name}: {exc}") from None
+    state: AppState = request.app.state.coach
+    zone_name = (
+        query.tz if query.tz is not None else principal.zoneinfo or state.settings.default_tz
+    )
     if not is_known_zone(zone_name):
         raise ApiError(422, f"unknown time zone {zone_name[:64]!r}")
-    now = datetime.now(UTC)
-    day = yesterday(now, zone(zone_name))
+    now_us = state.clock()
+    day = state.days.get(now_us, zone_name, zone(zone_name))
+    try:
+        freshness, catalog, chosen, latest = _read_and_choose(
+            state, principal.user_id, day, query.fresh
+        )
+    except sqlite3.Error as exc:
+        raise ApiError(
+            503,
+            f"the projection cannot be read: {exc}",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ) from None
+    parts = []
+    for exercise_id in chosen:
+        performance = latest.get(exercise_id)
+        if performance is None:
+            tail = catalog.default_tails[exercise_id]
+        else:
+            default_weight, default_reps = catalog.defaults[exercise_id]
+            tail = suggestion_tail(
+                *suggest(
+                    default_weight=default_weight,
+                    default_reps=default_reps,
+                    latest=(performance.weight, performance.reps),
+                )
+            )
+        parts.append(catalog.heads[exercise_id] + tail)
+    return JSONBytes(
+        wod_body(parts, state.stamps(now_us)), (freshness.lag_header, freshness.age_header(now_us))
+    )
+
+
+def _read_and_choose(
+    state: AppState, user_id: str, day: Day, fresh: bool
+) -> tuple[Freshness, Catalog, list[int], dict[int, reads.Performance]]:
+    """The status, the catalog, the chosen exercise ids and the user's latest performances."""
     conn = state.conn
-    catalog = state.catalog.current(conn)
+    freshness = state.status.get(conn)
+    catalog = state.catalog.current(conn, freshness.catalog_version)
     if not catalog.ids:
         raise ApiError(
             503,
             "the exercise catalog has not arrived yet",
-            headers={"Retry-After": str(CATALOG_RETRY_AFTER_SECONDS)},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-    user_id = principal.user_id
-    done = reads.done_between(conn, user_id=user_id, start_us=day.start_us, end_us=day.end_us)
-    rng = (
-        random.Random()
-        if fresh
-        else daily_rng(
-            user_id=user_id,
-            day=day.local_date,
-            catalog_version=catalog.version,
-            done_yesterday=done,
+    # One read transaction: the two reads see the same snapshot, and take the WAL read
+    # lock once instead of once per statement.
+    if conn.in_transaction:  # left open by a failed COMMIT: never read an old snapshot
+        conn.execute("ROLLBACK")
+    conn.execute("BEGIN")
+    try:
+        done = reads.done_between(conn, user_id=user_id, start_us=day.start_us, end_us=day.end_us)
+        rng = (
+            fresh_rng()
+            if fresh
+            else daily_rng(
+                user_id=user_id,
+                day=day.local_date,
+                catalog_version=catalog.version,
+                done_yesterday=done,
+            )
         )
-    )
-    chosen = choose_wod(catalog.ids, done, rng, state.wod_size)
-    latest = reads.performances(conn, user_id=user_id, exercise_ids=chosen)
-    exercises = []
-    for exercise_id in chosen:
-        default_weight, default_reps = catalog.defaults[exercise_id]
-        performance = latest.get(exercise_id)
-        suggestion = suggest(
-            default_weight=default_weight,
-            default_reps=default_reps,
-            latest=(performance.weight, performance.reps) if performance else None,
-        )
-        exercises.append(
-            {
-                **catalog.rendered[exercise_id],
-                "suggested_weight": suggestion.weight,
-                "suggested_reps": suggestion.reps,
-            }
-        )
-    body = {
-        "exercises": exercises,
-        "generated_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-    }
-    return JSONBody(body)
+        chosen = choose_wod(catalog.ids, done, rng, state.settings.wod_size)
+        latest = reads.performances(conn, user_id=user_id, exercise_ids=chosen)
+    finally:
+        conn.execute("COMMIT")
+    return freshness, catalog, chosen, latest

@@ -22,3 +22,9 @@ def zone(name: str) -> ZoneInfo:
     if not is_known_zone(name):
         raise ValueError(f"unknown time zone {name!r}")
     return ZoneInfo(name)
+
+
+@cache
+def known_zones() -> list[str]:
+    """Every accepted zone name, sorted (documented as the `tz` parameter's values)."""
+    return sorted(_available())

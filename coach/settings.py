@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     db_path: Path = Path("coach.db")
     history_hours: int = Field(50, ge=49, le=24 * 60)
     """How long completed exercises are kept; 49 h covers "yesterday" in every time zone."""
-    batch_max_records: int = Field(5000, ge=1, le=100_000)
+    batch_max_records: int = Field(20_000, ge=1, le=200_000)
     poll_timeout_ms: int = Field(500, ge=10, le=60_000)
     heartbeat_seconds: float = Field(2.0, gt=0, le=300)
 
@@ -63,10 +63,23 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = Field(30, ge=0, le=600)
     jwt_max_bytes: int = Field(4096, ge=256, le=65536)
+    jwt_cache_size: int = Field(10_000, ge=0, le=1_000_000)
+    """Verified tokens kept in memory (never used past their `exp`); 0 turns the cache off."""
 
     # The WOD
     default_tz: str = "UTC"
     wod_size: int = Field(6, ge=1, le=100)
+
+    # Operations
+    ready_max_lag: int = Field(1000, ge=0)
+    """/ready fails when the projection is more records than this behind its topics."""
+    ready_max_heartbeat_age_seconds: float = Field(30.0, gt=0, le=86_400)
+    """/ready fails when the consumer's last heartbeat is older than this."""
+    status_cache_seconds: float = Field(1.0, ge=0, le=60)
+    """How long the api reuses what it read of the consumer's status and the catalog version
+    on the WOD path (0: read them on every request)."""
+    bench_ceiling: bool = False
+    """Serve GET /bench/ceiling (same auth, fixed body) for the benchmark. Never in production."""
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod

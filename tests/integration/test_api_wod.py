@@ -34,7 +34,7 @@ def project(db_path, events) -> None:  # type: ignore[no-untyped-def]
         conn,
         records,
         roles=ROLES,
-        ctx=Context(now_us=current, keep_from_us=current - 50 * 3_600_000_000),
+        ctx=Context(now_us=current),
     )
     conn.close()
 
@@ -46,8 +46,9 @@ def bearer(sub: str = "7", **claims) -> dict[str, str]:  # type: ignore[no-untyp
 
 @pytest.fixture
 def client(settings: Settings):
-    with TestClient(create_app(settings)) as client:
-        yield client
+    # The status and catalog version are read on every request, so changes show at once.
+    with TestClient(create_app(settings.model_copy(update={"status_cache_seconds": 0}))) as c:
+        yield c
 
 
 def yesterday_utc() -> datetime:

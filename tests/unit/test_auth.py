@@ -87,3 +87,223 @@ def test_issuer_and_audience_enforced_when_configured():
     ):
         with pytest.raises(AuthError):
             strict.verify(bad)
+
+
+# -- hostile tokens that PyJWT does not wrap: still an AuthError ---------------------------------
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _signed(header: bytes, payload: bytes, key: str = SECRET) -> str:
+    import hashlib
+    import hmac
+
+    signing_input = f"{_b64(header)}.{_b64(payload)}"
+    signature = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+HS256 = b'{"alg":"HS256","typ":"JWT"}'
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"sub":"7","exp":1e400}',  # infinite exp
+        b'{"sub":"7","exp":"NaN"}',
+        b'{"sub":"7","exp":"99999999999"}',  # a string is not a NumericDate
+        b'{"sub":"7","exp":[1]}',
+        b'{"sub":"7","exp":99999999999,"nbf":1e400}',
+        b'{"sub":"7","exp":99999999999,"iat":"yesterday"}',
+        b'{"sub":"7","exp":99999999999,"x":' + b"[" * 1400 + b"]" * 1400 + b"}",  # too deep
+        b'"just a string"',
+        b"\xff\xfe not utf-8",
+    ],
+)
+def test_signed_but_hostile_payloads_are_rejected(verifier, payload):
+    """Correctly signed tokens whose claims are nonsense: a 401, never a crash."""
+    with pytest.raises(AuthError):
+        verifier.verify(_signed(HS256, payload))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b'{"alg":"HS256","crit":["exp"]}', b'{"typ":"JWT"}', b"not json", b'{"alg":["HS256"]}'],
+)
+def test_hostile_headers_are_rejected(verifier, header):
+    with pytest.raises(AuthError):
+        verifier.verify(_signed(header, b'{"sub":"7","exp":99999999999}'))
+
+
+def test_the_size_cap_counts_the_whole_token():
+    small = TokenVerifier(key=SECRET, algorithms=("HS256",), max_bytes=256)
+    assert small.verify(token()).user_id == "7"
+    with pytest.raises(AuthError, match="too large"):
+        small.verify(token(padding="p" * 300))
+
+
+def test_leeway_accepts_a_token_just_expired():
+    """A small clock skew is tolerated: expired 10 s ago passes with 30 s of leeway."""
+    lenient = TokenVerifier(key=SECRET, algorithms=("HS256",), leeway_seconds=30)
+    assert lenient.verify(token(exp=int(time.time()) - 10)).user_id == "7"
+    with pytest.raises(AuthError):
+        lenient.verify(token(exp=int(time.time()) - 60))
+
+
+# -- public keys --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rsa_pair() -> tuple[object, bytes]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public_pem
+
+
+def test_public_key_file_is_parsed_once_and_verifies_rs256(tmp_path, rsa_pair):
+    private, public_pem = rsa_pair
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(public_pem)
+    verifier = TokenVerifier.from_secret_or_file(
+        secret=None, public_key_file=key_file, algorithms=("RS256",)
+    )
+    assert not isinstance(verifier.key, str | bytes)  # a key object, not PEM text
+    good = jwt.encode({"sub": "7", "exp": int(time.time()) + 60}, private, algorithm="RS256")
+    assert verifier.verify(good).user_id == "7"
+
+
+def test_hmac_signed_with_the_public_key_is_rejected(tmp_path, rsa_pair):
+    """Algorithm confusion: an HS256 token whose secret is the RS256 public key's PEM."""
+    import hashlib
+    import hmac
+
+    _, public_pem = rsa_pair
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(public_pem)
+    verifier = TokenVerifier.from_secret_or_file(
+        secret=None, public_key_file=key_file, algorithms=("RS256",)
+    )
+    claims = b'{"sub":"7","exp":99999999999}'
+    signing_input = f"{_b64(HS256)}.{_b64(claims)}"
+    signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    with pytest.raises(AuthError):
+        verifier.verify(f"{signing_input}.{_b64(signature)}")
+
+
+@pytest.mark.parametrize(
+    "content,algorithms",
+    [(b"not a key", ("RS256",)), (None, ("ES256",))],  # None: the RSA key, for ES256
+)
+def test_unusable_public_keys_are_refused(tmp_path, rsa_pair, content, algorithms):
+    from api.auth import BadKey
+
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(content if content is not None else rsa_pair[1])
+    with pytest.raises(BadKey):
+        TokenVerifier.from_secret_or_file(
+            secret=None, public_key_file=key_file, algorithms=algorithms
+        )
+
+
+# -- the cache of verified tokens ----------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def counting(verifier: TokenVerifier) -> tuple[TokenVerifier, list[str]]:
+    calls: list[str] = []
+
+    class Counting(TokenVerifier):
+        def verify_token(self, token):  # type: ignore[no-untyped-def]
+            calls.append(token)
+            return super().verify_token(token)
+
+    return Counting(key=verifier.key, algorithms=verifier.algorithms, leeway_seconds=30), calls
+
+
+def test_cache_verifies_a_token_once(verifier):
+    from api.tokencache import CachedVerifier
+
+    inner, calls = counting(verifier)
+    cached = CachedVerifier(inner, size=10)
+    good = token(zoneinfo="Europe/Berlin")
+    for _ in range(3):
+        assert cached.verify_header(f"Bearer {good}").zoneinfo == "Europe/Berlin"
+    assert len(calls) == 1
+
+
+def test_cache_never_answers_at_or_past_exp(verifier):
+    """Even inside the verifier's leeway, a cached principal is not used after `exp`."""
+    from api.tokencache import CachedVerifier
+
+    clock = Clock()
+    inner, calls = counting(verifier)
+    cached = CachedVerifier(inner, size=10, clock=clock)
+    exp = int(clock.now) + 5
+    good = token(exp=exp)
+    cached.verify(good)
+    clock.now = exp  # at exp: verified again (the verifier's leeway may still accept it)
+    cached.verify(good)
+    assert len(calls) == 2
+    clock.now = exp + 1
+    cached.verify(good)
+    assert len(calls) == 3  # past exp, accepted by leeway, and not cached again
+
+
+def test_cache_stores_no_failure(verifier):
+    """A token that fails is verified (and fails) every time: no bypass through the cache."""
+    from api.tokencache import CachedVerifier
+
+    inner, calls = counting(verifier)
+    cached = CachedVerifier(inner, size=10)
+    forged = jwt.encode({"sub": "7", "exp": int(time.time()) + 60}, "x" * 40, algorithm="HS256")
+    for _ in range(3):
+        with pytest.raises(AuthError):
+            cached.verify(forged)
+    assert len(calls) == 3 and len(cached) == 0
+
+
+def test_cache_is_bounded_and_evicts_the_least_recently_used(verifier):
+    from api.tokencache import CachedVerifier
+
+    inner, calls = counting(verifier)
+    cached = CachedVerifier(inner, size=2)
+    a, b, c = (token(sub=s) for s in "abc")
+    cached.verify(a)
+    cached.verify(b)
+    cached.verify(a)  # a is now the most recent
+    cached.verify(c)  # evicts b
+    assert len(cached) == 2
+    calls.clear()
+    cached.verify(a)
+    cached.verify(b)
+    assert calls == [b]
+
+
+def test_cache_keys_on_the_exact_token(verifier):
+    """A token differing by one character is verified on its own, and fails if tampered."""
+    from api.tokencache import CachedVerifier
+
+    cached = CachedVerifier(verifier, size=10)
+    good = token()
+    cached.verify(good)
+    header, payload, signature = good.split(".")
+    flipped = "A" if signature[-2] != "A" else "B"
+    tampered = f"{header}.{payload}.{signature[:-2]}{flipped}{signature[-1]}"
+    with pytest.raises(AuthError):
+        cached.verify(tampered)

@@ -24,6 +24,16 @@ def test_defaults_load():
     assert settings.topic_exercises == "fitness.exercises"
 
 
+def test_operations_defaults():
+    """/ready's limits, the status reuse on the WOD path, the token cache; no bench route."""
+    settings = load_settings()
+    assert settings.ready_max_lag == 1000
+    assert settings.ready_max_heartbeat_age_seconds == 30
+    assert settings.status_cache_seconds == 1
+    assert settings.jwt_cache_size == 10_000
+    assert settings.bench_ceiling is False
+
+
 @pytest.mark.parametrize(
     "name,value",
     [
@@ -36,6 +46,11 @@ def test_defaults_load():
         ("COACH_JWT_ALGORITHMS", "none"),
         ("COACH_HISTORY_HOURS", "24"),
         ("COACH_KAFKA_SECURITY_PROTOCOL", "TLS"),
+        ("COACH_JWT_CACHE_SIZE", "-1"),
+        ("COACH_READY_MAX_LAG", "-1"),
+        ("COACH_READY_MAX_HEARTBEAT_AGE_SECONDS", "0"),
+        ("COACH_STATUS_CACHE_SECONDS", "-1"),
+        ("COACH_BENCH_CEILING", "perhaps"),
     ],
 )
 def test_bad_value_names_the_variable(monkeypatch, name, value):

@@ -1,0 +1,71 @@
+"""How far behind its topics the projection is, from what the consumer recorded. Pure.
+
+- A partition's lag is `high_watermark - next_offset`: records on the topic that the
+  projection had not applied when the consumer last looked at the high watermark. Unknown
+  (None) while the consumer has not recorded a high watermark for it.
+- The projection is *complete until* an instant T when it holds every event published before
+  T. For a partition with no lag, T is when the consumer last confirmed it (its heartbeat,
+  which re-reads the high watermarks, when the broker answered; else the partition's last
+  batch). For a partition with lag, or whose high watermark is unknown, T is the time of the
+  last record applied (its Kafka timestamp). The projection's T is the earliest over its
+  partitions; the data age is now - T.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from store.status import ConsumerRow, PartitionRow
+
+US = 1_000_000
+
+
+def partition_lag(row: PartitionRow) -> int | None:
+    if row.high_watermark is None:
+        return None
+    return max(0, row.high_watermark - row.next_offset)
+
+
+def total_lag(rows: Iterable[PartitionRow]) -> int | None:
+    """Sum of the partitions' lags; None when there are none or one is unknown."""
+    total = 0
+    seen = False
+    for row in rows:
+        lag = partition_lag(row)
+        if lag is None:
+            return None
+        total += lag
+        seen = True
+    return total if seen else None
+
+
+def complete_until_us(rows: Sequence[PartitionRow], consumer: ConsumerRow) -> int | None:
+    """The instant before which the projection holds every event; None when unknown."""
+    if not rows:
+        return None
+    until: int | None = None
+    for row in rows:
+        lag = partition_lag(row)
+        if lag == 0:
+            confirmed = row.updated_at_us
+            if consumer.broker_reachable and consumer.heartbeat_at_us is not None:
+                confirmed = max(confirmed, consumer.heartbeat_at_us)
+        elif row.last_event_at_us is None:
+            return None
+        else:
+            confirmed = min(row.last_event_at_us, row.updated_at_us)
+        until = confirmed if until is None else min(until, confirmed)
+    return until
+
+
+def age_seconds(now_us: int, then_us: int | None) -> int | None:
+    """Whole seconds from `then_us` to `now_us`, rounded up; never negative."""
+    if then_us is None:
+        return None
+    return max(0, -((then_us - now_us) // US))
+
+
+def heartbeat_age_seconds(now_us: int, consumer: ConsumerRow) -> float | None:
+    if consumer.heartbeat_at_us is None:
+        return None
+    return max(0.0, (now_us - consumer.heartbeat_at_us) / US)

@@ -1,0 +1,215 @@
+"""Prometheus metrics, in a registry of the app's own (so tests can build many apps).
+
+- `coach_http_request_duration_seconds` (histogram) and `coach_http_requests_total`
+  (counter), by method, route template (`unmatched` for no route) and status, recorded by a
+  pure ASGI middleware (BaseHTTPMiddleware would cost more than the WOD itself).
+- The projection's state, read from SQLite at scrape time: lag, offsets and last event time
+  per partition, the consumer's heartbeat age and broker reachability, dead letters, events
+  of unknown type, catalog size.
+
+With `coach api --workers N` each worker process has its own request metrics, and a scrape
+reaches one of them; the projection's gauges are the same from every worker.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.lag import heartbeat_age_seconds, partition_lag
+from store import status
+
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class RequestMetrics:
+    """The request metrics of one app."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.duration = Histogram(
+            "coach_http_request_duration_seconds",
+            "Time from the request's arrival in the app to the end of its response.",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.requests = Counter(
+            "coach_http_requests",
+            "Requests answered, by method, route template and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status_code: int, seconds: float) -> None:
+        key = (method, route, status_code)
+        children = self._children.get(key)
+        if children is None:
+            labels = (method if method in METHODS else "other", route, str(status_code))
+            children = self._children[key] = (
+                self.duration.labels(*labels),
+                self.requests.labels(*labels),
+            )
+        children[0].observe(seconds)
+        children[1].inc()
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware timing every HTTP request, labelled by route template."""
+
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status_code = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            self.metrics.observe(
+                method if method in METHODS else "other",
+                template,
+                status_code,
+                time.perf_counter() - start,
+            )
+
+
+class ProjectionCollector(Collector):
+    """Reads the consumer's status from SQLite on each scrape."""
+
+    def __init__(self, state: Callable[[], Any], clock: Callable[[], int]) -> None:
+        self._state = state
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        state = self._state()
+        readable = GaugeMetricFamily(
+            "coach_projection_readable", "1 when the projection could be read at this scrape."
+        )
+        if state is None:
+            return
+        try:
+            snapshot = status.snapshot(state.conn)
+            dead_letters = status.dead_letter_count(state.conn)
+            unknown = status.unknown_events(state.conn)
+            catalog = state.catalog.current(state.conn)
+        except sqlite3.Error:
+            readable.add_metric([], 0)
+            yield readable
+            return
+        readable.add_metric([], 1)
+        yield readable
+        labels = ["topic", "partition"]
+        lag = GaugeMetricFamily(
+            "coach_projection_lag_records",
+            "Records not yet applied (high watermark - next offset), per partition.",
+            labels=labels,
+        )
+        next_offset = GaugeMetricFamily(
+            "coach_projection_next_offset", "The next offset to apply.", labels=labels
+        )
+        high = GaugeMetricFamily(
+            "coach_projection_high_watermark",
+            "The partition's end offset when the consumer last looked.",
+            labels=labels,
+        )
+        last_event = GaugeMetricFamily(
+            "coach_projection_last_event_timestamp_seconds",
+            "Kafka timestamp of the last record applied.",
+            labels=labels,
+        )
+        for p in snapshot.partitions:
+            where = [p.topic, str(p.partition)]
+            next_offset.add_metric(where, p.next_offset)
+            if p.high_watermark is not None:
+                high.add_metric(where, p.high_watermark)
+                lag.add_metric(where, partition_lag(p) or 0)
+            if p.last_event_at_us is not None:
+                last_event.add_metric(where, p.last_event_at_us / 1e6)
+        yield from (lag, next_offset, high, last_event)
+        age = heartbeat_age_seconds(self._clock(), snapshot.consumer)
+        if age is not None:
+            yield GaugeMetricFamily(
+                "coach_consumer_heartbeat_age_seconds",
+                "Seconds since the consumer's last heartbeat.",
+                value=age,
+            )
+        yield GaugeMetricFamily(
+            "coach_consumer_broker_reachable",
+            "1 when the consumer last reached the Kafka broker.",
+            value=int(snapshot.consumer.broker_reachable),
+        )
+        yield GaugeMetricFamily(
+            "coach_dead_letters", "Records stored as dead letters.", value=dead_letters
+        )
+        yield CounterMetricFamily(
+            "coach_unknown_events", "Events of an unknown type, skipped.", value=unknown
+        )
+        yield GaugeMetricFamily(
+            "coach_catalog_exercises", "Exercises in the catalog.", value=len(catalog.ids)
+        )
+        yield GaugeMetricFamily(
+            "coach_catalog_version", "The catalog version loaded.", value=catalog.version
+        )
+
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition (or OpenMetrics when asked for)",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/openmetrics-text": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def get_metrics(request: Request) -> Response:
+    """Request latency and counts by route and status; lag per partition; dead letters."""
+    registry: CollectorRegistry = request.app.state.registry
+    encode, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encode(registry), headers={"Content-Type": content_type})

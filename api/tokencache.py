@@ -1,0 +1,48 @@
+"""A bounded cache of verified tokens in front of a TokenVerifier.
+
+Keyed by the exact token string: a hit means the very same bytes were verified before.
+Only tokens that passed verification are stored, with their `exp`; a hit at or after `exp`
+is dropped and verified again (so the cache never extends a token's life, not even by the
+verifier's leeway). Least recently used entries go first when the cache is full.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from api.auth import Principal, TokenVerifier, Verified, bearer_token
+
+
+class CachedVerifier:
+    def __init__(
+        self, verifier: TokenVerifier, size: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self.verifier = verifier
+        self.size = size
+        self._clock = clock
+        self._entries: OrderedDict[str, Verified] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def verify_header(self, authorization: str | None) -> Principal:
+        return self.verify(bearer_token(authorization))
+
+    def verify(self, token: str) -> Principal:
+        entries = self._entries
+        hit = entries.get(token)
+        if hit is not None:
+            if self._clock() < hit.expires_at:
+                entries.move_to_end(token)
+                return hit.principal
+            entries.pop(token, None)
+        verified = self.verifier.verify_token(token)  # an AuthError stores nothing
+        if self._clock() < verified.expires_at:
+            entries[token] = verified
+            while len(entries) > self.size:
+                entries.popitem(last=False)
+        return verified.principal

@@ -1,0 +1,80 @@
+"""Read-only queries of what the consumer records about itself: partitions, heartbeat, dead
+letters. The api's /ready, /lag, /metrics and freshness headers are built from these."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRow:
+    """One topic-partition as the consumer last recorded it (instants in epoch microseconds)."""
+
+    topic: str
+    partition: int
+    next_offset: int
+    high_watermark: int | None
+    last_event_at_us: int | None
+    updated_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerRow:
+    heartbeat_at_us: int | None
+    broker_reachable: bool
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The consumer's status and the catalog version, read in one transaction."""
+
+    partitions: tuple[PartitionRow, ...]
+    consumer: ConsumerRow
+    catalog_version: int
+
+
+def partitions(conn: sqlite3.Connection) -> tuple[PartitionRow, ...]:
+    """Every partition the consumer has read from, ordered by topic and partition."""
+    return tuple(
+        PartitionRow(*row)
+        for row in conn.execute(
+            """SELECT topic, partition, next_offset, high_watermark, last_event_at_us,
+                      updated_at_us
+               FROM partitions ORDER BY topic, partition"""
+        )
+    )
+
+
+def consumer(conn: sqlite3.Connection) -> ConsumerRow:
+    """The consumer's heartbeat, whether it reached the broker, and its last error."""
+    row = conn.execute(
+        """SELECT heartbeat_at_us, broker_reachable, last_error
+           FROM consumer_status WHERE singleton = 1"""
+    ).fetchone()
+    if row is None:
+        return ConsumerRow(None, False, None)
+    return ConsumerRow(row[0], bool(row[1]), row[2])
+
+
+def catalog_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT value FROM meta WHERE name = 'catalog_version'").fetchone()[0]
+
+
+def snapshot(conn: sqlite3.Connection) -> Snapshot:
+    """Partitions, consumer status and catalog version as of one instant."""
+    conn.execute("BEGIN")
+    try:
+        return Snapshot(partitions(conn), consumer(conn), catalog_version(conn))
+    finally:
+        conn.execute("COMMIT")
+
+
+def dead_letter_count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+
+
+def unknown_events(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE name = 'unknown_events'").fetchone()
+    return 0 if row is None else row[0]

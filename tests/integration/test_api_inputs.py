@@ -1,0 +1,92 @@
+"""Hostile or odd input to GET /fitness/wod: a 4xx with a JSON `detail`, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import upserted
+from tests.integration.conftest import bearer
+
+
+@pytest.fixture
+def client(api, project):  # type: ignore[no-untyped-def]
+    project([upserted(i) for i in range(1, 10)])
+    with api() as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "query,status",
+    [
+        ("fresh=maybe", 422),
+        ("fresh=", 422),
+        ("tz=", 422),  # empty is not a zone (absent is: then the token's, else the default)
+        ("tz=" + "x" * 65, 422),
+        ("tz=" + "%00" * 10, 422),
+        ("tz=%ff%fe", 422),
+        ("tz=%", 422),
+        ("tz=Europe/Berlin&fresh=true", 200),
+        ("utm_source=newsletter&_=1700000000", 200),  # unknown parameters are ignored
+        ("tz=Europe%2FBerlin", 200),
+        ("&&&==&", 200),
+        ("x=" + "y" * 20_000, 200),
+    ],
+)
+def test_query_strings(client, query, status):
+    response = client.get(f"/fitness/wod?{query}", headers=bearer())
+    assert response.status_code == status, response.text
+    if status != 200:
+        body = response.json()
+        assert isinstance(body["detail"], str) and body["detail"]
+
+
+def test_a_bad_parameter_is_named(client):
+    body = client.get("/fitness/wod?fresh=maybe", headers=bearer()).json()
+    assert "fresh" in body["detail"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_other_methods_are_405_with_allow(client, method):
+    response = client.request(method, "/fitness/wod", headers=bearer())
+    assert response.status_code == 405
+    assert "GET" in response.headers["allow"]
+
+
+@pytest.mark.parametrize(
+    "sub",
+    ["7", "a" * 256, "ユーザー", "x\x00y", "'; DROP TABLE workouts; --", "../../etc/passwd"],
+)
+def test_any_subject_is_just_a_user_id(client, sub):
+    """The token's `sub` is only ever a bound SQL parameter and a hash input."""
+    response = client.get("/fitness/wod", headers=bearer(sub))
+    assert response.status_code == 200
+    assert len(response.json()["exercises"]) == 6
+
+
+def test_an_overlong_subject_is_a_401(client):
+    assert client.get("/fitness/wod", headers=bearer("a" * 257)).status_code == 401
+
+
+def test_unknown_paths_are_a_json_404(client):
+    response = client.get("/fitness/wod/extra", headers=bearer())
+    assert response.status_code == 404 and response.json() == {"detail": "Not Found"}
+
+
+def test_framework_validation_errors_keep_the_error_shape():
+    """Should a route use FastAPI-validated parameters, its 422 has a `detail` sentence and
+    `errors` without the offending input."""
+    import asyncio
+
+    from fastapi.exceptions import RequestValidationError
+
+    from api.errors import handle_validation_error
+
+    exc = RequestValidationError(
+        [{"loc": ("query", "n"), "msg": "not a number", "type": "int_parsing", "input": "\x00"}]
+    )
+    response = asyncio.run(handle_validation_error(None, exc))  # type: ignore[arg-type]
+    assert response.status_code == 422
+    assert response.body == (
+        b'{"detail":"invalid query.n","errors":[{"loc":["query","n"],'
+        b'"msg":"not a number","type":"int_parsing"}]}'
+    )

@@ -1,0 +1,72 @@
+"""Lag and data age from what the consumer recorded (api/lag.py): pure arithmetic."""
+
+from __future__ import annotations
+
+from api.lag import age_seconds, complete_until_us, heartbeat_age_seconds, total_lag
+from store.status import ConsumerRow, PartitionRow
+
+S = 1_000_000
+NOW = 1_800_000_000 * S
+
+
+def part(
+    next_offset: int, high: int | None, last_event_s: float | None, updated_s: float, p: int = 0
+) -> PartitionRow:
+    return PartitionRow(
+        "t",
+        p,
+        next_offset,
+        high,
+        None if last_event_s is None else int(NOW + last_event_s * S),
+        int(NOW + updated_s * S),
+    )
+
+
+def beat(at_s: float | None, reachable: bool = True) -> ConsumerRow:
+    return ConsumerRow(None if at_s is None else int(NOW + at_s * S), reachable, None)
+
+
+def test_total_lag_sums_partitions_and_is_unknown_when_one_is():
+    assert total_lag([part(10, 15, -5, -1), part(3, 3, -9, -1, p=1)]) == 5
+    assert total_lag([part(10, 15, -5, -1), part(3, None, -9, -1, p=1)]) is None
+    assert total_lag([]) is None
+
+
+def test_a_high_watermark_behind_the_offset_is_no_lag():
+    """A watermark read before the batch that passed it is not negative lag."""
+    assert total_lag([part(20, 15, -5, -1)]) == 0
+
+
+def test_caught_up_partitions_are_complete_until_the_last_heartbeat():
+    rows = [part(10, 10, -600, -300), part(4, 4, -900, -60, p=1)]
+    assert complete_until_us(rows, beat(-2)) == NOW - 2 * S
+
+
+def test_without_the_broker_the_heartbeat_confirms_nothing():
+    """When the broker was unreachable, only each partition's last batch is known."""
+    rows = [part(10, 10, -600, -300), part(4, 4, -900, -60, p=1)]
+    assert complete_until_us(rows, beat(-2, reachable=False)) == NOW - 300 * S
+
+
+def test_a_lagging_partition_is_complete_until_its_last_event():
+    rows = [part(10, 10, -600, -1), part(4, 9, -45, -1, p=1)]
+    assert complete_until_us(rows, beat(-1)) == NOW - 45 * S
+
+
+def test_a_future_event_time_is_clamped_to_when_it_was_applied():
+    rows = [part(4, 9, +30, -10)]
+    assert complete_until_us(rows, beat(-1)) == NOW - 10 * S
+
+
+def test_nothing_recorded_is_unknown():
+    assert complete_until_us([], beat(-1)) is None
+    assert complete_until_us([part(4, 9, None, -1)], beat(-1)) is None
+
+
+def test_ages_round_up_and_never_go_negative():
+    assert age_seconds(NOW, NOW - S // 2) == 1
+    assert age_seconds(NOW, NOW - 3 * S) == 3
+    assert age_seconds(NOW, NOW + 5 * S) == 0
+    assert age_seconds(NOW, None) is None
+    assert heartbeat_age_seconds(NOW, beat(-2.5)) == 2.5
+    assert heartbeat_age_seconds(NOW, beat(None)) is None
