@@ -128,6 +128,12 @@ async def get_wod(request: Request, principal: PrincipalDep) -> Any:
     )
 
 
+# HEAD answers like GET (nginx sends HEAD the same way); the server sends no body.
+router.add_api_route(
+    "/fitness/wod", get_wod, methods=["HEAD"], response_class=JSONBytes, include_in_schema=False
+)
+
+
 def _read_and_choose(
     state: AppState, user_id: str, day: Day, fresh: bool
 ) -> tuple[Freshness, Catalog, list[int], dict[int, reads.Performance]]:
@@ -147,7 +153,8 @@ def _read_and_choose(
         conn.execute("ROLLBACK")
     conn.execute("BEGIN")
     try:
-        done = reads.done_between(conn, user_id=user_id, start_us=day.start_us, end_us=day.end_us)
+        recent = reads.history(conn, user_id=user_id)
+        done = recent.done_between(day.start_us, day.end_us)
         rng = (
             fresh_rng()
             if fresh
@@ -159,7 +166,7 @@ def _read_and_choose(
             )
         )
         chosen = choose_wod(catalog.ids, done, rng, state.settings.wod_size)
-        latest = reads.performances(conn, user_id=user_id, exercise_ids=chosen)
+        latest = reads.performances(conn, user_id=user_id, exercise_ids=chosen, recent=recent)
     finally:
         conn.execute("COMMIT")
     return freshness, catalog, chosen, latest

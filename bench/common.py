@@ -65,11 +65,22 @@ def event_stream(
     now = datetime.now(UTC)
     for i in range(1, exercises + 1):
         data = {
-            "id": i, "name": f"Exercise {i}", "description": "Bench exercise.",
-            "difficulty": 1 + i % 5, "revision": 1, "default_weight": 20.0,
+            "id": i,
+            "name": f"Exercise {i}",
+            "description": "Bench exercise.",
+            "difficulty": 1 + i % 5,
+            "revision": 1,
+            "default_weight": 20.0,
             "default_reps": 10,
-            "muscle_groups": [{"id": 1 + i % 16, "name": f"Group {1 + i % 16}",
-                               "body_part": "legs", "is_primary": True, "intensity": 0.8}],
+            "muscle_groups": [
+                {
+                    "id": 1 + i % 16,
+                    "name": f"Group {1 + i % 16}",
+                    "body_part": "legs",
+                    "is_primary": True,
+                    "intensity": 0.8,
+                }
+            ],
         }
         yield "exercises", str(i).encode(), orjson.dumps(encode_event(EXERCISE_UPSERTED, data))
     sent: list[tuple[str, str, bytes]] = []
@@ -81,18 +92,20 @@ def event_stream(
             continue
         if sent and roll < 0.02:
             user, workout_id, _ = rng.choice(sent)
-            value = orjson.dumps(encode_event(
-                WORKOUT_DELETED, {"workout_id": workout_id, "user_id": user}))
+            value = orjson.dumps(
+                encode_event(WORKOUT_DELETED, {"workout_id": workout_id, "user_id": user})
+            )
             yield "workouts", user.encode(), value
             continue
         user = str(rng.randint(1, users))
         workout_id = f"w-{seed}-{n}"
         at = now - timedelta(seconds=rng.randint(0, 40 * 3600))
         data: dict[str, Any] = {
-            "workout_id": workout_id, "user_id": user, "completed_at": at.isoformat(),
+            "workout_id": workout_id,
+            "user_id": user,
+            "completed_at": at.isoformat(),
             "exercises": [
-                {"exercise_id": rng.randint(1, exercises), "sets": 3, "reps": 8,
-                 "weight": 40.0}
+                {"exercise_id": rng.randint(1, exercises), "sets": 3, "reps": 8, "weight": 40.0}
                 for _ in range(rng.randint(3, 6))
             ],
         }
@@ -108,8 +121,11 @@ async def create_and_fill(settings: Settings, stream: Iterator[tuple[str, bytes,
 
     await create_topics(settings)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks=1, linger_ms=20,
-        max_batch_size=512 * 1024, compression_type=None,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks=1,
+        linger_ms=20,
+        max_batch_size=512 * 1024,
+        compression_type=None,
     )
     await producer.start()
     count = 0

@@ -32,15 +32,20 @@ from store.db import connect
 async def bare_read(settings: Settings, total: int) -> float:
     """Seconds for a bare aiokafka consumer to read and parse `total` records."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
-        enable_auto_commit=False, auto_offset_reset="earliest",
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
     await consumer.start()
     try:
         cluster = await consumer._client.fetch_all_metadata()
-        tps = [TopicPartition(t, p) for t in (settings.topic_exercises, settings.topic_workouts)
-               for p in cluster.partitions_for_topic(t)]
+        tps = [
+            TopicPartition(t, p)
+            for t in (settings.topic_exercises, settings.topic_workouts)
+            for p in cluster.partitions_for_topic(t)
+        ]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         start = time.perf_counter()
@@ -91,16 +96,17 @@ async def main() -> int:
         settings = bench_settings(db_path)
         print(f"ingest benchmark on {machine()}; broker {settings.kafka_bootstrap_servers}")
         t0 = time.perf_counter()
-        total = await create_and_fill(
-            settings, event_stream(events=args.events, users=args.users))
+        total = await create_and_fill(settings, event_stream(events=args.events, users=args.users))
         print(f"published {total} records in {time.perf_counter() - t0:.1f}s")
         try:
             bare, ours = [], []
             for round_ in range(1, args.rounds + 1):
                 bare.append(await bare_read(settings, total))
                 ours.append(await coach_ingest(settings, total, db_path))
-                print(f"round {round_}: bare read {total / bare[-1]:,.0f} ev/s, "
-                      f"coach apply {total / ours[-1]:,.0f} ev/s")
+                print(
+                    f"round {round_}: bare read {total / bare[-1]:,.0f} ev/s, "
+                    f"coach apply {total / ours[-1]:,.0f} ev/s"
+                )
         finally:
             await delete_topics(settings)
     best_bare, best_ours = min(bare), min(ours)

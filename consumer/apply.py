@@ -17,7 +17,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from consumer.handlers import HANDLERS, Context, workout_row
 from events import WORKOUT_COMPLETED, DecodeError, decode_record
@@ -206,9 +206,7 @@ def _where(record: KafkaRecord) -> str:
     return f"{record.topic}/{record.partition}@{record.offset}"
 
 
-def _dead_letter(
-    conn: sqlite3.Connection, record: KafkaRecord, error: str, ctx: Context
-) -> None:
+def _dead_letter(conn: sqlite3.Connection, record: KafkaRecord, error: str, ctx: Context) -> None:
     log.warning("dead letter %s: %s", _where(record), error)
     writes.add_dead_letter(
         conn,

@@ -316,5 +316,3 @@ async def _close(consumer: AIOKafkaConsumer) -> None:
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-
-

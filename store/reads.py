@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from store.rows import decode_exercises
+from store.rows import CompletedRow, decode_exercises
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,31 +66,57 @@ def load_catalog(conn: sqlite3.Connection) -> list[CatalogExercise]:
     ]
 
 
-def _unfolded(conn: sqlite3.Connection, user_id: str) -> list[tuple[int, bytes, str]]:
-    """The user's workouts not yet folded (the window): (completed_at_us, exercises, id)."""
-    return conn.execute(
-        """SELECT completed_at_us, exercises, workout_id FROM workouts
+@dataclass(frozen=True, slots=True)
+class History:
+    """A user's workouts not yet folded (the window), newest last: (completed_at_us, rows)."""
+
+    workouts: list[tuple[int, list[CompletedRow]]]
+
+    def done_between(self, start_us: int, end_us: int) -> frozenset[int]:
+        """Ids of the exercises completed in [start_us, end_us)."""
+        return frozenset(
+            row.exercise_id for at, rows in self.workouts if start_us <= at < end_us for row in rows
+        )
+
+    def latest(self, exercise_ids: Iterable[int]) -> dict[int, tuple[int, Performance]]:
+        """Per exercise, (completed_at_us, the last entry of the newest workout holding it)."""
+        wanted = set(exercise_ids)
+        found: dict[int, tuple[int, Performance]] = {}
+        for at, rows in self.workouts:
+            for row in rows:
+                if row.exercise_id in wanted:
+                    found[row.exercise_id] = (at, Performance(row.weight, row.reps))
+        return found
+
+
+def history(conn: sqlite3.Connection, *, user_id: str) -> History:
+    """The user's workouts still in the window, in one indexed read."""
+    rows = conn.execute(
+        """SELECT completed_at_us, exercises FROM workouts
            WHERE user_id = ? AND deleted = 0""",
         (user_id,),
     ).fetchall()
+    rows.sort(key=lambda r: r[0])
+    return History([(at, decode_exercises(blob)) for at, blob in rows])
 
 
 def done_between(
     conn: sqlite3.Connection, *, user_id: str, start_us: int, end_us: int
 ) -> frozenset[int]:
     """Ids of the exercises `user_id` completed in [start_us, end_us)."""
-    done: set[int] = set()
-    for at, blob, _ in _unfolded(conn, user_id):
-        if start_us <= at < end_us:
-            done.update(row.exercise_id for row in decode_exercises(blob))
-    return frozenset(done)
+    return history(conn, user_id=user_id).done_between(start_us, end_us)
 
 
 def performances(
-    conn: sqlite3.Connection, *, user_id: str, exercise_ids: Iterable[int]
+    conn: sqlite3.Connection,
+    *,
+    user_id: str,
+    exercise_ids: Iterable[int],
+    recent: History | None = None,
 ) -> dict[int, Performance]:
     """The user's latest logged performance of each of `exercise_ids` that has one: the
-    newest of the folded `performances` rows and the workouts still in the window."""
+    newest of the folded `performances` rows and the workouts still in the window (pass
+    `recent` when it was read already)."""
     wanted = set(exercise_ids)
     if not wanted:
         return {}
@@ -102,13 +128,13 @@ def performances(
         (user_id, *wanted),
     ):
         latest[exercise_id] = (at, Performance(weight, reps))
-    for at, blob, _ in sorted(_unfolded(conn, user_id)):
-        for row in decode_exercises(blob):
-            if row.exercise_id in wanted:
-                held = latest.get(row.exercise_id)
-                if held is None or at >= held[0]:
-                    latest[row.exercise_id] = (at, Performance(row.weight, row.reps))
-    return {exercise_id: perf for exercise_id, (at, perf) in latest.items()}
+    if recent is None:
+        recent = history(conn, user_id=user_id)
+    for exercise_id, (at, perf) in recent.latest(wanted).items():
+        held = latest.get(exercise_id)
+        if held is None or at >= held[0]:
+            latest[exercise_id] = (at, perf)
+    return {exercise_id: perf for exercise_id, (_, perf) in latest.items()}
 
 
 def positions(conn: sqlite3.Connection) -> dict[tuple[str, int], int]:

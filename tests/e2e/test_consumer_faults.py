@@ -128,13 +128,13 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(kafka_settings, tmp
         (truth.records[half:], len(truth.records)),
     ):
         publish(settings, chunk)
-        for k in range(6):
+        for _ in range(6):
             before = applied_records(settings)
             consumer = Service(settings, tmp_path / f"kill-{kills}.log", "consume")
             if before < published:  # kill it at a random moment after it made progress
                 wait_for(
                     "progress",
-                    lambda: applied_records(settings) > before,
+                    lambda before=before: applied_records(settings) > before,
                     timeout=60,
                     service=consumer,
                 )

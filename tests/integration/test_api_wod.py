@@ -203,3 +203,11 @@ def test_api_refuses_to_start_without_a_key(db_path):
 
     with pytest.raises(ConfigError, match="COACH_JWT_SECRET"):
         create_app(Settings(db_path=db_path))
+
+
+def test_head_answers_like_get(settings, client):
+    """HEAD /fitness/wod is a 200 (nginx sends HEAD the way it sends GET)."""
+    project(settings.db_path, [upserted(1)])
+    response = client.head("/fitness/wod", headers=bearer())
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
