@@ -105,7 +105,7 @@ async def main() -> int:
                 ours.append(await coach_ingest(settings, total, db_path))
                 print(
                     f"round {round_}: bare read {total / bare[-1]:,.0f} ev/s, "
-                    f"coach apply {total / ours[-1]:,.0f} ev/s"
+                    f"coach apply {total / ours[-1]:,.0f} ev/s, ratio {bare[-1] / ours[-1]:.2f}"
                 )
         finally:
             await delete_topics(settings)
