@@ -11,32 +11,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from coach.settings import Settings
-from consumer.apply import Record, apply_batch
-from consumer.handlers import Context
-from store.db import connect
-from store.instants import now_us, to_us
+from store.instants import to_us
 from tests.conftest import SECRET
-from tests.factories import completed, key_of, upserted, value_of
-
-ROLES = {"ex": "exercises", "wo": "workouts"}
-
-
-def project(db_path, events) -> None:  # type: ignore[no-untyped-def]
-    conn = connect(db_path)
-    records = [
-        Record(
-            "ex" if e["type"].startswith("fitness.exercise") else "wo", 0, i, key_of(e), value_of(e)
-        )
-        for i, e in enumerate(events)
-    ]
-    current = now_us()
-    apply_batch(
-        conn,
-        records,
-        roles=ROLES,
-        ctx=Context(now_us=current),
-    )
-    conn.close()
+from tests.factories import completed, upserted
 
 
 def bearer(sub: str = "7", **claims) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -55,8 +32,8 @@ def yesterday_utc() -> datetime:
     return datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
 
 
-def test_wod_has_the_documented_shape(settings, client):
-    project(settings.db_path, [upserted(i, weight=20.0 + i, reps=8) for i in range(1, 11)])
+def test_wod_has_the_documented_shape(project, settings, client):
+    project([upserted(i, weight=20.0 + i, reps=8) for i in range(1, 11)])
     response = client.get("/fitness/wod", headers=bearer())
     assert response.status_code == 200
     body = response.json()
@@ -77,10 +54,9 @@ def test_wod_has_the_documented_shape(settings, client):
     assert first["suggested_weight"] == 20.0 + first["id"]  # the defaults: no history
 
 
-def test_wod_leaves_out_what_the_user_did_yesterday(settings, client):
+def test_wod_leaves_out_what_the_user_did_yesterday(project, settings, client):
     """With 8 exercises and 2 done yesterday, the WOD is exactly the other 6."""
     project(
-        settings.db_path,
         [
             *(upserted(i) for i in range(1, 9)),
             completed("w1", "7", yesterday_utc(), [(3, 50.0, 5), (5, 10.0, 12)]),
@@ -97,9 +73,8 @@ def test_wod_leaves_out_what_the_user_did_yesterday(settings, client):
     assert 3 in ids or 5 in ids
 
 
-def test_suggestions_come_from_the_latest_performance(settings, client):
+def test_suggestions_come_from_the_latest_performance(project, settings, client):
     project(
-        settings.db_path,
         [
             *(upserted(i, weight=20.0, reps=10) for i in range(1, 4)),
             completed("w1", "7", datetime.now(UTC) - timedelta(days=5), [(2, 72.5, 4)]),
@@ -111,8 +86,8 @@ def test_suggestions_come_from_the_latest_performance(settings, client):
     assert (by_id[1]["suggested_weight"], by_id[1]["suggested_reps"]) == (20.0, 10)
 
 
-def test_same_wod_through_the_day_unless_fresh(settings, client):
-    project(settings.db_path, [upserted(i) for i in range(1, 41)])
+def test_same_wod_through_the_day_unless_fresh(project, settings, client):
+    project([upserted(i) for i in range(1, 41)])
     first = client.get("/fitness/wod", headers=bearer()).json()["exercises"]
     again = client.get("/fitness/wod", headers=bearer()).json()["exercises"]
     assert [e["id"] for e in first] == [e["id"] for e in again]
@@ -123,7 +98,7 @@ def test_same_wod_through_the_day_unless_fresh(settings, client):
     assert any([e["id"] for e in f["exercises"]] != [e["id"] for e in first] for f in fresh)
 
 
-def test_time_zone_decides_yesterday(settings, client):
+def test_time_zone_decides_yesterday(project, settings, client):
     """A workout at 23:30 UTC two days ago is 'yesterday' in Tokyo only at some hours;
     the tz parameter and the zoneinfo claim both choose the zone, and tz wins."""
     now = datetime.now(UTC)
@@ -132,7 +107,6 @@ def test_time_zone_decides_yesterday(settings, client):
         hour=12, minute=0, second=0, microsecond=0
     ) - timedelta(days=1, hours=9)
     project(
-        settings.db_path,
         [
             *(upserted(i) for i in range(1, 8)),
             completed("w1", "7", tokyo_yesterday_noon, [(1, 5.0, 5)]),
@@ -160,14 +134,14 @@ def test_time_zone_decides_yesterday(settings, client):
 
 
 @pytest.mark.parametrize("tz", ["Mars/Olympus", "../../etc/passwd", "UTC\x00", "x" * 64])
-def test_unknown_zone_is_a_422(settings, client, tz):
-    project(settings.db_path, [upserted(1)])
+def test_unknown_zone_is_a_422(project, settings, client, tz):
+    project([upserted(1)])
     response = client.get("/fitness/wod", headers=bearer(), params={"tz": tz})
     assert response.status_code == 422 and "detail" in response.json()
 
 
-def test_unknown_zone_in_the_token_is_a_422(settings, client):
-    project(settings.db_path, [upserted(1)])
+def test_unknown_zone_in_the_token_is_a_422(project, settings, client):
+    project([upserted(1)])
     assert client.get("/fitness/wod", headers=bearer(zoneinfo="Nowhere/Land")).status_code == 422
 
 
@@ -187,10 +161,10 @@ def test_bad_credentials_are_a_401_with_json(client, headers):
     assert "detail" in response.json()
 
 
-def test_catalog_changes_are_seen_without_restart(settings, client):
-    project(settings.db_path, [upserted(1)])
+def test_catalog_changes_are_seen_without_restart(project, settings, client):
+    project([upserted(1)])
     assert len(client.get("/fitness/wod", headers=bearer()).json()["exercises"]) == 1
-    project(settings.db_path, [upserted(2)])
+    project([upserted(2)])
     assert len(client.get("/fitness/wod", headers=bearer()).json()["exercises"]) == 2
 
 
@@ -205,9 +179,9 @@ def test_api_refuses_to_start_without_a_key(db_path):
         create_app(Settings(db_path=db_path))
 
 
-def test_head_answers_like_get(settings, client):
+def test_head_answers_like_get(project, settings, client):
     """HEAD /fitness/wod is a 200 (nginx sends HEAD the way it sends GET)."""
-    project(settings.db_path, [upserted(1)])
+    project([upserted(1)])
     response = client.head("/fitness/wod", headers=bearer())
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
