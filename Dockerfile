@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# One image for every coach process: `coach api` (the default), `coach consume`, `coach replay`
-# and the tools (`coach topics create`, `coach publish`, `coach token`...). See
+# One image for every coach process: `coach api` (the default), `coach consume`, the replay
+# tool once it exists (issue 5), and the tools (`coach topics create`, `coach publish`, `coach
+# token`...). See
 # docker-compose.yml for how the stack runs it and docs/RUNBOOK.md for operating it.
 #
 #   docker build -t coach .
