@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import jwt
@@ -59,20 +60,7 @@ SECRET = "loadtest-only-secret-" + "l" * 32
 TOPICS = {"fitness.exercises": "exercises", "fitness.workouts": "workouts"}
 P95_LIMIT_MS = 5000.0
 ERROR_LIMIT = 0.01
-MAIN_CONF = """\
-worker_processes auto;
-error_log {root}/error.log warn;
-pid {root}/nginx.pid;
-events {{ worker_connections 4096; }}
-http {{
-    client_body_temp_path {root}/tmp/body;
-    proxy_temp_path {root}/tmp/proxy;
-    fastcgi_temp_path {root}/tmp/fastcgi;
-    uwsgi_temp_path {root}/tmp/uwsgi;
-    scgi_temp_path {root}/tmp/scgi;
-    include {root}/coach.conf;
-}}
-"""
+MAIN_CONF = REPO / "deploy/nginx/standalone.conf.in"
 
 
 def say(message: str) -> None:
@@ -214,7 +202,11 @@ def nginx_for(
         env=env,
         check=True,
     )
-    (here / "nginx.conf").write_text(MAIN_CONF.format(root=here))
+    (here / "nginx.conf").write_text(
+        Template(MAIN_CONF.read_text()).substitute(
+            root=here, workers="auto", connections=4096, log_level="warn"
+        )
+    )
     name = f"nginx-{percent}"
     proc = procs.start(
         name, [nginx, "-p", str(here), "-c", str(here / "nginx.conf"), "-g", "daemon off;"], env

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import pytest
@@ -171,20 +172,7 @@ def render_env(*, coach: str, legacy: str, percent: int | str, port: int) -> dic
     }
 
 
-MAIN_CONF = """\
-worker_processes 1;
-error_log {root}/error.log info;
-pid {root}/nginx.pid;
-events {{ worker_connections 512; }}
-http {{
-    client_body_temp_path {root}/tmp/body;
-    proxy_temp_path {root}/tmp/proxy;
-    fastcgi_temp_path {root}/tmp/fastcgi;
-    uwsgi_temp_path {root}/tmp/uwsgi;
-    scgi_temp_path {root}/tmp/scgi;
-    include {root}/coach.conf;
-}}
-"""
+MAIN_CONF = REPO / "deploy/nginx/standalone.conf.in"
 
 
 class Nginx:
@@ -197,7 +185,11 @@ class Nginx:
         self.env = render_env(coach=coach, legacy=legacy, percent=percent, port=self.port)
         (root / "tmp").mkdir()
         subprocess.run([str(RENDER), str(TEMPLATE), str(self.conf)], env=self.env, check=True)
-        self.main_conf.write_text(MAIN_CONF.format(root=root))
+        self.main_conf.write_text(
+            Template(MAIN_CONF.read_text()).substitute(
+                root=root, workers=1, connections=512, log_level="info"
+            )
+        )
         self._stdout = open(root / "access.log", "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [*self.args, "-g", "daemon off;"],
