@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,9 +22,11 @@ from api.deps import AppState, Verifier
 from api.errors import ApiError, handle_api_error, handle_validation_error
 from api.freshness import StatusCache
 from api.metrics import MetricsMiddleware, ProjectionCollector, RequestMetrics
+from api.projection import ProjectionWatcher
 from api.timewindow import YesterdayCache
 from api.tokencache import CachedVerifier
 from coach.settings import ConfigError, Settings, env_name, load_settings
+from store import files
 from store.db import connect
 
 
@@ -48,6 +54,10 @@ def make_verifier(settings: Settings) -> Verifier:
     return verifier
 
 
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    return connect(path, readonly=True)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) -> FastAPI:
     """The api over the projection at `settings.db_path`. Refuses to start without a key.
 
@@ -57,8 +67,8 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        conn = connect(settings.db_path, readonly=True)
-        app.state.coach = AppState(
+        conn, identity = files.open_live(settings.db_path, _open_readonly)
+        state = app.state.coach = AppState(
             conn=conn,
             verifier=verifier,
             catalog=CatalogCache(),
@@ -67,11 +77,17 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
             settings=settings,
             clock=clock,
         )
+        watcher = ProjectionWatcher(Path(settings.db_path), state, identity)
+        watching = asyncio.create_task(watcher.run())
         try:
             yield
         finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
+            watcher.close()
             app.state.coach = None
-            conn.close()
+            state.conn.close()
 
     app = FastAPI(
         title="coach",

@@ -37,6 +37,11 @@ class AppState:
     """Now, in microseconds since the epoch."""
     stamps: UtcStamps = field(default_factory=UtcStamps)
 
+    def reset_caches(self) -> None:
+        """Forget everything read from the projection file (a replay swapped a new one in)."""
+        self.catalog = CatalogCache()
+        self.status = StatusCache(self.settings.status_cache_seconds)
+
 
 def get_state(request: Request) -> AppState:
     return request.app.state.coach  # type: ignore[no-any-return]

@@ -59,10 +59,8 @@ def main(log_level: str) -> None:
 
 async def _consume(settings: Settings, stop: asyncio.Event) -> int:
     from consumer.runner import OutOfRetention, Projector
-    from store.db import connect
 
-    conn = connect(settings.db_path)
-    projector = Projector(settings, conn)
+    projector = Projector.open(settings)
     try:
         await projector.run(stop)
     except OutOfRetention as exc:
@@ -74,7 +72,7 @@ async def _consume(settings: Settings, stop: asyncio.Event) -> int:
             projector.totals.records,
             projector.totals.batches,
         )
-        conn.close()
+        projector.conn.close()
     return 0
 
 
@@ -231,6 +229,80 @@ def demo_data(users: int, days: int, seed: int, catalog: bool) -> None:
     for event in workout_events(users=users, days=days, now=datetime.now(UTC), seed=seed):
         out.write(orjson.dumps(event) + b"\n")
     out.flush()
+
+
+# -- rebuilding the projection ------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Build and check, then throw the new file away.")
+@click.option(
+    "--into",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Only build a projection at this (new) path: no check, no swap.",
+)
+@click.option("--no-backup", is_flag=True, help="Remove the previous projection after the swap.")
+@click.option(
+    "--force", is_flag=True, help="Swap even when the rebuilt projection differs from the live one."
+)
+@click.option(
+    "--compare-users",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(0, 10_000_000),
+    help="How many users' answers to compare, besides the table checksums.",
+)
+def replay(
+    dry_run: bool, into: Path | None, no_backup: bool, force: bool, compare_users: int
+) -> None:
+    """Rebuild the projection from the topics beside the live one, check it, swap it in.
+
+    Exit status: 0 done; 1 an error; 4 the rebuilt projection differs from the live one
+    (not swapped; --force swaps anyway).
+    """
+    from replay.progress import for_terminal
+    from replay.reader import ReplayError
+    from replay.run import Options
+    from replay.run import replay as run_replay
+    from store.files import ReplayRunning
+
+    settings = _settings()
+    options = Options(
+        dry_run=dry_run, into=into, backup=not no_backup, force=force, compare_users=compare_users
+    )
+    try:
+        outcome = asyncio.run(run_replay(settings, options, for_terminal()))
+    except (ReplayError, ReplayRunning) as exc:
+        raise click.ClickException(str(exc)) from None
+    rate = outcome.records / outcome.seconds if outcome.seconds else 0.0
+    click.echo(
+        f"read {outcome.records:,} records in {outcome.seconds:.1f} s ({rate:,.0f} ev/s), "
+        f"{outcome.dead_letters:,} dead letters"
+    )
+    for line in outcome.gaps:
+        click.echo(f"could not rebuild: {line}")
+    comparison = outcome.comparison
+    if comparison is not None:
+        for table, mine in comparison.rebuilt.items():
+            click.echo(f"  {table}: {mine.rows:,} rows, sha256 {mine.sha256[:16]}")
+        if comparison.equal:
+            click.echo(
+                f"check: same tables and same answers for {comparison.users_compared:,} "
+                "users as the live projection at the same offsets"
+            )
+        for difference in comparison.differences:
+            click.echo(f"differs: {difference}")
+    for note in outcome.notes:
+        click.echo(note)
+    if outcome.swapped is not None:
+        click.echo(f"live: {settings.db_path} -> {outcome.swapped.live.name}")
+        if outcome.swapped.backup is not None:
+            click.echo(f"backup: {outcome.swapped.backup}")
+    elif outcome.built is not None and outcome.kept:
+        click.echo(f"built: {outcome.built}")
+    if comparison is not None and not comparison.equal and not force:
+        sys.exit(4)
 
 
 # -- inspection and development -----------------------------------------------------------------

@@ -16,6 +16,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -26,8 +27,8 @@ from consumer.apply import BatchResult, KafkaRecord, apply_batch
 from consumer.handlers import Context
 from consumer.kafka import client_options
 from events.codec import Role
-from store import reads, writes
-from store.db import transaction
+from store import files, reads, writes
+from store.db import connect, transaction
 from store.instants import now_us
 from store.rows import PositionRow
 
@@ -92,9 +93,15 @@ class Health:
 class Projector:
     """Keeps the projection at `conn` up to date with the two topics."""
 
-    def __init__(self, settings: Settings, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, settings: Settings, conn: sqlite3.Connection, *, path: Path | None = None
+    ) -> None:
+        """`path`, when given, is the live projection's name (`COACH_DB_PATH`), which `conn`
+        has open: when a replay swaps a new file in there, the projector carries on with it."""
         self.settings = settings
         self.conn = conn
+        self.path = path
+        self.identity: tuple[int, int] | None = None
         self.roles: dict[str, Role] = {
             settings.topic_exercises: "exercises",
             settings.topic_workouts: "workouts",
@@ -102,6 +109,15 @@ class Projector:
         self.totals = Totals()
         self.health = Health()
         self._assigned: set[TopicPartition] = set()
+
+    @classmethod
+    def open(cls, settings: Settings) -> Projector:
+        """A projector of the live projection at `settings.db_path` that follows swaps."""
+        path = Path(settings.db_path)
+        conn, identity = files.open_live(path, connect)
+        projector = cls(settings, conn, path=path)
+        projector.identity = identity
+        return projector
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -158,6 +174,12 @@ class Projector:
                 )
             except OffsetOutOfRangeError as exc:
                 raise OutOfRetention(_retention_message(exc)) from exc
+            if self._swapped():
+                # A replay swapped a new projection in: what was fetched belongs to the old
+                # one. Carry on with the new file, from the offsets stored in it.
+                self._reopen()
+                await self._refresh_assignment(consumer)
+                continue
             if fetched:
                 with contextlib.suppress(_Abandoned):
                     await self._apply(self._take(consumer, fetched), stop)
@@ -177,6 +199,26 @@ class Projector:
             )
         records = [m for messages in fetched.values() for m in messages]
         return Batch(records, positions)
+
+    # -- the projection file ---------------------------------------------------------------
+
+    def _swapped(self) -> bool:
+        if self.path is None:
+            return False
+        now = files.identity(self.path)
+        return now is not None and now != self.identity
+
+    def _reopen(self) -> None:
+        assert self.path is not None
+        old = self.conn
+        self.conn, self.identity = files.open_live(self.path, connect)
+        old.close()
+        self._assigned = set()  # seek every partition to the new file's stored offsets
+        log.info(
+            "projection %s was swapped by a replay; continuing with %s from its offsets",
+            self.path,
+            files.live_file(self.path),
+        )
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Rebuilding the projection from the topics beside the live one, and swapping it in."""

@@ -1,0 +1,154 @@
+"""Reading both topics from their earliest retained offsets up to given offsets, applying
+each batch to a projection (the same `apply_batch` the live consumer uses)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import OffsetOutOfRangeError
+
+from coach.settings import Settings
+from consumer.apply import apply_batch
+from consumer.handlers import Context
+from consumer.kafka import client_options
+from consumer.runner import _close
+from events.codec import Role
+from replay.plan import Partition, caught_up, clip
+from replay.progress import Progress
+from store.instants import now_us
+from store.rows import PositionRow
+
+METADATA_TIMEOUT_SECONDS = 10.0
+
+
+class ReplayError(Exception):
+    """The replay cannot go on; the message says why and what to do."""
+
+
+@dataclass
+class Counts:
+    records: int = 0
+    dead_letters: int = 0
+    unknown: int = 0
+    first_timestamp_ms: dict[Partition, int] = field(default_factory=dict)
+
+
+class TopicReader:
+    """One aiokafka consumer with every partition of both topics assigned."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.roles: dict[str, Role] = {
+            settings.topic_exercises: "exercises",
+            settings.topic_workouts: "workouts",
+        }
+        self.consumer = AIOKafkaConsumer(
+            **client_options(settings),
+            client_id="coach-replay",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="none",
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+        )
+        self.partitions: list[TopicPartition] = []
+        self.position: dict[Partition, int] = {}
+        self.counts = Counts()
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        cluster = await asyncio.wait_for(
+            self.consumer._client.fetch_all_metadata(),  # the public API has no such call
+            METADATA_TIMEOUT_SECONDS,
+        )
+        missing = [t for t in self.roles if not cluster.partitions_for_topic(t)]
+        if missing:
+            raise ReplayError(f"topic(s) {', '.join(missing)} do not exist on the broker")
+        self.partitions = sorted(
+            TopicPartition(t, p) for t in self.roles for p in cluster.partitions_for_topic(t)
+        )
+        self.consumer.assign(self.partitions)
+        await self.consumer.seek_to_beginning(*self.partitions)
+        for tp, offset in (await self.consumer.beginning_offsets(self.partitions)).items():
+            self.position[(tp.topic, tp.partition)] = offset
+
+    async def stop(self) -> None:
+        await _close(self.consumer)
+
+    async def beginnings(self) -> dict[Partition, int]:
+        found = await self.consumer.beginning_offsets(self.partitions)
+        return {(tp.topic, tp.partition): off for tp, off in found.items()}
+
+    async def ends(self) -> dict[Partition, int]:
+        found = await self.consumer.end_offsets(self.partitions)
+        return {(tp.topic, tp.partition): off for tp, off in found.items()}
+
+    async def read_to(
+        self,
+        conn: sqlite3.Connection,
+        targets: Mapping[Partition, int],
+        progress: Progress,
+    ) -> None:
+        """Apply every record before `targets` (never one at or past them)."""
+        consumer = self.consumer
+        while not caught_up(self.position, targets):
+            pending = [
+                tp
+                for tp in self.partitions
+                if self.position[(tp.topic, tp.partition)]
+                < targets.get((tp.topic, tp.partition), 0)
+            ]
+            try:
+                fetched = await consumer.getmany(
+                    *pending, timeout_ms=200, max_records=self.settings.batch_max_records
+                )
+            except OffsetOutOfRangeError as exc:
+                raise ReplayError(
+                    f"records were removed by retention while the replay read them ({exc}); "
+                    "run the replay again"
+                ) from exc
+            batch: list[Any] = []
+            positions: list[PositionRow] = []
+            for tp in pending:
+                key = (tp.topic, tp.partition)
+                target = targets[key]
+                messages = fetched.get(tp, [])
+                kept = clip(messages, target)
+                if len(kept) < len(messages):
+                    consumer.seek(tp, target)  # the rest is read when the target moves on
+                if kept:
+                    batch.extend(kept)
+                    self.counts.first_timestamp_ms.setdefault(key, kept[0].timestamp)
+                # Past the target without a record (compacted away, transaction markers):
+                # the position says where reading stands.
+                reached = min(await consumer.position(tp), target)
+                if reached != self.position[key]:
+                    positions.append(
+                        PositionRow(
+                            tp.topic,
+                            tp.partition,
+                            reached,
+                            consumer.highwater(tp),
+                            kept[-1].timestamp * 1000 if kept else None,
+                        )
+                    )
+                    self.position[key] = reached
+            if not positions:
+                continue
+            result = apply_batch(
+                conn, batch, roles=self.roles, ctx=Context(now_us=now_us()), positions=positions
+            )
+            self.counts.records += len(batch)
+            self.counts.dead_letters += result.dead_letters
+            self.counts.unknown += result.unknown
+            by_topic: dict[str, int] = {}
+            for record in batch:
+                by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
+            for topic, n in by_topic.items():
+                progress.advance(topic, n)

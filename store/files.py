@@ -1,0 +1,208 @@
+"""The projection's files: which file is live, and swapping a rebuilt one in.
+
+`COACH_DB_PATH` names the live projection. Until the first replay it is a plain SQLite file;
+a replay builds a new file beside it (`<name>.<UTC time>`) and swaps it in by pointing
+`COACH_DB_PATH` at it as a symbolic link, replaced with one atomic rename(2). SQLite
+resolves the link when it opens the file, so each generation keeps its own `-wal` and
+`-shm` files: processes that still have the previous generation open keep reading and
+writing it consistently until they notice the swap (`identity()` changed) and reopen.
+
+Never rename or overwrite a SQLite file that others have open: a new file under the old
+name would share the old file's WAL. Generation names are never reused, which is what
+makes the link swap safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+BUILDING_SUFFIX = ".building"
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def identity(path: str | Path) -> tuple[int, int] | None:
+    """(device, inode) of the file `path` resolves to; None when there is none.
+
+    It changes when a replay swaps a new projection in: readers compare it to the one they
+    opened.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def open_live(
+    path: str | Path, connect: Callable[[Path], sqlite3.Connection]
+) -> tuple[sqlite3.Connection, tuple[int, int] | None]:
+    """Open the live projection with `connect`, and the identity of the file it opened.
+
+    The identity is read before and after opening: if a swap happened in between, open
+    again, so the identity always belongs to the file the connection has.
+    """
+    path = Path(path)
+    while True:
+        before = identity(path)
+        conn = connect(path)
+        if identity(path) == before:
+            return conn, before
+        conn.close()
+
+
+def live_file(path: str | Path) -> Path | None:
+    """The real file behind `path` (itself, or the target of the link), if any."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    return path.resolve()
+
+
+def new_generation(path: str | Path, *, now: datetime | None = None) -> Path:
+    """A name for a new projection file beside `path`, unused so far."""
+    path = Path(path)
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+    candidate = path.with_name(f"{path.name}.{stamp}")
+    n = 1
+    while candidate.exists() or _building(candidate).exists():
+        candidate = path.with_name(f"{path.name}.{stamp}-{n}")
+        n += 1
+    return candidate
+
+
+def _building(generation: Path) -> Path:
+    return generation.with_name(generation.name + BUILDING_SUFFIX)
+
+
+def building_path(generation: Path) -> Path:
+    """Where a generation is built; it gets its final name only when it is complete."""
+    return _building(generation)
+
+
+def stale_builds(path: str | Path) -> list[Path]:
+    """Files of replays that did not finish (killed, failed) beside `path`."""
+    path = Path(path)
+    return sorted(
+        p
+        for p in path.parent.glob(f"{path.name}.*{BUILDING_SUFFIX}*")
+        if p.name.split(BUILDING_SUFFIX)[1] in ("", *SIDE_FILES)
+    )
+
+
+def remove(file: Path) -> None:
+    """Remove a projection file and its side files (only files no process writes to)."""
+    with contextlib.suppress(FileNotFoundError):
+        file.unlink()
+    remove_side_files(file)
+
+
+def remove_side_files(file: Path) -> None:
+    """Remove `-wal`, `-shm` and `-journal` files named after `file`."""
+    for suffix in SIDE_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            file.with_name(file.name + suffix).unlink()
+
+
+def finish(conn: sqlite3.Connection, building: Path) -> Path:
+    """Checkpoint and close a built projection, then give it its final name."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    final = building.with_name(building.name.removesuffix(BUILDING_SUFFIX))
+    for suffix in SIDE_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            building.with_name(building.name + suffix).unlink()
+    os.replace(building, final)
+    _fsync_dir(final.parent)
+    return final
+
+
+@dataclass(frozen=True)
+class Swapped:
+    live: Path
+    """The new live file."""
+    previous: Path | None
+    """The file that was live before, if any."""
+    backup: Path | None
+    """Where the previous projection is kept (None when there was none or --no-backup)."""
+    was_plain_file: bool = False
+    """`path` was a plain file (the first replay): the rename unlinked it."""
+
+
+def swap(path: str | Path, new_file: Path, *, backup: bool = True) -> Swapped:
+    """Make `new_file` the live projection at `path` in one atomic rename.
+
+    When `path` is still a plain file (no replay so far), it is first copied, consistently,
+    with SQLite's online backup to `<path>.<time>.backup` (the plain file disappears with
+    the rename once the processes that have it open let go). When it is already a link, the
+    previous generation simply stays where it is and is the backup.
+    """
+    path = Path(path)
+    if new_file.parent.resolve() != path.parent.resolve():
+        raise ValueError(f"{new_file} must be in the same directory as {path}")
+    previous = live_file(path)
+    plain = previous is not None and not path.is_symlink()
+    kept: Path | None = None
+    if plain:
+        if backup:
+            kept = path.with_name(f"{new_generation(path).name}.backup")
+            _online_copy(path, kept)
+    elif previous is not None:
+        kept = previous if backup else None
+    link = path.with_name(f".{path.name}.swap")
+    with contextlib.suppress(FileNotFoundError):
+        link.unlink()
+    os.symlink(new_file.name, link)
+    os.replace(link, path)
+    _fsync_dir(path.parent)
+    return Swapped(
+        live=new_file,
+        previous=previous,
+        backup=kept,
+        was_plain_file=plain,
+    )
+
+
+def _online_copy(source: Path, target: Path) -> None:
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def replay_lock(path: str | Path) -> Iterator[None]:
+    """Held while a replay runs beside `path`: two replays at once would race each other."""
+    path = Path(path)
+    lock_file = path.with_name(f".{path.name}.replay.lock")
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ReplayRunning(f"another replay of {path} is running") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+class ReplayRunning(Exception):
+    pass

@@ -1,0 +1,310 @@
+"""`coach replay` on a real broker with real processes: the rebuilt projection equals the
+live one, the swap happens under load without a failed request, the consumer carries on
+with the new file, and a replay killed at any moment leaves one consistent projection."""
+
+from __future__ import annotations
+
+import http.client
+import random
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.structs import TopicPartition
+
+from replay.verify import checksums, integrity
+from store import files
+from store.db import connect
+from tests.conftest import SECRET, env_of
+from tests.e2e.helpers import COACH, Service, coach, free_port, stats, wait_for
+from tests.e2e.test_consumer_faults import Truth, publish
+from tests.factories import completed
+
+pytestmark = pytest.mark.broker
+
+
+def sums_of(path: Path) -> dict:  # type: ignore[type-arg]
+    conn = connect(path, readonly=True)
+    try:
+        return checksums(conn)
+    finally:
+        conn.close()
+
+
+def applied(settings) -> int:  # type: ignore[no-untyped-def]
+    return sum(stats(settings)["offsets"].values())
+
+
+def caught_up(settings, truth_records: int, service: Service) -> None:  # type: ignore[no-untyped-def]
+    wait_for(
+        "every record applied",
+        lambda: applied(settings) == truth_records,
+        timeout=120,
+        service=service,
+    )
+
+
+class Load:
+    """Threads asking GET /fitness/wod over keep-alive connections with many users' tokens
+    until stopped; every status is counted."""
+
+    def __init__(self, port: int, *, threads: int = 4, users: int = 500) -> None:
+        now = int(time.time())
+        self.tokens = [
+            jwt.encode({"sub": str(u), "exp": now + 3600}, SECRET, algorithm="HS256")
+            for u in range(1, users + 1)
+        ]
+        self.port = port
+        self.statuses: Counter[int | str] = Counter()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(i,)) for i in range(threads)]
+
+    def __enter__(self) -> Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+
+    def _run(self, seed: int) -> None:
+        rng = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        while not self._stop.is_set():
+            token = rng.choice(self.tokens)
+            try:
+                conn.request("GET", "/fitness/wod", headers={"Authorization": f"Bearer {token}"})
+                response = conn.getresponse()
+                response.read()
+                status: int | str = response.status
+            except (OSError, http.client.HTTPException) as exc:
+                status = type(exc).__name__
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            with self._lock:
+                self.statuses[status] += 1
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.statuses.values())
+
+
+def test_replay_under_load_equals_live_and_the_service_carries_on(kafka_settings, tmp_path):
+    """History with redeliveries, deletions, poison records and unknown types; consumer and
+    api running, the api under load: `coach replay` checks the rebuilt projection against
+    the live one (same checksums), swaps it in, and no request fails. Afterwards the
+    consumer writes new events into the new file and the api answers from it."""
+    settings = kafka_settings.model_copy(update={"topic_partitions": 3})
+    truth = Truth(workouts=6_000, seed=11)
+    coach(settings, "topics", "create")
+    publish(settings, truth.records)
+    consumer = Service(settings, tmp_path / "consume.log", "consume")
+    port = free_port()
+    api = Service(settings, tmp_path / "api.log", "api", "--port", str(port), "--workers", "2")
+    try:
+        caught_up(settings, len(truth.records), consumer)
+        truth.check(stats(settings))
+        live_before = files.live_file(settings.db_path)
+        # The equivalence, table by table, on a file built beside the live one.
+        rebuilt = tmp_path / "rebuilt.db"
+        coach(settings, "replay", "--into", str(rebuilt))
+        assert sums_of(rebuilt) == sums_of(settings.db_path)
+
+        wait_for("the api", lambda: _status(port, "/health") == 200, service=api)
+        with Load(port) as load:
+            wait_for("requests under way", lambda: load.total > 50)
+            result = coach(settings, "replay")
+            out = result.stdout.decode()
+            time.sleep(2.0)  # the api workers switch within a second; keep asking meanwhile
+        assert load.total > 200
+        assert dict(load.statuses) == {200: load.total}, load.statuses
+        assert "check: same tables and same answers" in out, out
+        live_after = files.live_file(settings.db_path)
+        assert live_after != live_before and settings.db_path.is_symlink()
+        assert "backup: " in out and Path(out.split("backup: ")[1].split()[0]).exists()
+        wait_for("the consumer to switch", lambda: "swapped by a replay" in consumer.log())
+
+        # New events land in the new file, through the consumer that was running all along,
+        # and the api answers from it: yesterday's exercises leave user 9001's WOD.
+        token = jwt.encode({"sub": "9001", "exp": int(time.time()) + 600}, SECRET)
+        status, body = _get(port, "/fitness/wod?tz=UTC", token)
+        first = [e["id"] for e in _json(body)["exercises"]]
+        assert status == 200 and first
+        yesterday = datetime.now(UTC) - timedelta(days=1)
+        more = [
+            completed(f"after-{i}", "9001", yesterday, [(first[i % len(first)], 10.0, 5)])
+            for i in range(50)
+        ]
+        publish(settings, [("workouts", b"9001", _value(e)) for e in more])
+        caught_up(settings, len(truth.records) + 50, consumer)
+        got = stats(settings)
+        assert got["workouts"] == truth.workouts + 50
+        assert files.live_file(settings.db_path) == live_after
+        time.sleep(1.5)  # the api's status and catalog caches live a second
+        status, body = _get(port, "/fitness/wod?tz=UTC", token)
+        assert status == 200
+        now = [e["id"] for e in _json(body)["exercises"]]
+        assert not set(now) & set(first), "the api still answers from the previous file"
+    finally:
+        assert api.stop() == 0, api.log()
+        assert consumer.stop() == 0, consumer.log()
+
+
+def test_dry_run_and_differences_leave_the_live_projection_alone(kafka_settings, tmp_path):
+    """--dry-run checks and throws the build away; a live projection that differs from the
+    topics is reported and not replaced (exit 4) unless --force."""
+    truth = Truth(workouts=500, seed=5)
+    coach(kafka_settings, "topics", "create")
+    publish(kafka_settings, truth.records)
+    consumer = Service(kafka_settings, tmp_path / "consume.log", "consume")
+    try:
+        caught_up(kafka_settings, len(truth.records), consumer)
+    finally:
+        assert consumer.stop() == 0
+    db = kafka_settings.db_path
+    before = _files(db.parent)
+    out = coach(kafka_settings, "replay", "--dry-run").stdout.decode()
+    assert "check: same tables" in out and "dry run" in out, out
+    assert _files(db.parent) == before
+
+    # Damage the live projection behind the consumer's back: one workout goes missing.
+    conn = connect(db)
+    conn.execute("DELETE FROM workouts WHERE rowid = (SELECT min(rowid) FROM workouts)")
+    conn.close()
+    damaged = sums_of(db)
+    result = coach(kafka_settings, "replay", check=False)
+    out = result.stdout.decode()
+    assert result.returncode == 4, result.stderr.decode()
+    assert "differs: workouts" in out and "not swapped" in out, out
+    assert not db.is_symlink() and sums_of(db) == damaged
+
+    result = coach(kafka_settings, "replay", "--force", "--no-backup")
+    assert db.is_symlink(), result.stdout.decode() + result.stderr.decode()
+    truth.check(stats(kafka_settings))
+    assert not list(db.parent.glob("*.backup")), "--no-backup kept a backup"
+
+
+def test_replay_says_what_retention_removed(kafka_settings, tmp_path):
+    """Old workouts removed from the topic: the replay names the partitions and offsets it
+    could not rebuild, and does not swap a projection that lost them."""
+    truth = Truth(workouts=400, seed=8)
+    coach(kafka_settings, "topics", "create")
+    publish(kafka_settings, truth.records)
+    consumer = Service(kafka_settings, tmp_path / "consume.log", "consume")
+    try:
+        caught_up(kafka_settings, len(truth.records), consumer)
+    finally:
+        assert consumer.stop() == 0
+    import asyncio
+
+    async def delete_first(n: int) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_settings.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            await admin.delete_records(
+                {TopicPartition(kafka_settings.topic_workouts, 0): RecordsToDelete(n)}
+            )
+        finally:
+            await admin.close()
+
+    asyncio.run(delete_first(50))
+    result = coach(kafka_settings, "replay", check=False)
+    out = result.stdout.decode()
+    assert result.returncode == 4, out + result.stderr.decode()
+    assert f"could not rebuild: {kafka_settings.topic_workouts}/0: offsets 0..49 are gone" in out
+    assert "not swapped" in out and not kafka_settings.db_path.is_symlink()
+
+
+def test_replay_killed_at_random_moments_leaves_one_consistent_projection(kafka_settings, tmp_path):
+    """SIGKILL at random moments of replays, the swap included: the live projection is
+    always either the untouched previous file or a complete new one, equal to it; the next
+    replay cleans up what the killed ones left and finishes."""
+    truth = Truth(workouts=15_000, seed=9)
+    settings = kafka_settings.model_copy(update={"batch_max_records": 500})
+    coach(settings, "topics", "create")
+    publish(settings, truth.records)
+    consumer = Service(settings, tmp_path / "consume.log", "consume")
+    try:
+        caught_up(settings, len(truth.records), consumer)
+    finally:
+        assert consumer.stop() == 0
+    db = settings.db_path
+    original = sums_of(db)
+    started = time.monotonic()
+    coach(settings, "replay", "--dry-run")
+    duration = time.monotonic() - started
+    rng = random.Random(3)
+    outcomes: Counter[str] = Counter()
+    for i in range(8):
+        before = files.live_file(db)
+        proc = subprocess.Popen(
+            [COACH, "replay"],
+            env=env_of(settings),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        # Spread the kills over the whole run; the last ones land near its end, the swap.
+        time.sleep(rng.uniform(0.1, duration * (0.6 + 0.1 * i)))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        live = files.live_file(db)
+        assert live is not None
+        outcomes["swapped" if live != before else "untouched"] += 1
+        conn = connect(db, readonly=True)
+        try:
+            assert integrity(conn) == []
+        finally:
+            conn.close()
+        assert sums_of(db) == original, f"kill {i} left a different projection"
+    coach(settings, "replay")
+    assert not files.stale_builds(db), "the last replay left build files behind"
+    assert sums_of(db) == original
+    truth.check(stats(settings))
+    print(f"replay kills: {dict(outcomes)} (a full dry run took {duration:.1f} s)")
+    assert outcomes["untouched"] >= 2
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _files(directory: Path) -> list[str]:
+    """The files in `directory` but the replay's lock file (it stays, as lock files do)."""
+    return sorted(p.name for p in directory.iterdir() if not p.name.endswith(".replay.lock"))
+
+
+def _status(port: int, path: str) -> int:
+    return _get(port, path)[0]
+
+
+def _get(port: int, path: str, token: str | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _json(body: bytes) -> dict:  # type: ignore[type-arg]
+    import json
+
+    return json.loads(body)  # type: ignore[no-any-return]
+
+
+def _value(event: dict) -> bytes:  # type: ignore[type-arg]
+    from tests.factories import value_of
+
+    return value_of(event)
