@@ -77,7 +77,9 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
             settings=settings,
             clock=clock,
         )
-        watcher = ProjectionWatcher(Path(settings.db_path), state, identity)
+        watcher = app.state.projection_watcher = ProjectionWatcher(
+            Path(settings.db_path), state, identity
+        )
         watching = asyncio.create_task(watcher.run())
         try:
             yield

@@ -82,6 +82,11 @@ async def replay(settings: Settings, options: Options, progress: Progress) -> Ou
         for stale in files.stale_builds(live_path):
             log.info("removing %s, left by a replay that did not finish", stale)
             stale.unlink(missing_ok=True)
+        orphan = files.interrupted_swap(live_path)
+        if orphan is not None:
+            log.info("removing %s, finished by a replay killed before its swap", orphan)
+            files.remove(orphan)
+            files.swap_done(live_path)
         reader = TopicReader(settings)
         await reader.start()
         try:
@@ -147,9 +152,11 @@ async def _replay(
         conn.close()
         outcome.built, outcome.kept = options.into, True
         return _finish(outcome, reader, found_gaps, started)
+    files.mark_swapping(live_path, target_file)
     final = files.finish(conn, building)
     outcome.built, outcome.kept = final, True
     outcome.swapped = files.swap(live_path, final, backup=options.backup)
+    files.swap_done(live_path)
     log.info("swapped in %s (the api and the consumer switch within a second)", final)
     previous = outcome.swapped.previous
     if outcome.swapped.was_plain_file:

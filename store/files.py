@@ -187,6 +187,38 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _swap_marker(path: Path) -> Path:
+    return path.with_name(f".{path.name}.swapping")
+
+
+def mark_swapping(path: str | Path, generation: Path) -> None:
+    """Note, durably, which finished generation is about to be swapped in: if the replay is
+    killed between giving it its final name and the swap, the next replay removes it."""
+    marker = _swap_marker(Path(path))
+    marker.write_text(generation.name)
+    with open(marker, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def swap_done(path: str | Path) -> None:
+    _swap_marker(Path(path)).unlink(missing_ok=True)
+
+
+def interrupted_swap(path: str | Path) -> Path | None:
+    """A finished generation that a killed replay never swapped in (to remove), if any."""
+    path = Path(path)
+    marker = _swap_marker(path)
+    try:
+        name = marker.read_text().strip()
+    except FileNotFoundError:
+        return None
+    candidate = path.with_name(name) if name else None
+    if candidate is None or not candidate.exists() or candidate == live_file(path):
+        marker.unlink()
+        return None
+    return candidate
+
+
 @contextlib.contextmanager
 def replay_lock(path: str | Path) -> Iterator[None]:
     """Held while a replay runs beside `path`: two replays at once would race each other."""

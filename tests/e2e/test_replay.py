@@ -308,3 +308,66 @@ def _value(event: dict) -> bytes:  # type: ignore[type-arg]
     from tests.factories import value_of
 
     return value_of(event)
+
+
+def test_sigkill_of_the_service_at_the_swap_comes_back_consistent(kafka_settings, tmp_path):
+    """The replay, the consumer and the api are killed -9 at the moment the replay swaps
+    (when it marks the swap as begun): restarted, the service has one consistent
+    projection, old or new, that catches up to the ground truth; the next replay removes
+    what the killed one left."""
+    settings = kafka_settings.model_copy(update={"batch_max_records": 500})
+    truth = Truth(workouts=4_000, seed=21)
+    coach(settings, "topics", "create")
+    publish(settings, truth.records)
+    db = settings.db_path
+    marker = db.with_name(f".{db.name}.swapping")
+    outcomes: Counter[str] = Counter()
+    # Kill when the swap is marked as begun (before the rename), a little later, and right
+    # after the rename (while the consumer and the api switch over).
+    for round_, moment in enumerate(("marked", "marked+20ms", "renamed")):
+        consumer = Service(settings, tmp_path / f"consume-{round_}.log", "consume")
+        port = free_port()
+        api = Service(settings, tmp_path / f"api-{round_}.log", "api", "--port", str(port))
+        caught_up(settings, len(truth.records), consumer)
+        wait_for("the api", lambda: _status(port, "/ready") == 200, service=api)  # noqa: B023
+        before = files.live_file(db)
+        replay = subprocess.Popen(
+            [COACH, "replay"],
+            env=env_of(settings),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while not marker.exists() and replay.poll() is None:
+            assert time.monotonic() < deadline, "the replay never reached its swap"
+            time.sleep(0.001)
+        if moment == "marked+20ms":
+            time.sleep(0.02)
+        while moment == "renamed" and files.live_file(db) == before and replay.poll() is None:
+            assert time.monotonic() < deadline, "the replay never swapped"
+            time.sleep(0.001)
+        for proc in (replay, consumer.proc, api.proc):
+            proc.send_signal(signal.SIGKILL)
+        replay.wait()
+        consumer.stop()
+        api.stop()
+        outcomes["new" if files.live_file(db) != before else "old"] += 1
+
+        conn = connect(db, readonly=True)
+        try:
+            assert integrity(conn) == []
+        finally:
+            conn.close()
+        consumer = Service(settings, tmp_path / f"again-{round_}.log", "consume")
+        api = Service(settings, tmp_path / f"api-again-{round_}.log", "api", "--port", str(port))
+        try:
+            caught_up(settings, len(truth.records), consumer)
+            truth.check(stats(settings))
+            wait_for("the api again", lambda: _status(port, "/ready") == 200, service=api)  # noqa: B023
+        finally:
+            assert consumer.stop() == 0
+            api.stop()  # uvicorn re-raises the SIGTERM it handled: -15 is its clean exit
+    coach(settings, "replay")
+    assert not files.stale_builds(db) and not marker.exists()
+    truth.check(stats(settings))
+    print(f"killed at the swap: {dict(outcomes)}")

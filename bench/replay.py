@@ -1,0 +1,83 @@
+"""Replay benchmark: the time `coach replay` takes to rebuild a projection from the topics,
+against the time a bare aiokafka consumer takes to read and parse the same records, side by
+side in one run.
+
+    .venv/bin/python bench/replay.py [--events 1000000] [--rounds 2]
+
+The replay is timed from start to finish as `coach replay --into PATH` runs it: read both
+topics from the earliest offsets, apply every record, fold workouts older than the window,
+SQLite's integrity check, checkpoint. (A replay beside a live projection adds a copy of the
+live file and the comparison; they depend on the live file's size, not on the events.)
+Rounds alternate (bare, replay, bare, replay) so that machine noise hits both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import bench_settings, create_and_fill, delete_topics, event_stream, machine
+from bench.ingest import bare_read
+from coach.settings import Settings
+from replay.progress import LogProgress
+from replay.run import Options, replay
+from store import files
+
+
+async def timed_replay(settings: Settings, into: Path) -> tuple[float, int]:
+    files.remove(into)
+    start = time.perf_counter()
+    outcome = await replay(settings, Options(into=into), LogProgress(every=3600))
+    return time.perf_counter() - start, outcome.records
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    with tempfile.TemporaryDirectory(prefix="coach-bench-") as tmp:
+        settings = bench_settings(Path(tmp) / "live.db")
+        into = Path(tmp) / "rebuilt.db"
+        print(f"replay benchmark on {machine()}; broker {settings.kafka_bootstrap_servers}")
+        t0 = time.perf_counter()
+        total = await create_and_fill(settings, event_stream(events=args.events, users=args.users))
+        print(f"published {total:,} records in {time.perf_counter() - t0:.1f}s")
+        try:
+            bare, ours = [], []
+            for round_ in range(1, args.rounds + 1):
+                bare.append(await bare_read(settings, total))
+                seconds, records = await timed_replay(settings, into)
+                assert records == total, f"the replay read {records} of {total} records"
+                ours.append(seconds)
+                print(
+                    f"round {round_}: bare read {bare[-1]:.2f}s, replay {ours[-1]:.2f}s, "
+                    f"replay/bare {ours[-1] / bare[-1]:.2f}"
+                )
+            size = into.stat().st_size
+        finally:
+            await delete_topics(settings)
+    ratios = [o / b for o, b in zip(ours, bare, strict=True)]
+    best = min(ratios)
+    print()
+    print(f"records                   : {total:,}")
+    print(f"bare aiokafka read+parse  : {min(bare):.2f} s ({total / min(bare):,.0f} ev/s)")
+    print(f"coach replay (--into)     : {min(ours):.2f} s ({total / min(ours):,.0f} ev/s)")
+    print(f"rebuilt file              : {size / 1e6:.1f} MB")
+    print(f"replay/bare per round     : {', '.join(f'{r:.2f}' for r in ratios)}")
+    print(f"replay/bare (best round)  : {best:.2f}  (goal <= 2.00)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

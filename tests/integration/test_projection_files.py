@@ -1,0 +1,175 @@
+"""Swapping projection files on a real file system with real SQLite files, and the api
+following a swap."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from api.app import create_app
+from replay.verify import checksums, compare, integrity
+from store import files
+from store.db import connect
+from tests.factories import upserted
+from tests.integration.conftest import bearer
+
+
+def make_db(path: Path, value: int) -> None:
+    conn = connect(path)
+    conn.execute("UPDATE meta SET value = ? WHERE name = 'catalog_version'", (value,))
+    conn.close()
+
+
+def version(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT value FROM meta WHERE name = 'catalog_version'").fetchone()[0]
+
+
+def test_first_swap_backs_up_the_plain_file_then_links(tmp_path):
+    live = tmp_path / "coach.db"
+    make_db(live, 1)
+    reader = connect(live, readonly=True)  # a process that has the old file open
+    new = files.new_generation(live)
+    make_db(new, 2)
+    swapped = files.swap(live, new)
+    assert live.is_symlink() and os.readlink(live) == new.name
+    assert swapped.was_plain_file and swapped.backup is not None
+    backup = connect(swapped.backup, readonly=True)
+    assert version(backup) == 1
+    # The old reader still reads its own file, consistently; new readers see the new one.
+    assert version(reader) == 1
+    fresh = connect(live, readonly=True)
+    assert version(fresh) == 2
+    for c in (reader, backup, fresh):
+        c.close()
+
+
+def test_later_swaps_keep_the_previous_generation_unless_told(tmp_path):
+    live = tmp_path / "coach.db"
+    first = files.new_generation(live)
+    make_db(first, 1)
+    files.swap(live, first)
+    second = files.new_generation(live)
+    make_db(second, 2)
+    swapped = files.swap(live, second)
+    assert swapped.backup == first and first.exists() and not swapped.was_plain_file
+    third = files.new_generation(live)
+    make_db(third, 3)
+    swapped = files.swap(live, third, backup=False)
+    assert swapped.backup is None and swapped.previous == second
+    assert files.live_file(live) == third.resolve()
+
+
+def test_swap_refuses_a_file_in_another_directory(tmp_path):
+    (tmp_path / "a").mkdir()
+    live = tmp_path / "coach.db"
+    make_db(live, 1)
+    other = tmp_path / "a" / "coach.db.x"
+    make_db(other, 2)
+    with pytest.raises(ValueError, match="same directory"):
+        files.swap(live, other)
+
+
+def test_open_live_pairs_the_connection_with_its_file(tmp_path):
+    live = tmp_path / "coach.db"
+    make_db(live, 1)
+    conn, identity = files.open_live(live, connect)
+    assert identity == files.identity(live)
+    new = files.new_generation(live)
+    make_db(new, 2)
+    files.swap(live, new)
+    assert files.identity(live) != identity
+    conn.close()
+
+
+def test_stale_builds_and_interrupted_swaps_are_found(tmp_path):
+    live = tmp_path / "coach.db"
+    make_db(live, 1)
+    gen = files.new_generation(live)
+    building = files.building_path(gen)
+    make_db(building, 2)
+    (tmp_path / "coach.db.other").write_text("not ours")
+    assert building in files.stale_builds(live)
+    assert tmp_path / "coach.db.other" not in files.stale_builds(live)
+    # Killed after the final rename, before the swap: the generation is an orphan.
+    files.mark_swapping(live, gen)
+    conn = connect(building)
+    files.finish(conn, building)
+    assert files.interrupted_swap(live) == gen
+    # Killed after the swap: the marked generation is live and must stay.
+    files.swap(live, gen)
+    assert files.interrupted_swap(live) is None
+    assert gen.exists()
+
+
+def test_replay_lock_lets_one_replay_run(tmp_path):
+    live = tmp_path / "coach.db"
+    with files.replay_lock(live), pytest.raises(files.ReplayRunning), files.replay_lock(live):
+        pass
+    with files.replay_lock(live):
+        pass
+
+
+def test_checksums_ignore_when_things_were_applied_but_not_what(tmp_path, project, settings):
+    project([upserted(1), upserted(2)])
+    copy = tmp_path / "copy.db"
+    src = connect(settings.db_path)
+    dst = sqlite3.connect(copy)
+    src.backup(dst)
+    dst.close()
+    other = connect(copy)
+    other.execute("UPDATE consumer_status SET heartbeat_at_us = 123")
+    assert checksums(src) == checksums(other)
+    assert compare(src, other, users=10).equal
+    other.execute("UPDATE exercises SET name = 'changed' WHERE id = 2")
+    result = compare(src, other, users=10)
+    assert not result.equal
+    assert any(d.startswith("exercises:") for d in result.differences)
+    assert "the catalog the api would serve differs" in result.differences
+    assert integrity(other) == []
+    src.close()
+    other.close()
+
+
+def test_the_api_follows_a_swap_and_forgets_the_old_files_caches(settings, project):
+    from fastapi.testclient import TestClient
+
+    project([upserted(i) for i in range(1, 9)])
+    app = create_app(settings.model_copy(update={"status_cache_seconds": 60}))
+    with TestClient(app) as client:
+        first = client.get("/fitness/wod", headers=bearer("7"))
+        assert first.status_code == 200
+        assert {e["id"] for e in first.json()["exercises"]} <= set(range(1, 9))
+        # A rebuilt projection with another catalog (and a lower catalog version).
+        new = files.new_generation(settings.db_path)
+        conn = connect(new)
+        conn.close()
+        other_settings = settings.model_copy(update={"db_path": new})
+        _project_into(other_settings, [upserted(i) for i in range(100, 108)])
+        files.swap(settings.db_path, new)
+        assert _check(app), "the watcher did not notice the swap"
+        after = client.get("/fitness/wod", headers=bearer("7"))
+        assert after.status_code == 200
+        assert {e["id"] for e in after.json()["exercises"]} <= set(range(100, 108))
+
+
+def _project_into(settings, events):  # type: ignore[no-untyped-def]
+    from consumer.apply import Record, apply_batch
+    from consumer.handlers import Context
+    from store.instants import now_us
+    from tests.factories import key_of, value_of
+
+    conn = connect(settings.db_path)
+    apply_batch(
+        conn,
+        [Record("ex", 0, i, key_of(e), value_of(e)) for i, e in enumerate(events)],
+        roles={"ex": "exercises", "wo": "workouts"},
+        ctx=Context(now_us=now_us()),
+    )
+    conn.close()
+
+
+def _check(app) -> bool:  # type: ignore[no-untyped-def]
+    return app.state.projection_watcher.check()  # type: ignore[no-any-return]
