@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from store import files
 from store.db import connect
+from store.errors import StoreError
 
 if TYPE_CHECKING:
     from api.deps import AppState
@@ -49,7 +50,9 @@ class ProjectionWatcher:
             return False
         try:
             conn, opened = files.open_live(self.path, _open_readonly)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
+            # Say, a projection of a newer schema: keep answering from the one we have
+            # until this worker is replaced by the matching version of coach.
             log.error("cannot open the swapped-in projection %s: %s", self.path, exc)
             return False
         self._retired.append(self.state.conn)

@@ -59,13 +59,21 @@ def main(log_level: str) -> None:
 
 async def _consume(settings: Settings, stop: asyncio.Event) -> int:
     from consumer.runner import OutOfRetention, Projector
+    from store.errors import StoreError
 
-    projector = Projector.open(settings)
+    try:
+        projector = Projector.open(settings)
+    except StoreError as exc:  # a schema this coach cannot use
+        log.error("cannot open the projection %s: %s", settings.db_path, exc)
+        return 1
     try:
         await projector.run(stop)
     except OutOfRetention as exc:
         log.error("%s", exc)
         return 3
+    except StoreError as exc:  # a swapped-in projection of a newer schema
+        log.error("%s; stopping (run the coach version that wrote it)", exc)
+        return 1
     finally:
         log.info(
             "consumer stopped after %d records in %d batches",
@@ -286,7 +294,9 @@ def replay(
     if comparison is not None:
         for table, mine in comparison.rebuilt.items():
             click.echo(f"  {table}: {mine.rows:,} rows, sha256 {mine.sha256[:16]}")
-        if comparison.equal:
+        if comparison.skipped:
+            click.echo(f"check against the live projection skipped: {comparison.skipped}")
+        elif comparison.equal:
             click.echo(
                 f"check: same tables and same answers for {comparison.users_compared:,} "
                 "users as the live projection at the same offsets"

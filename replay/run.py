@@ -28,7 +28,9 @@ from replay.reader import ReplayError, TopicReader
 from replay.verify import Comparison, compare, integrity
 from store import files, reads, writes
 from store.db import connect, transaction
+from store.errors import NeedsReplay, SchemaTooNew
 from store.instants import now_us
+from store.migrations import migrate
 
 log = logging.getLogger("coach.replay")
 
@@ -209,9 +211,10 @@ async def _build_and_compare(
     target_file: Path,
 ) -> Comparison:
     snapshot_path = files.building_path(target_file.with_name(target_file.name + ".live-snapshot"))
-    live = connect(live_path, readonly=True)
+    # The live file is copied as it is (no migration: it may be at an older schema).
+    live = sqlite3.connect(live_path, timeout=10.0)
+    snapshot = sqlite3.connect(snapshot_path, isolation_level=None)
     try:
-        snapshot = sqlite3.connect(snapshot_path, isolation_level=None)
         live.backup(snapshot)
     finally:
         live.close()
@@ -227,9 +230,17 @@ async def _build_and_compare(
         await _read(reader, conn, targets, progress, "rebuild")
         cutoff = now_us() - settings.history_hours * 3_600_000_000
         _fold(conn, cutoff)
-        if integrity(snapshot):
-            log.warning("the live projection fails SQLite's integrity check: not compared")
-            return Comparison(live={}, rebuilt={}, differences=[])
+        damage = integrity(snapshot)
+        if damage:
+            return Comparison(
+                live={}, rebuilt={}, skipped=f"the live projection is damaged: {damage[:3]}"
+            )
+        try:
+            migrate(snapshot)
+        except NeedsReplay as exc:
+            return Comparison(live={}, rebuilt={}, skipped=str(exc))
+        except SchemaTooNew as exc:
+            raise ReplayError(f"the live projection was written by a newer coach: {exc}") from exc
         _fold(snapshot, cutoff)
         at = {p: reader.position[p] for p in targets}
         result = compare(snapshot, conn, users=options.compare_users)
@@ -252,7 +263,7 @@ async def _catch_up(
     reader: TopicReader, conn: sqlite3.Connection, live_path: Path, progress: Progress
 ) -> None:
     """Read on until the new file is at least where the live consumer is."""
-    live = connect(live_path, readonly=True)
+    live = sqlite3.connect(live_path, timeout=10.0)  # positions only: any schema version
     try:
         for _ in range(CATCH_UP_ROUNDS):
             stored = reads.positions(live)

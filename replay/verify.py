@@ -104,6 +104,8 @@ class Comparison:
     rebuilt: dict[str, TableSum]
     users_compared: int = 0
     differences: list[str] = field(default_factory=list)
+    skipped: str | None = None
+    """Why the live projection could not be compared (damaged, older schema), if so."""
 
     @property
     def equal(self) -> bool:

@@ -7,3 +7,8 @@ class StoreError(Exception):
 
 class SchemaTooNew(StoreError):
     """The file was written by a newer coach than this one (its schema version is higher)."""
+
+
+class NeedsReplay(StoreError):
+    """The file's schema is older than this coach's, and a migration between them cannot be
+    made in place: the projection must be rebuilt from the topics (`coach replay`)."""

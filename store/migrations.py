@@ -2,23 +2,45 @@
 
 Each migration is a function registered in order; `PRAGMA user_version` records how many
 have run. All run inside one `BEGIN IMMEDIATE` transaction, so two processes starting at
-once cannot both migrate. A change that cannot be made in place is done by a replay.
+once cannot both migrate.
+
+A change that cannot be made in place is done by a replay: register it with
+`@migration(rebuild=True)`. A new file runs it like any other; an existing file older than
+it is refused with NeedsReplay, and `coach replay` builds a new file at the new version.
+When a change needs that is said in the README ("Schema changes").
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import overload
 
-from store.errors import SchemaTooNew
+from store.errors import NeedsReplay, SchemaTooNew
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = []
+REBUILDS: set[int] = set()
+"""Indexes in MIGRATIONS of the migrations that existing files cannot run in place."""
 
 
-def migration(fn: Migration) -> Migration:
-    MIGRATIONS.append(fn)
-    return fn
+@overload
+def migration(fn: Migration, /) -> Migration: ...
+@overload
+def migration(*, rebuild: bool) -> Callable[[Migration], Migration]: ...
+def migration(
+    fn: Migration | None = None, /, *, rebuild: bool = False
+) -> Migration | Callable[[Migration], Migration]:
+    """Register the next migration; `rebuild=True` when existing rows cannot be converted
+    in place (they must be derived from the events again)."""
+
+    def register(f: Migration) -> Migration:
+        if rebuild:
+            REBUILDS.add(len(MIGRATIONS))
+        MIGRATIONS.append(f)
+        return f
+
+    return register(fn) if fn is not None else register
 
 
 @migration
@@ -135,6 +157,15 @@ def migrate(conn: sqlite3.Connection) -> int:
         if current > latest:
             raise SchemaTooNew(
                 f"database schema version {current} is newer than this coach ({latest})"
+            )
+        blocking = [
+            MIGRATIONS[i].__name__ for i in sorted(REBUILDS) if current > 0 and i >= current
+        ]
+        if blocking:
+            raise NeedsReplay(
+                f"the projection's schema version is {current}; this coach's is {latest}, and "
+                f"{', '.join(blocking)} cannot be applied in place: rebuild the projection "
+                "from the topics with `coach replay` (run by this version of coach)"
             )
         for fn in MIGRATIONS[current:]:
             fn(conn)
