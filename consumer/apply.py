@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -72,6 +72,85 @@ class _RecordFailed(Exception):
     pass
 
 
+# -- 1. prepare: decode and classify, no I/O ------------------------------------------------------
+
+WorkoutRun = tuple[list[WorkoutRow], list[int]]
+"""Completed workouts in a row, stored in one statement: their rows and record indexes."""
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch decoded and sorted into operations, in record order; ready to commit.
+
+    `ops` items: a WorkoutRun; `(index, Decoded)` for an event applied by its handler;
+    `(index, reason)` with a str reason for a dead letter. Indexes point into `records`.
+    """
+
+    records: Sequence[KafkaRecord]
+    ops: list[WorkoutRun | tuple[int, Decoded] | tuple[int, str]]
+    unknown: int = 0
+    unknown_types: dict[str, int] = field(default_factory=dict)
+
+
+def prepare(records: Sequence[KafkaRecord], roles: Mapping[str, Role]) -> Prepared:
+    """Decode and validate every record; nothing is written. Pure."""
+    prepared = Prepared(records, [])
+    ops = prepared.ops
+    rows: list[WorkoutRow] = []
+    indexes: list[int] = []
+    for i, record in enumerate(records):
+        try:
+            decoded = decode_record(roles[record.topic], record.key, record.value)
+        except DecodeError as exc:
+            if rows:
+                ops.append((rows, indexes))
+                rows, indexes = [], []
+            ops.append((i, str(exc)))
+            continue
+        if not decoded.known:
+            prepared.unknown += 1
+            types = prepared.unknown_types
+            types[decoded.type] = types.get(decoded.type, 0) + 1
+            continue
+        if decoded.type == WORKOUT_COMPLETED:
+            rows.append(workout_row(decoded.data))
+            indexes.append(i)
+            continue
+        if rows:
+            ops.append((rows, indexes))
+            rows, indexes = [], []
+        ops.append((i, decoded))
+    if rows:
+        ops.append((rows, indexes))
+    return prepared
+
+
+# -- 2. commit: one transaction --------------------------------------------------------------------
+
+
+def commit(
+    conn: sqlite3.Connection,
+    prepared: Prepared,
+    *,
+    ctx: Context,
+    positions: Sequence[PositionRow],
+) -> BatchResult:
+    """Write a prepared batch and `positions` in one transaction (see the module's doc)."""
+    try:
+        with transaction(conn):
+            result = _commit_all(conn, prepared, ctx, isolate=False)
+            writes.save_positions(conn, positions=positions, now_us=ctx.now_us)
+        return result
+    except sqlite3.OperationalError:
+        raise
+    except _RecordFailed:
+        pass
+    with transaction(conn):
+        result = _commit_all(conn, prepared, ctx, isolate=True)
+        writes.save_positions(conn, positions=positions, now_us=ctx.now_us)
+    return result
+
+
 def apply_batch(
     conn: sqlite3.Connection,
     records: Sequence[KafkaRecord],
@@ -84,19 +163,7 @@ def apply_batch(
     each partition reached (by default worked out from the records themselves)."""
     if positions is None:
         positions = positions_after(records)
-    try:
-        with transaction(conn):
-            result = _apply_all(conn, records, roles, ctx, isolate=False)
-            writes.save_positions(conn, positions=positions, now_us=ctx.now_us)
-        return result
-    except sqlite3.OperationalError:
-        raise
-    except _RecordFailed:
-        pass
-    with transaction(conn):
-        result = _apply_all(conn, records, roles, ctx, isolate=True)
-        writes.save_positions(conn, positions=positions, now_us=ctx.now_us)
-    return result
+    return commit(conn, prepare(records, roles), ctx=ctx, positions=positions)
 
 
 def positions_after(
@@ -121,78 +188,94 @@ def positions_after(
     ]
 
 
-def _apply_all(
-    conn: sqlite3.Connection,
-    records: Sequence[KafkaRecord],
-    roles: Mapping[str, Role],
-    ctx: Context,
-    *,
-    isolate: bool,
+def _commit_all(
+    conn: sqlite3.Connection, prepared: Prepared, ctx: Context, *, isolate: bool
 ) -> BatchResult:
-    result = BatchResult(records=len(records))
-    run: list[WorkoutRow] = []  # completed workouts waiting to be stored in one statement
-
-    def flush() -> None:
-        if run:
-            new = writes.add_workouts(conn, workouts=run)
-            result.changed += new
-            result.unchanged += len(run) - new
-            run.clear()
-
-    for record in records:
-        try:
-            decoded = decode_record(roles[record.topic], record.key, record.value)
-        except DecodeError as exc:
-            _dead_letter(conn, record, str(exc), ctx)
+    records = prepared.records
+    result = BatchResult(
+        records=len(records),
+        unknown=prepared.unknown,
+        unknown_types=dict(prepared.unknown_types),
+    )
+    for op in prepared.ops:
+        first, second = op
+        if isinstance(first, list):  # a run of completed workouts
+            rows, indexes = first, second
+            assert isinstance(indexes, list)
+            if not isolate:
+                try:
+                    new = writes.add_workouts(conn, workouts=rows)
+                except sqlite3.OperationalError:
+                    raise
+                except Exception as exc:
+                    log.warning("a run of workouts failed (%r); retrying record by record", exc)
+                    raise _RecordFailed from exc
+                result.changed += new
+                result.unchanged += len(rows) - new
+                continue
+            for row, index in zip(rows, indexes, strict=True):
+                _isolated(
+                    conn,
+                    records[index],
+                    lambda row=row: writes.add_workouts(conn, workouts=[row]) == 1,  # type: ignore[misc]
+                    result,
+                    ctx,
+                )
+            continue
+        index = first
+        assert isinstance(index, int)
+        record = records[index]
+        if isinstance(second, str):
+            _dead_letter(conn, record, second, ctx)
             result.dead_letters += 1
             continue
-        if not decoded.known:
-            result.unknown += 1
-            result.unknown_types[decoded.type] = result.unknown_types.get(decoded.type, 0) + 1
+        decoded = second
+        assert isinstance(decoded, Decoded)
+        if isolate:
+            _isolated(conn, record, lambda d=decoded: apply_decoded(conn, d, ctx), result, ctx)  # type: ignore[misc]
             continue
-        if decoded.type == WORKOUT_COMPLETED and not isolate:
-            run.append(workout_row(decoded.data))
-            continue
-        flush()
-        if not isolate:
-            try:
-                changed = apply_decoded(conn, decoded, ctx)
-            except sqlite3.OperationalError:
-                raise
-            except Exception as exc:
-                log.warning(
-                    "record %s failed (%r); retrying the batch record by record",
-                    _where(record),
-                    exc,
-                )
-                raise _RecordFailed from exc
-        else:
-            conn.execute("SAVEPOINT record")
-            try:
-                changed = apply_decoded(conn, decoded, ctx)
-            except sqlite3.OperationalError:
-                raise
-            except Exception as exc:
-                conn.execute("ROLLBACK TO record")
-                conn.execute("RELEASE record")
-                _dead_letter(conn, record, f"could not apply: {type(exc).__name__}: {exc}", ctx)
-                result.dead_letters += 1
-                continue
-            conn.execute("RELEASE record")
+        try:
+            changed = apply_decoded(conn, decoded, ctx)
+        except sqlite3.OperationalError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "record %s failed (%r); retrying the batch record by record", _where(record), exc
+            )
+            raise _RecordFailed from exc
         if changed:
             result.changed += 1
         else:
             result.unchanged += 1
-    try:
-        flush()
-    except sqlite3.OperationalError:
-        raise
-    except Exception as exc:
-        log.warning("a run of workouts failed (%r); retrying the batch record by record", exc)
-        raise _RecordFailed from exc
     if result.unknown:
         writes.bump_counter(conn, name="unknown_events", by=result.unknown)
     return result
+
+
+def _isolated(
+    conn: sqlite3.Connection,
+    record: KafkaRecord,
+    apply: Callable[[], bool],
+    result: BatchResult,
+    ctx: Context,
+) -> None:
+    """Apply one record under a savepoint; a failure makes it a dead letter alone."""
+    conn.execute("SAVEPOINT record")
+    try:
+        changed = apply()
+    except sqlite3.OperationalError:
+        raise
+    except Exception as exc:
+        conn.execute("ROLLBACK TO record")
+        conn.execute("RELEASE record")
+        _dead_letter(conn, record, f"could not apply: {type(exc).__name__}: {exc}", ctx)
+        result.dead_letters += 1
+        return
+    conn.execute("RELEASE record")
+    if changed:
+        result.changed += 1
+    else:
+        result.unchanged += 1
 
 
 def apply_decoded(conn: sqlite3.Connection, decoded: Decoded, ctx: Context) -> bool:
