@@ -1,0 +1,93 @@
+"""The projection's disk fills up, or its file system turns read-only, while the api is under
+load and events keep arriving: the consumer stores nothing and advances no offset, the api
+keeps answering, /ready and /lag say why; once the disk is usable again nothing is lost.
+
+The projection lives on a real ext4 file system (a loop-mounted image), so the failures are
+the kernel's own: ENOSPC from a full disk, EROFS from a file system that an error turned
+read-only (errors=remount-ro, as production volumes are mounted)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.helpers import Service, coach, stats, wait_for
+from tests.e2e.test_consumer_faults import Truth, applied_records, publish
+from tests.faults.helpers import Api, Load, loop_fs
+
+pytestmark = pytest.mark.broker
+
+HEARTBEAT_MAX_AGE = 5.0
+
+
+def _settings(kafka_settings, fs):  # type: ignore[no-untyped-def]
+    return kafka_settings.model_copy(
+        update={
+            "db_path": fs.path / "coach.db",
+            "ready_max_heartbeat_age_seconds": HEARTBEAT_MAX_AGE,
+            "ready_max_lag": 100,
+        }
+    )
+
+
+def _hold_offsets(settings, applied: int, seconds: float, api: Api, consumer: Service):  # type: ignore[no-untyped-def]
+    """For `seconds`: the stored offsets stay at `applied`; returns what /ready and /lag
+    said last."""
+    ready = lag = None
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert consumer.proc.poll() is None, consumer.log()
+        assert applied_records(settings) == applied, "an offset advanced past unapplied records"
+        ready = api.get("/ready")
+        lag = api.json("/lag")
+        time.sleep(0.5)
+    return ready, lag
+
+
+def test_disk_full_stores_nothing_then_resumes_with_nothing_lost(kafka_settings, tmp_path):
+    with loop_fs(tmp_path, size_mb=24) as fs:
+        settings = _settings(kafka_settings, fs)
+        truth = Truth(workouts=6_000, seed=21)
+        half = len(truth.records) // 2
+        coach(settings, "topics", "create")
+        publish(settings, truth.records[:half])
+        consumer = Service(settings, tmp_path / "consume.log", "consume")
+        api = Api(settings, tmp_path / "api.log")
+        try:
+            wait_for("the first half", lambda: applied_records(settings) == half, service=consumer)
+            wait_for("/ready", lambda: api.get("/ready").status_code == 200, service=api.service)
+            with Load(api.url) as load:
+                fs.fill()
+                publish(settings, truth.records[half:])
+                wait_for(
+                    "the consumer to report the full disk",
+                    lambda: "projection write failed" in consumer.log(),
+                    timeout=30,
+                    service=consumer,
+                )
+                ready, lag = _hold_offsets(
+                    settings, half, HEARTBEAT_MAX_AGE + 5, api, consumer
+                )
+                print("full: /ready", ready.status_code, ready.json())
+                print("full: /lag", lag)
+                freed = time.monotonic()
+                (fs.path / "filler").unlink()
+                wait_for(
+                    "every record after the space returned",
+                    lambda: applied_records(settings) == len(truth.records),
+                    timeout=90,
+                    service=consumer,
+                )
+                caught_up = time.monotonic() - freed
+                wait_for(
+                    "/ready again", lambda: api.get("/ready").status_code == 200, timeout=30
+                )
+            result = load.result
+        finally:
+            assert api.stop() == 0, api.service.log()
+            assert consumer.stop() == 0, consumer.log()
+        print(f"disk full: caught up {caught_up:.1f} s after the space returned; {result.summary()}")
+        assert result.failures == 0, result.errors
+        assert result.requests > 100
+        truth.check(stats(settings))
