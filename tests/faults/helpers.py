@@ -49,7 +49,11 @@ class Api:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.service = Service(settings, log_path, "api", "--port", str(self.port))
-        wait_for("the api to answer /health", lambda: self.get("/health"), service=self.service)
+        try:
+            wait_for("the api to answer /health", lambda: self.get("/health"), service=self.service)
+        except BaseException:
+            self.service.stop()
+            raise
 
     def get(self, path: str) -> httpx2.Response:
         return httpx2.get(self.url + path, timeout=5)
@@ -59,6 +63,18 @@ class Api:
 
     def stop(self) -> int:
         return self.service.stop()
+
+
+def stop_all(*services: Service | Api | None) -> list[int | None]:
+    """Stop each (SIGTERM, then SIGKILL after 30 s), whatever happens to the others; their
+    exit codes (None: it could not be stopped cleanly, or was never started)."""
+    codes: list[int | None] = []
+    for service in services:
+        try:
+            codes.append(None if service is None else service.stop())
+        except Exception:
+            codes.append(None)
+    return codes
 
 
 @dataclass

@@ -17,9 +17,9 @@ from aiokafka import AIOKafkaProducer
 
 from tests.e2e.helpers import Service, coach, stats, wait_for
 from tests.e2e.test_consumer_faults import Truth, applied_records
-from tests.faults.helpers import Api, Load
+from tests.faults.helpers import Api, Load, stop_all
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.faults]
 
 OUTAGE_SECONDS = float(os.environ.get("COACH_FAULTS_OUTAGE_SECONDS", "60"))
 MAX_DATA_AGE = 15.0
@@ -116,11 +116,12 @@ def test_broker_outage_under_load(kafka_settings, tmp_path, own_broker):
     records_before.start()
     records_before.join(60)
     consumer = Service(settings, tmp_path / "consume.log", "consume")
-    api = Api(settings, tmp_path / "api.log")
+    api = None
     during: list[tuple[float, int, dict, dict]] = []  # type: ignore[type-arg]
     try:
+        api = Api(settings, tmp_path / "api.log")
         wait_for("the first records", lambda: applied_records(settings) == first, service=consumer)
-        wait_for("/ready", lambda: api.get("/ready").status_code == 200, service=api.service)
+        wait_for("/ready", lambda: api.get("/ready").status_code == 200, timeout=30)
         with Load(api.url) as load:
             outbox.start()
             time.sleep(5)  # events flow, the consumer keeps up
@@ -148,8 +149,7 @@ def test_broker_outage_under_load(kafka_settings, tmp_path, own_broker):
             ready_again = time.monotonic() - back
         result = load.result
     finally:
-        api_code = api.stop()
-        consumer_code = consumer.stop()
+        api_code, consumer_code = stop_all(api, consumer)
     assert consumer_code == 0, consumer.log()
     assert api_code in (0, -15), api.service.log()
 
