@@ -122,14 +122,20 @@ class Load:
         self.result = LoadResult()
         self._tokens = tokens(200)
         self._stop = threading.Event()
+        self._started = time.perf_counter()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
     def __enter__(self) -> Load:
+        self._started = time.perf_counter()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def elapsed(self) -> float:
+        """Seconds since the load started (the time base of the errors' `at`)."""
+        return time.perf_counter() - self._started
 
     def stop(self) -> LoadResult:
         self._stop.set()
@@ -146,6 +152,7 @@ class Load:
     async def _client(self, client: httpx2.AsyncClient, n: int) -> None:
         rng = random.Random(n)
         result = self.result
+        started = self._started
         while not self._stop.is_set():
             headers = {"Authorization": "Bearer " + rng.choice(self._tokens)}
             t0 = time.perf_counter()
@@ -153,11 +160,11 @@ class Load:
                 response = await client.get(self.url, headers=headers)
                 status: int | str = response.status_code
                 if status != 200 and len(result.errors) < 20:
-                    result.errors.append(f"{status}: {response.text[:200]}")
+                    result.errors.append(f"at {t0 - started:.1f} s: {status} {response.text[:200]}")
             except Exception as exc:
                 status = type(exc).__name__
                 if len(result.errors) < 20:
-                    result.errors.append(repr(exc))
+                    result.errors.append(f"at {t0 - started:.1f} s (sent): {exc!r}")
             result.latencies_ms.append((time.perf_counter() - t0) * 1000)
             result.statuses[status] += 1
             await asyncio.sleep(self.pause)

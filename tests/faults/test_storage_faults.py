@@ -63,8 +63,11 @@ def test_disk_full_stores_nothing_then_resumes_with_nothing_lost(kafka_settings,
             wait_for("the first half", lambda: applied_records(settings) == half, service=consumer)
             wait_for("/ready", lambda: api.get("/ready").status_code == 200, timeout=30)
             with Load(api.url) as load:
+                marks = [f"fill from {load.elapsed():.1f} s"]
                 fs.fill()
+                marks.append(f"full at {load.elapsed():.1f} s")
                 publish(settings, truth.records[half:])
+                marks.append(f"published at {load.elapsed():.1f} s")
                 wait_for(
                     "the consumer to report the full disk",
                     lambda: "projection write failed" in consumer.log(),
@@ -79,6 +82,7 @@ def test_disk_full_stores_nothing_then_resumes_with_nothing_lost(kafka_settings,
                 assert "full" in _detail(body, "storage")
                 assert lag["heartbeat_age_seconds"] > HEARTBEAT_MAX_AGE
                 freed = time.monotonic()
+                marks.append(f"freed at {load.elapsed():.1f} s")
                 (fs.path / "filler").unlink()
                 wait_for(
                     "every record after the space returned",
@@ -94,7 +98,7 @@ def test_disk_full_stores_nothing_then_resumes_with_nothing_lost(kafka_settings,
         assert consumer_code == 0, consumer.log()
         assert api_code in (0, -15), api.service.log()
         print(f"disk full: caught up {caught_up:.1f} s after space returned; {result.summary()}")
-        assert result.failures == 0, result.errors
+        assert result.failures == 0, (marks, result.errors)
         assert result.requests > 100
         truth.check(stats(settings))
 
