@@ -10,8 +10,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 LOADTEST_ARGS ?=
+SOAK_ARGS ?=
 
-.PHONY: help install run test test-unit test-integration test-e2e test-routing lint format schemas bench loadtest broker broker-stop clean
+.PHONY: help install run test test-unit test-integration test-e2e test-routing faults lint format schemas bench loadtest broker broker-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -41,6 +42,10 @@ test-e2e: install ## End-to-end tests (real Kafka broker)
 
 test-routing: install ## nginx routing tests (a real nginx in front of two stand-in backends)
 	@$(BIN)/pytest tests/routing $(PYTEST_ARGS)
+
+faults: install broker ## Fault scenarios (outage, disk full, read-only, partitions; needs root), then a 10-minute soak
+	@$(BIN)/pytest tests/faults tests/e2e/test_consumer_faults.py $(PYTEST_ARGS)
+	@$(BIN)/python tests/faults/soak.py $(SOAK_ARGS)
 
 lint: install ## ruff and mypy
 	@$(BIN)/ruff check .

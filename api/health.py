@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
@@ -61,6 +63,8 @@ async def get_ready(state: StateDep) -> Any:
             now_us=state.clock(),
             max_lag=state.settings.ready_max_lag,
             max_heartbeat_age_seconds=state.settings.ready_max_heartbeat_age_seconds,
+            max_data_age_seconds=state.settings.ready_max_data_age_seconds,
+            free_bytes=_free_bytes(state.settings.db_path),
         )
     failing = [c.name for c in checks if not c.ok]
     return JSONBody(
@@ -71,6 +75,14 @@ async def get_ready(state: StateDep) -> Any:
         },
         status_code=503 if failing else 200,
     )
+
+
+def _free_bytes(db_path: Path) -> int | None:
+    """Free space for the consumer on the projection's file system; None when unknown."""
+    try:
+        return shutil.disk_usage(Path(db_path).resolve().parent).free
+    except OSError:
+        return None
 
 
 @router.get(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from api.lag import heartbeat_age_seconds, total_lag
+from api.lag import age_seconds, complete_until_us, heartbeat_age_seconds, total_lag
 from store.status import Snapshot
+
+MIN_FREE_BYTES = 1024 * 1024
+"""Below this much free space on the projection's file system, the consumer cannot write."""
 
 
 class Check(NamedTuple):
@@ -21,8 +24,17 @@ def readiness_checks(
     now_us: int,
     max_lag: int,
     max_heartbeat_age_seconds: float,
+    max_data_age_seconds: float,
+    free_bytes: int | None,
 ) -> list[Check]:
-    """`catalog` (at least one exercise), `heartbeat` (recent), `lag` (known and small)."""
+    """`catalog` (at least one exercise), `heartbeat` (recent), `lag` (known and small),
+    `data_age` (the projection holds every event published until recently: it fails while
+    the broker is unreachable or the consumer cannot write), `storage` (the projection's
+    file system is not full; `free_bytes` None: unknown, not failing).
+
+    A failing `heartbeat` or `data_age` says what the consumer last reported, if anything."""
+    why = snapshot.consumer.last_error
+    because = f"; the consumer reports: {why}" if why else ""
     checks = [
         Check(
             "catalog",
@@ -38,7 +50,8 @@ def readiness_checks(
             Check(
                 "heartbeat",
                 age <= max_heartbeat_age_seconds,
-                f"last heartbeat {age:.1f} s ago (at most {max_heartbeat_age_seconds:g} s)",
+                f"last heartbeat {age:.1f} s ago (at most {max_heartbeat_age_seconds:g} s)"
+                + ("" if age <= max_heartbeat_age_seconds else because),
             )
         )
     lag = total_lag(snapshot.partitions)
@@ -48,4 +61,28 @@ def readiness_checks(
         )
     else:
         checks.append(Check("lag", lag <= max_lag, f"{lag} records behind (at most {max_lag})"))
+    data_age = age_seconds(now_us, complete_until_us(snapshot.partitions, snapshot.consumer))
+    if data_age is None:
+        checks.append(Check("data_age", False, "unknown: the consumer has not recorded its lag"))
+    else:
+        fresh = data_age <= max_data_age_seconds
+        checks.append(
+            Check(
+                "data_age",
+                fresh,
+                f"holds every event published until {data_age} s ago "
+                f"(at most {max_data_age_seconds:g} s)" + ("" if fresh else because),
+            )
+        )
+    if free_bytes is None:
+        checks.append(Check("storage", True, "free space unknown"))
+    else:
+        checks.append(
+            Check(
+                "storage",
+                free_bytes >= MIN_FREE_BYTES,
+                f"{free_bytes // 1024} KiB free on the projection's file system"
+                + ("" if free_bytes >= MIN_FREE_BYTES else ": full, the consumer cannot write"),
+            )
+        )
     return checks

@@ -50,7 +50,7 @@ class Health(BaseModel):
 
 
 class ReadyCheck(BaseModel):
-    name: Literal["database", "catalog", "heartbeat", "lag"]
+    name: Literal["database", "catalog", "heartbeat", "lag", "data_age", "storage"]
     ok: bool
     detail: str
 

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     """/ready fails when the projection is more records than this behind its topics."""
     ready_max_heartbeat_age_seconds: float = Field(30.0, gt=0, le=86_400)
     """/ready fails when the consumer's last heartbeat is older than this."""
+    ready_max_data_age_seconds: float = Field(120.0, gt=0, le=86_400)
+    """/ready fails when the projection misses events published more than this long ago
+    (the broker has been unreachable, or the consumer unable to write, for about as long)."""
     status_cache_seconds: float = Field(1.0, ge=0, le=60)
     """How long the api reuses what it read of the consumer's status and the catalog version
     on the WOD path (0: read them on every request)."""

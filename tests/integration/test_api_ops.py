@@ -62,7 +62,13 @@ def test_ready_when_catalog_heartbeat_and_lag_hold(api, project, record_status):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ready" and body["failing"] == []
-    assert [c["name"] for c in body["checks"]] == ["catalog", "heartbeat", "lag"]
+    assert [c["name"] for c in body["checks"]] == [
+        "catalog",
+        "heartbeat",
+        "lag",
+        "data_age",
+        "storage",
+    ]
 
 
 def test_not_ready_names_each_failing_condition(api, project, record_status):
@@ -85,7 +91,8 @@ def test_not_ready_before_the_consumer_ever_ran(api, project):
     project([upserted(1)])
     with api(clock=clock) as client:
         response = client.get("/ready")
-    assert response.status_code == 503 and response.json()["failing"] == ["heartbeat", "lag"]
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["heartbeat", "lag", "data_age"]
 
 
 def test_ready_limits_come_from_the_settings(api, project, record_status):
@@ -98,6 +105,8 @@ def test_ready_limits_come_from_the_settings(api, project, record_status):
         assert client.get("/ready").status_code == 200
     with api(clock=clock, ready_max_lag=49, ready_max_heartbeat_age_seconds=60) as client:
         assert client.get("/ready").json()["failing"] == ["lag"]
+    with api(clock=clock, ready_max_lag=50, ready_max_data_age_seconds=4) as client:
+        assert client.get("/ready").json()["failing"] == ["heartbeat", "data_age"]
 
 
 # -- /lag --------------------------------------------------------------------------------------

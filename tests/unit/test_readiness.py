@@ -18,15 +18,17 @@ def snapshot(*, heartbeat_s: float | None = -1, lag: int | None = 0) -> Snapshot
     )
 
 
-def failing(snap: Snapshot, catalog_size: int = 48) -> list[str]:
+def failing(snap: Snapshot, catalog_size: int = 48, free_bytes: int | None = 10**9) -> list[str]:
     checks = readiness_checks(
         snapshot=snap,
         catalog_size=catalog_size,
         now_us=NOW,
         max_lag=1000,
         max_heartbeat_age_seconds=30,
+        max_data_age_seconds=120,
+        free_bytes=free_bytes,
     )
-    assert [c.name for c in checks] == ["catalog", "heartbeat", "lag"]
+    assert [c.name for c in checks] == ["catalog", "heartbeat", "lag", "data_age", "storage"]
     assert all(c.detail for c in checks)
     return [c.name for c in checks if not c.ok]
 
@@ -41,6 +43,7 @@ def test_each_failing_condition_is_named():
     assert failing(snapshot(heartbeat_s=None)) == ["heartbeat"]
     assert failing(snapshot(lag=1001)) == ["lag"]
     assert failing(snapshot(lag=None)) == ["lag"]
+    assert failing(snapshot(), free_bytes=1024) == ["storage"]
     assert failing(snapshot(heartbeat_s=-60, lag=5000), catalog_size=0) == [
         "catalog",
         "heartbeat",
@@ -50,3 +53,49 @@ def test_each_failing_condition_is_named():
 
 def test_the_limits_are_inclusive():
     assert failing(snapshot(heartbeat_s=-30, lag=1000)) == []
+
+
+def stale(*, last_error: str | None, heartbeat_s: float = -1) -> Snapshot:
+    """Caught up as of 200 s ago, when the consumer last confirmed its high watermarks."""
+    return Snapshot(
+        (PartitionRow("t", 0, 100, 100, NOW - 300 * S, NOW - 200 * S),),
+        ConsumerRow(int(NOW + heartbeat_s * S), False, last_error),
+        catalog_version=3,
+    )
+
+
+def test_data_age_fails_while_the_broker_is_unreachable_and_says_why():
+    checks = readiness_checks(
+        snapshot=stale(last_error="broker unreachable: KafkaConnectionError()"),
+        catalog_size=48,
+        now_us=NOW,
+        max_lag=1000,
+        max_heartbeat_age_seconds=30,
+        max_data_age_seconds=120,
+        free_bytes=None,
+    )
+    by_name = {c.name: c for c in checks}
+    assert [c.name for c in checks if not c.ok] == ["data_age"]
+    assert "200 s ago" in by_name["data_age"].detail
+    assert "broker unreachable" in by_name["data_age"].detail
+    assert by_name["storage"].ok  # unknown free space does not fail
+
+
+def test_data_age_unknown_before_any_partition_fails():
+    empty = Snapshot((), ConsumerRow(NOW, True, None), catalog_version=0)
+    assert failing(empty) == ["lag", "data_age"]
+
+
+def test_a_stale_heartbeat_says_what_the_consumer_last_reported():
+    checks = readiness_checks(
+        snapshot=stale(last_error="projection write failed: disk I/O error", heartbeat_s=-40),
+        catalog_size=48,
+        now_us=NOW,
+        max_lag=1000,
+        max_heartbeat_age_seconds=30,
+        max_data_age_seconds=300,
+        free_bytes=10**9,
+    )
+    by_name = {c.name: c for c in checks}
+    assert [c.name for c in checks if not c.ok] == ["heartbeat"]
+    assert "disk I/O error" in by_name["heartbeat"].detail
