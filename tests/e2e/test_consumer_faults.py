@@ -4,7 +4,6 @@ restart during ingest, partitions added while running, offsets lost to retention
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import time
@@ -18,7 +17,6 @@ from aiokafka.structs import TopicPartition
 from events import encode_event
 from store import reads
 from store.db import connect
-from tests.conftest import REPO, _load_local_broker
 from tests.e2e.helpers import Service, coach, lines, produce_raw, stats, wait_for
 from tests.factories import completed, exercise_deleted, upserted, value_of, workout_deleted
 
@@ -162,23 +160,6 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(kafka_settings, tmp
 
 
 # -- broker restart ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def own_broker(tmp_path):  # type: ignore[no-untyped-def]
-    """A broker of this test's own (other ports, own data), so it can be stopped."""
-    if os.environ.get("COACH_KAFKA_BOOTSTRAP_SERVERS"):
-        pytest.skip("restarting needs the local broker; COACH_KAFKA_BOOTSTRAP_SERVERS is set")
-    broker = _load_local_broker()
-    home = tmp_path / "kafka"
-    home.mkdir()
-    shared_lib = REPO / ".kafka" / "lib"
-    if (shared_lib / ".stamp").exists():
-        (home / "lib").symlink_to(shared_lib)  # the jars are already here: no second fetch
-    port = 19092 + random.randint(0, 500) * 2
-    bootstrap = broker.start(port=port, home=home, quiet=True)
-    yield broker, home, port, bootstrap
-    broker.stop(home=home, quiet=True)
 
 
 def test_broker_restart_during_ingest(kafka_settings, tmp_path, own_broker):
