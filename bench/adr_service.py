@@ -176,11 +176,12 @@ def create_app() -> FastAPI:
         user_id = principal.user_id
         client: httpx2.AsyncClient | RawPool = request.app.state.client
         try:
-            catalog_response, user_response = await asyncio.gather(
+            responses: tuple[Any, Any] = await asyncio.gather(
                 client.get("/catalog"), client.get(f"/users/{quote(user_id, safe='')}/exercises")
             )
         except (httpx2.HTTPError, OSError, asyncio.IncompleteReadError) as exc:
             raise ApiError(502, f"the monolith did not answer: {exc!r}") from None
+        catalog_response, user_response = responses
         if catalog_response.status_code != 200 or user_response.status_code != 200:
             raise ApiError(502, "the monolith answered with an error")
         catalog = orjson.loads(catalog_response.content)

@@ -250,7 +250,7 @@ p95 {r["adr_raw"]["p95"]:.3f} ({verdict(r["adr_raw"]["p95"] <= ADR_GOAL_P95)}).
 CPU time per answered request (microseconds, user + system, each process with its
 workers), during each design's runs: where the ADR design's time goes.
 
-{table(["During the runs of", *processes], cpu_rows)}
+{table(["During the runs of", *(names.get(p, p + " stand-in") for p in processes)], cpu_rows)}
 
 {free_monolith}
 
@@ -308,6 +308,17 @@ def scaling_rows(points: list[dict[str, Any]], key: str) -> list[list[Any]]:
     ]
 
 
+def rounds_table(points: list[dict[str, Any]]) -> str:
+    """Every run of a scaling benchmark, to show the noise behind the means."""
+    rows = [
+        [p["label"], i + 1, loaded["rps"], loaded["p50_ms"], single["p50_ms"]]
+        for p in points
+        for i, (loaded, single) in enumerate(zip(p["loaded"], p["single"], strict=True))
+    ]
+    body = table(["size", "round", "req/s", "p50 ms", "1-conn p50 ms"], rows)
+    return f"<details><summary>Every run</summary>\n\n{body}\n\n</details>"
+
+
 SCALING_HEADER = [
     "workouts",
     "file MB",
@@ -350,6 +361,8 @@ connections, **{single:.2f}x** on one connection (goal at most {USERS_GOAL_P50:g
 {verdict(loaded <= USERS_GOAL_P50)} / {verdict(single <= USERS_GOAL_P50)}).
 
 {plot_scaling(points, "users", "users in the projection", "wod_users.png")}
+
+{rounds_table(points)}
 """
     headline = [
         [
@@ -381,6 +394,8 @@ rounds, {w["connections"]} connections for {w["seconds"]:g} s, then one connecti
 {table(["exercises", *SCALING_HEADER], scaling_rows(points, "exercises"))}
 
 {plot_scaling(points, "exercises", "exercises in the catalog", "wod_catalog.png")}
+
+{rounds_table(points)}
 """
 
 
