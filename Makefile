@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 LOADTEST_ARGS ?=
 SOAK_ARGS ?=
 
-.PHONY: help install run test test-unit test-integration test-e2e test-routing faults lint format schemas bench loadtest broker broker-stop clean
+.PHONY: help install run test test-unit test-integration test-e2e test-routing faults lint format schemas bench bench-full loadtest broker broker-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -59,10 +59,13 @@ format: install ## Format the code with ruff
 schemas: install ## Regenerate events/schemas/ from the event models
 	@$(BIN)/python -m events.schema
 
-bench: install broker ## Run the benchmarks (ingest vs a bare aiokafka read; WOD vs a fixed-body endpoint)
+bench: install broker ## Run every benchmark at small sizes (a few minutes) and write docs/BENCHMARKS.md
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
-	@$(BIN)/python bench/ingest.py
-	@$(BIN)/python bench/wod.py
+	@$(BIN)/python bench/run.py
+
+bench-full: install broker ## The same at the large sizes (1M users, 500,000 events; about 30 minutes)
+	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	@$(BIN)/python bench/run.py --full
 
 loadtest: install ## Load test through nginx: 100 users at 100 % then 50 % coach (p95 < 5 s, errors < 1 %)
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -q && apt-get install -y -q nginx; }

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import platform
 import random
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,6 +32,7 @@ from events import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
 
 
 def bootstrap() -> str:
@@ -54,6 +61,65 @@ def bench_settings(db_path: Path, *, partitions: int = 3) -> Settings:
 
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def _first_line(path: str, prefix: str) -> str | None:
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(prefix):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def machine_info() -> dict[str, Any]:
+    """What a figure was measured on, for the report."""
+    wrk_version = None
+    if shutil.which("wrk"):
+        out = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
+        wrk_version = out.split("[")[0].strip() or None
+    mem_kb = _first_line("/proc/meminfo", "MemTotal")
+    return {
+        "cpu_model": _first_line("/proc/cpuinfo", "model name") or platform.processor(),
+        "cpus": os.cpu_count(),
+        "memory_gb": round(int(mem_kb.split()[0]) / 1024**2, 1) if mem_kb else None,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "wrk": wrk_version,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def command_line() -> str:
+    """This process's command as a person would type it from the repository's root."""
+    script = Path(sys.argv[0]).resolve()
+    try:
+        shown = str(script.relative_to(REPO))
+    except ValueError:
+        shown = str(script)
+    return " ".join([".venv/bin/python", shown, *map(shlex.quote, sys.argv[1:])])
+
+
+def save_result(
+    name: str, data: dict[str, Any], *, results: Path = RESULTS, info: dict[str, Any] | None = None
+) -> Path:
+    """Write bench/results/NAME.json: the figures, the command and the machine."""
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"{name}.json"
+    record = {
+        "name": name,
+        "command": command_line(),
+        "machine": info or machine_info(),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data": data,
+    }
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"results written to {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+    return path
 
 
 def event_stream(

@@ -23,7 +23,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_settings, create_and_fill, delete_topics, event_stream, machine
+from bench.common import (
+    bench_settings,
+    create_and_fill,
+    delete_topics,
+    event_stream,
+    machine,
+    machine_info,
+    save_result,
+)
 from coach.settings import Settings
 from consumer.runner import Projector
 from store.db import connect
@@ -90,6 +98,7 @@ async def main() -> int:
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    info = machine_info()
 
     with tempfile.TemporaryDirectory(prefix="coach-bench-") as tmp:
         db_path = Path(tmp) / "bench.db"
@@ -115,6 +124,20 @@ async def main() -> int:
     print(f"bare aiokafka read+parse : {total / best_bare:>10,.0f} events/s ({best_bare:.2f}s)")
     print(f"coach consume (applied)  : {total / best_ours:>10,.0f} events/s ({best_ours:.2f}s)")
     print(f"ratio coach/bare         : {ratio:.2f}  (goal >= 0.50)")
+    save_result(
+        "ingest",
+        {
+            "events": total,
+            "users": args.users,
+            "rounds": [
+                {"bare_seconds": b, "coach_seconds": o} for b, o in zip(bare, ours, strict=True)
+            ],
+            "bare_events_per_second": total / best_bare,
+            "coach_events_per_second": total / best_ours,
+            "ratio_best": ratio,
+        },
+        info=info,
+    )
     return 0
 
 

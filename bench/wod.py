@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -45,6 +46,7 @@ import orjson
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.common import machine_info, save_result  # noqa: E402
 from consumer.apply import Record, apply_batch  # noqa: E402
 from consumer.handlers import Context  # noqa: E402
 from events import EXERCISE_UPSERTED, WORKOUT_COMPLETED, encode_event  # noqa: E402
@@ -98,12 +100,12 @@ end
 # -- the projection ------------------------------------------------------------------------------
 
 
-def catalog_events(rng: random.Random) -> Iterator[dict[str, Any]]:
+def catalog_events(rng: random.Random, exercises: int = EXERCISES) -> Iterator[dict[str, Any]]:
     groups = [
         (g, f"Muscle group {g}", ["legs", "back", "chest", "arms", "core"][g % 5])
         for g in range(1, 17)
     ]
-    for i in range(1, EXERCISES + 1):
+    for i in range(1, exercises + 1):
         picked = rng.sample(groups, rng.randint(2, 4))
         yield encode_event(
             EXERCISE_UPSERTED,
@@ -130,13 +132,20 @@ def catalog_events(rng: random.Random) -> Iterator[dict[str, Any]]:
         )
 
 
-def workout_events(rng: random.Random, now: datetime) -> Iterator[dict[str, Any]]:
-    for n in range(WORKOUTS):
+def workout_events(
+    rng: random.Random,
+    now: datetime,
+    *,
+    exercises: int = EXERCISES,
+    workouts: int = WORKOUTS,
+    users: int = USERS,
+) -> Iterator[dict[str, Any]]:
+    for n in range(workouts):
         yield encode_event(
             WORKOUT_COMPLETED,
             {
                 "workout_id": f"bench-{n}",
-                "user_id": str(rng.randint(1, USERS)),
+                "user_id": str(rng.randint(1, users)),
                 "completed_at": (now - timedelta(seconds=rng.randint(60, 48 * 3600))).isoformat(),
                 "exercises": [
                     {
@@ -145,7 +154,7 @@ def workout_events(rng: random.Random, now: datetime) -> Iterator[dict[str, Any]
                         "reps": rng.randint(3, 12),
                         "weight": float(rng.randint(0, 60)) * 2.5,
                     }
-                    for e in rng.sample(range(1, EXERCISES + 1), rng.randint(3, 6))
+                    for e in rng.sample(range(1, exercises + 1), rng.randint(3, 6))
                 ],
             },
             time=now,
@@ -153,7 +162,13 @@ def workout_events(rng: random.Random, now: datetime) -> Iterator[dict[str, Any]
         )
 
 
-def build_projection(db_path: Path) -> float:
+def build_projection(
+    db_path: Path,
+    *,
+    exercises: int = EXERCISES,
+    workouts: int = WORKOUTS,
+    users: int = USERS,
+) -> float:
     """Apply the catalog and the workouts as the consumer would; return the seconds taken."""
     started = time.perf_counter()
     rng = random.Random(7)
@@ -170,9 +185,9 @@ def build_projection(db_path: Path) -> float:
         current = now_us()
         apply_batch(conn, records, roles=ROLES, ctx=Context(now_us=current))
 
-    apply("ex", list(catalog_events(rng)))
+    apply("ex", list(catalog_events(rng, exercises)))
     batch: list[dict[str, Any]] = []
-    for event in workout_events(rng, now):
+    for event in workout_events(rng, now, exercises=exercises, workouts=workouts, users=users):
         batch.append(event)
         if len(batch) == 5000:
             apply("wo", batch)
@@ -189,11 +204,11 @@ def build_projection(db_path: Path) -> float:
     return time.perf_counter() - started
 
 
-def write_tokens(path: Path) -> None:
+def write_tokens(path: Path, *, users: int = USERS, count: int = TOKENS) -> None:
     rng = random.Random(11)
     exp = int(time.time()) + 4 * 3600
     lines = []
-    for user in rng.sample(range(1, USERS + 1), TOKENS):
+    for user in rng.sample(range(1, users + 1), min(count, users)):
         claims: dict[str, Any] = {"sub": str(user), "exp": exp, "iat": int(time.time())}
         if user % 4 == 0:
             claims["zoneinfo"] = ZONES[user % len(ZONES)]
@@ -238,7 +253,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(db_path: Path, *, workers: int, token_cache: int) -> Iterator[str]:
+def server(
+    db_path: Path, *, workers: int, token_cache: int, pids: list[int] | None = None
+) -> Iterator[str]:
+    """`coach api` over `db_path` on a free port; yields its base url once /health answers
+    (and appends the process id to `pids` when given)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
     env.update(
@@ -254,6 +273,8 @@ def server(db_path: Path, *, workers: int, token_cache: int) -> Iterator[str]:
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
+    if pids is not None:
+        pids.append(process.pid)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -285,16 +306,29 @@ class Run:
     p99_ms: float
     requests: int
     bytes_per_response: float
+    non2xx: int = 0
+    socket_errors: int = 0
 
 
-def wrk(base: str, path: str, seconds: float, lua: Path, tokens: Path) -> Run:
+def wrk(
+    base: str,
+    path: str,
+    seconds: float,
+    lua: Path,
+    tokens: Path,
+    *,
+    connections: int = CONNECTIONS,
+    threads: int = THREADS,
+    allow_errors: bool = False,
+) -> Run:
+    """One wrk run; raises on any error response unless `allow_errors` (then counted)."""
     out = subprocess.run(
         [
             "wrk",
             "-t",
-            str(THREADS),
+            str(min(threads, connections)),
             "-c",
-            str(CONNECTIONS),
+            str(connections),
             "-d",
             f"{round(seconds)}s",
             "--timeout",
@@ -310,7 +344,7 @@ def wrk(base: str, path: str, seconds: float, lua: Path, tokens: Path) -> Run:
     ).stdout
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
     r = json.loads(line[len("RESULT ") :])
-    if r["non2xx"] or r["socket_errors"]:
+    if (r["non2xx"] or r["socket_errors"]) and not allow_errors:
         raise RuntimeError(
             f"{path}: {r['non2xx']} error responses, {r['socket_errors']} socket errors\n{out}"
         )
@@ -322,6 +356,8 @@ def wrk(base: str, path: str, seconds: float, lua: Path, tokens: Path) -> Run:
         r["p99_us"] / 1000,
         r["requests"],
         r["bytes"] / max(1, r["requests"]),
+        r["non2xx"],
+        r["socket_errors"],
     )
 
 
@@ -333,6 +369,12 @@ class Pair:
     @staticmethod
     def mean(runs: list[Run], field: str) -> float:
         return statistics.fmean(getattr(r, field) for r in runs)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ceiling": [dataclasses.asdict(r) for r in self.ceiling],
+            "wod": [dataclasses.asdict(r) for r in self.wod],
+        }
 
     def line(self, label: str) -> str:
         c_rps, w_rps = self.mean(self.ceiling, "rps"), self.mean(self.wod, "rps")
@@ -376,6 +418,11 @@ def main() -> int:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; wrk shares the cores with the server"
     )
+    info = machine_info()
+    result: dict[str, Any] = {
+        "projection": {"exercises": EXERCISES, "workouts": WORKOUTS, "users": USERS},
+        "wrk": {"connections": CONNECTIONS, "threads": THREADS, "tokens": TOKENS},
+    }
     with tempfile.TemporaryDirectory(prefix="coach-bench-") as tmp:
         tmpdir = Path(tmp)
         db_path, tokens, lua = tmpdir / "coach.db", tmpdir / "tokens.txt", tmpdir / "rotate.lua"
@@ -386,7 +433,9 @@ def main() -> int:
         )
         write_tokens(tokens)
         lua.write_text(LUA)
-        print("token cache, in process: " + token_micro_benchmark(tokens))
+        micro = token_micro_benchmark(tokens)
+        result["token_micro"] = micro
+        print("token cache, in process: " + micro)
         print(
             f"wrk: {CONNECTIONS} connections, {THREADS} threads, {TOKENS:,} tokens of distinct "
             f"users in rotation"
@@ -402,13 +451,19 @@ def main() -> int:
                     by_workers[n] = compare(base, probe_seconds, 1, lua, tokens)
                 print("  " + by_workers[n].line(f"{n} worker{'s' if n > 1 else ''}"))
             workers = max(by_workers, key=lambda n: Pair.mean(by_workers[n].wod, "rps"))
+            result["workers_probe"] = {
+                str(n): p.as_dict() | {"seconds": probe_seconds} for n, p in by_workers.items()
+            }
             print(f"  -> {workers} worker{'s' if workers > 1 else ''} (best WOD throughput)")
             print()
 
         print(f"token cache ({probe_seconds:g} s per run, {workers} worker(s)):")
+        result["token_cache_probe"] = {}
         for size, label in ((0, "off"), (10_000, "on (10,000)")):
             with server(db_path, workers=workers, token_cache=size) as base:
-                print("  " + compare(base, probe_seconds, 1, lua, tokens).line(f"cache {label}"))
+                probe = compare(base, probe_seconds, 1, lua, tokens)
+                print("  " + probe.line(f"cache {label}"))
+            result["token_cache_probe"][str(size)] = probe.as_dict() | {"seconds": probe_seconds}
         print()
 
         print(
@@ -440,6 +495,9 @@ def main() -> int:
             f"  WOD p95 at {CONNECTIONS} concurrent users: {w95:.1f} ms "
             f"(the seed's bound: {SEED_BOUND_SECONDS:g} s)"
         )
+    result["main"] = pair.as_dict() | {"workers": workers, "seconds": main_seconds}
+    result["ratios"] = {"throughput": w_rps / c_rps, "p99": w99 / c99, "wod_p95_ms": w95}
+    save_result("wod", result, info=info)
     return 0
 
 
