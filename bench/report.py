@@ -520,6 +520,41 @@ Best of each: bare {d["bare_events_per_second"]:,.0f} events/s, coach
     return text, headline
 
 
+def replay_section(record: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
+    title = "Replay against a bare aiokafka read"
+    if record is None:
+        return missing(title, ".venv/bin/python bench/replay.py"), []
+    d = record["data"]
+    rows = [
+        [i + 1, r["bare_seconds"], r["replay_seconds"], r["replay_seconds"] / r["bare_seconds"]]
+        for i, r in enumerate(d["rounds"])
+    ]
+    text = f"""## {title}
+
+{provenance(record)}
+
+`coach replay --into` rebuilding a projection from {d["events"]:,} records (read both topics
+from the earliest offsets, apply, fold, integrity check, checkpoint) against a bare aiokafka
+consumer reading and parsing the same records, alternated (bench/replay.py). The rebuilt
+file: {d["rebuilt_mb"]:.0f} MB.
+
+{table(["round", "bare s", "replay s", "replay / bare"], rows)}
+
+Replay / bare: best round **{d["ratio_best"]:.2f}**, median {d["ratio_median"]:.2f} (goal at
+most 2: {verdict(d["ratio_median"] <= 2.0)}).
+"""
+    headline = [
+        [
+            "Replay time / bare read time (median)",
+            f"{d['ratio_median']:.2f}",
+            "<= 2",
+            verdict(d["ratio_median"] <= 2.0),
+            record["command"],
+        ]
+    ]
+    return text, headline
+
+
 def wod_section(record: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
     title = "WOD against the framework's ceiling"
     if record is None:
@@ -577,8 +612,9 @@ def render() -> str:
     disk, disk_head = disk_section([r for r in (users_record, catalog_record) if r])
     batch = batch_section(load("ingest_batch"))
     ingest, ingest_head = ingest_section(load("ingest"))
+    replay, replay_head = replay_section(load("replay"))
     wod, wod_head = wod_section(load("wod"))
-    headline = adr_head + users_head + disk_head + ingest_head + wod_head
+    headline = adr_head + users_head + disk_head + ingest_head + replay_head + wod_head
     return f"""# Benchmarks
 
 Written by `bench/report.py` from `bench/results/*.json`; `make bench` runs every benchmark
@@ -599,6 +635,7 @@ side in one run, as every ratio here is.
 {disk}
 {batch}
 {ingest}
+{replay}
 {wod}
 ## Reproducing
 

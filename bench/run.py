@@ -23,6 +23,7 @@ PYTHON = ".venv/bin/python"
 
 DEFAULT = [
     ["bench/ingest.py", "--events", "200000", "--rounds", "2"],
+    ["bench/replay.py", "--events", "1000000", "--rounds", "2"],
     ["bench/wod.py", "--quick", "--workers", "2"],
     ["bench/adr.py", "--seconds", "8", "--rounds", "2"],
     ["bench/scaling.py", "users"],
@@ -31,6 +32,7 @@ DEFAULT = [
 ]
 FULL = [
     ["bench/ingest.py", "--events", "200000", "--rounds", "3"],
+    ["bench/replay.py", "--events", "1000000", "--rounds", "3"],
     ["bench/wod.py"],
     ["bench/adr.py", "--seconds", "15", "--rounds", "3"],
     ["bench/scaling.py", "users", "--full"],
