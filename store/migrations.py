@@ -123,6 +123,26 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m002_change_seq(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- Which users' data changed, for the api's per-user caches. `change_seq` in meta
+        -- grows by one per write of workout or performance rows (one statement's run of
+        -- rows, not one per row); each row written carries the value in `changed_seq`, so
+        -- the users changed after a value the api saw are those of the rows above it.
+        -- Rows folded out of `workouts` leave their mark on `performances` (the fold stamps
+        -- the rows it changes), so a prune hides no change.
+        ALTER TABLE workouts ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE performances ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX workouts_by_change ON workouts (changed_seq);
+        CREATE INDEX performances_by_change ON performances (changed_seq);
+        INSERT INTO meta (name, value) VALUES ('change_seq', 0);
+        """,
+    )
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema up to date; return its version. Safe to call from many processes."""
     latest = len(MIGRATIONS)

@@ -20,6 +20,14 @@ from store.rows import (
 )
 
 
+def next_change_seq(conn: sqlite3.Connection) -> int:
+    """The next value of `meta.change_seq`, to stamp the workout or performance rows that
+    one statement writes (`changed_seq`): the api drops what it holds of those users."""
+    return conn.execute(
+        "UPDATE meta SET value = value + 1 WHERE name = 'change_seq' RETURNING value"
+    ).fetchone()[0]
+
+
 def _is_stale(conn: sqlite3.Connection, exercise_id: int, revision: int) -> bool:
     row = conn.execute("SELECT revision FROM exercises WHERE id = ?", (exercise_id,)).fetchone()
     return row is not None and row[0] is not None and revision <= row[0]
@@ -94,11 +102,13 @@ def add_workouts(conn: sqlite3.Connection, *, workouts: Sequence[WorkoutRow]) ->
 
     One statement for a whole run of workouts; returns how many were new.
     """
+    seq = next_change_seq(conn)
     before = conn.total_changes
     conn.executemany(
-        """INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)
-           VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-        workouts,
+        """INSERT INTO workouts
+             (user_id, workout_id, completed_at_us, exercises, n_exercises, changed_seq)
+           VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+        [(*w, seq) for w in workouts],
     )
     return conn.total_changes - before
 
@@ -114,19 +124,27 @@ def delete_workout(
     was already folded into `performances`, those rows go; the suggestion then falls back to
     the user's workouts still in the window, else the exercise's defaults.
     """
+    seq = next_change_seq(conn)
     cur = conn.execute(
-        """INSERT INTO workouts (user_id, workout_id, completed_at_us, deleted)
-           VALUES (?, ?, ?, 1)
+        """INSERT INTO workouts (user_id, workout_id, completed_at_us, deleted, changed_seq)
+           VALUES (?, ?, ?, 1, ?)
            ON CONFLICT (user_id, workout_id) DO UPDATE
              SET deleted = 1, exercises = NULL, n_exercises = 0,
-                 completed_at_us = max(completed_at_us, excluded.completed_at_us)
+                 completed_at_us = max(completed_at_us, excluded.completed_at_us),
+                 changed_seq = excluded.changed_seq
              WHERE deleted = 0""",
-        (user_id, workout_id, marker_at_us),
+        (user_id, workout_id, marker_at_us, seq),
     )
     changed = cur.rowcount > 0
     cur = conn.execute(
         "DELETE FROM performances WHERE user_id = ? AND workout_id = ?", (user_id, workout_id)
     )
+    if cur.rowcount > 0 and not changed:
+        # The marker was there already: stamp it, so the api learns of the performances gone.
+        conn.execute(
+            "UPDATE workouts SET changed_seq = ? WHERE user_id = ? AND workout_id = ?",
+            (seq, user_id, workout_id),
+        )
     return changed or cur.rowcount > 0
 
 
@@ -148,15 +166,18 @@ def fold_and_prune(conn: sqlite3.Connection, *, before_us: int, limit: int = FOL
         for user, workout, at, blob, deleted in rows
         if not deleted
     ]
+    seq = next_change_seq(conn)
     conn.executemany(
         """INSERT INTO performances
-             (user_id, exercise_id, workout_id, completed_at_us, sets, reps, weight)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
+             (user_id, exercise_id, workout_id, completed_at_us, sets, reps, weight,
+              changed_seq)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (user_id, exercise_id) DO UPDATE SET
              workout_id = excluded.workout_id, completed_at_us = excluded.completed_at_us,
-             sets = excluded.sets, reps = excluded.reps, weight = excluded.weight
+             sets = excluded.sets, reps = excluded.reps, weight = excluded.weight,
+             changed_seq = excluded.changed_seq
            WHERE excluded.completed_at_us >= performances.completed_at_us""",
-        latest_performances(live),
+        [(*p, seq) for p in latest_performances(live)],
     )
     conn.executemany(
         "DELETE FROM workouts WHERE user_id = ? AND workout_id = ?",
