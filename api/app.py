@@ -20,6 +20,7 @@ from api.freshness import StatusCache
 from api.metrics import MetricsMiddleware, ProjectionCollector, RequestMetrics
 from api.timewindow import YesterdayCache
 from api.tokencache import CachedVerifier
+from api.wodcache import WodCache
 from coach.settings import ConfigError, Settings, env_name, load_settings
 from store.db import connect
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
             days=YesterdayCache(),
             settings=settings,
             clock=clock,
+            wods=WodCache(settings.wod_cache_size),
         )
         try:
             yield

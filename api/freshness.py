@@ -31,6 +31,10 @@ class Freshness:
     def catalog_version(self) -> int:
         return self.snapshot.catalog_version
 
+    @property
+    def change_seq(self) -> int:
+        return self.snapshot.change_seq
+
     def age_header(self, now_us: int) -> tuple[bytes, bytes]:
         age = age_seconds(now_us, self.complete_until_us)
         return AGE_HEADER, UNKNOWN if age is None else str(age).encode()
@@ -53,6 +57,11 @@ class StatusCache:
         self._monotonic = monotonic
         self._expires = float("-inf")
         self._value: Freshness | None = None
+
+    def reset(self) -> None:
+        """Forget the last snapshot: the next `get` reads it again."""
+        self._value = None
+        self._expires = float("-inf")
 
     def get(self, conn: sqlite3.Connection) -> Freshness:
         now = self._monotonic()
