@@ -7,6 +7,7 @@ the WOD path instead (sorted by own time).
 
     .venv/bin/python bench/wod_inprocess.py
     .venv/bin/python bench/wod_inprocess.py --profile
+    .venv/bin/python bench/wod_inprocess.py --wod-cache-size 0   # every WOD read and drawn
 """
 
 from __future__ import annotations
@@ -78,13 +79,21 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--requests", type=int, default=2000, help="per round")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--wod-cache-size", type=int, default=10_000, help="COACH_WOD_CACHE_SIZE (0: off)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="coach-inproc-") as tmp:
         db_path, token_file = Path(tmp) / "coach.db", Path(tmp) / "tokens.txt"
         build_projection(db_path)
         write_tokens(token_file)
         tokens = token_file.read_text().split()
-        settings = Settings(db_path=db_path, jwt_secret=SECRET, bench_ceiling=True)
+        settings = Settings(
+            db_path=db_path,
+            jwt_secret=SECRET,
+            bench_ceiling=True,
+            wod_cache_size=args.wod_cache_size,
+        )
         app = create_app(settings)
 
         async def body() -> None:
