@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from api.lag import age_seconds, complete_until_us, total_lag
 from store import status
+from store.changes import ChangeMark
 from store.status import Snapshot
 
 LAG_HEADER = b"x-projection-lag"
@@ -32,8 +33,8 @@ class Freshness:
         return self.snapshot.catalog_version
 
     @property
-    def change_seq(self) -> int:
-        return self.snapshot.change_seq
+    def changes(self) -> ChangeMark:
+        return self.snapshot.changes
 
     def age_header(self, now_us: int) -> tuple[bytes, bytes]:
         age = age_seconds(now_us, self.complete_until_us)

@@ -21,6 +21,7 @@ from api.timewindow import Day
 from api.wodcache import WodCache
 from api.zones import is_known_zone, known_zones, zone
 from store import changes, reads
+from store.changes import ChangeMark
 
 router = APIRouter()
 
@@ -125,8 +126,8 @@ def _exercises(state: AppState, user_id: str, day: Day, fresh: bool) -> tuple[Fr
     conn = state.conn
     freshness = state.status.get(conn)
     wods = state.wods
-    if wods.stale(freshness.change_seq):
-        _forget_changed_users(conn, wods, freshness.change_seq)
+    if wods.stale(freshness.changes):
+        _forget_changed_users(conn, wods, freshness.changes)
     if not fresh:
         held = wods.get(user_id, day, freshness.catalog_version)
         if held is not None:
@@ -153,12 +154,13 @@ def _exercises(state: AppState, user_id: str, day: Day, fresh: bool) -> tuple[Fr
     return freshness, exercises
 
 
-def _forget_changed_users(conn: sqlite3.Connection, wods: WodCache, seq: int) -> None:
-    """Bring the held WODs up to the projection's change stamp `seq` (see api/wodcache.py)."""
-    if wods.seq is None or not wods.size or seq < wods.seq:
-        wods.advance(seq, None)
+def _forget_changed_users(conn: sqlite3.Connection, wods: WodCache, mark: ChangeMark) -> None:
+    """Bring the held WODs up to the projection's change mark (see api/wodcache.py)."""
+    last = wods.mark
+    if last is None or not wods.size or not mark.follows(last):
+        wods.advance(mark, None)
         return
-    wods.advance(seq, changes.changed_users(conn, after=wods.seq, upto=seq, limit=wods.size))
+    wods.advance(mark, changes.changed_users(conn, after=last, upto=mark, limit=wods.size))
 
 
 def _read_and_choose(

@@ -6,11 +6,11 @@ user's workouts and performances as they were. The answer is a function of exact
 (the draw is seeded by them and the suggestions come from them), so an entry is right
 until one of them changes:
 - the day or the catalog version: the entry no longer matches, and is replaced;
-- the user's rows: the projection stamps every change of workouts and performances with a
-  growing `change_seq` (store/changes.py); `advance` is given the users changed since the
-  stamp it last saw, and drops theirs.
+- the user's rows: the projection marks how far the changes of workouts and performances
+  went (a `ChangeMark`, store/changes.py); `advance` is given the users changed since the
+  mark it last saw, and drops theirs.
 
-The owner calls `advance` whenever it reads a newer stamp (the api: with the consumer's
+The owner calls `advance` whenever it reads a newer mark (the api: with the consumer's
 status, at most `COACH_STATUS_CACHE_SECONDS` apart), so an entry outlives a change of its
 user's data by at most that long. Least recently used entries go first when full.
 """
@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from api.timewindow import Day
+from store.changes import ChangeMark
 
 
 class WodCache:
@@ -28,8 +29,8 @@ class WodCache:
         if size < 0:
             raise ValueError("size must be at least 0")
         self.size = size
-        self.seq: int | None = None
-        """The change stamp the entries are up to date with (None: none seen yet)."""
+        self.mark: ChangeMark | None = None
+        """The change mark the entries are up to date with (None: none seen yet)."""
         self._entries: OrderedDict[str, tuple[Day, int, bytes]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -43,7 +44,7 @@ class WodCache:
         return entry[2]
 
     def put(self, user_id: str, day: Day, catalog_version: int, exercises: bytes) -> None:
-        if not self.size or self.seq is None:  # no stamp seen: it could not be dropped
+        if not self.size or self.mark is None:  # no mark seen: it could not be dropped
             return
         entries = self._entries
         entries[user_id] = (day, catalog_version, exercises)
@@ -51,26 +52,28 @@ class WodCache:
         while len(entries) > self.size:
             entries.popitem(last=False)
 
-    def stale(self, seq: int) -> bool:
-        """Whether the projection's change stamp `seq` is not the one the entries match."""
-        return seq != self.seq
+    def stale(self, mark: ChangeMark) -> bool:
+        """Whether the projection's change mark is not the one the entries match."""
+        return mark != self.mark
 
-    def advance(self, seq: int, changed_users: Iterable[str] | None) -> None:
-        """Now up to date with stamp `seq`: drop the entries of `changed_users` (the users
-        changed after the last stamp, up to `seq`), or every entry when that is None.
+    def advance(self, mark: ChangeMark, changed_users: Iterable[str] | None) -> None:
+        """Now up to date with `mark`: drop the entries of `changed_users` (the users
+        changed after the last mark, up to `mark`), or every entry when that is None.
 
-        A `seq` lower than the last one (another projection file) drops everything; the
-        first stamp seen drops nothing (no entry can be older than it).
+        A mark that does not follow the last one (the fold let a rowid be reused, or another
+        projection file) drops everything; the first mark seen drops nothing (no entry can
+        be older than it).
         """
-        if self.seq is not None:
-            if changed_users is None or seq < self.seq:
+        last = self.mark
+        if last is not None:
+            if changed_users is None or not mark.follows(last):
                 self._entries.clear()
             else:
                 for user_id in changed_users:
                     self._entries.pop(user_id, None)
-        self.seq = seq
+        self.mark = mark
 
     def clear(self) -> None:
-        """Forget every entry and the stamp (a new projection file)."""
+        """Forget every entry and the mark (a new projection file)."""
         self._entries.clear()
-        self.seq = None
+        self.mark = None

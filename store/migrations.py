@@ -128,17 +128,18 @@ def m002_change_seq(conn: sqlite3.Connection) -> None:
     run_script(
         conn,
         """
-        -- Which users' data changed, for the api's per-user caches. `change_seq` in meta
-        -- grows by one per write of workout or performance rows (one statement's run of
-        -- rows, not one per row); each row written carries the value in `changed_seq`, so
-        -- the users changed after a value the api saw are those of the rows above it.
-        -- Rows folded out of `workouts` leave their mark on `performances` (the fold stamps
-        -- the rows it changes), so a prune hides no change.
+        -- Which users' data changed, for the api's per-user caches (store/changes.py).
+        -- New workout rows are those above the highest rowid seen; `meta.rowid_epoch` grows
+        -- when the fold removes the row of the highest rowid (SQLite may then reuse it).
+        -- Rows changed in place (a workout deleted: its row becomes a marker) and
+        -- performances written by the fold are stamped with the next `meta.change_seq` (one
+        -- step per statement); completed workouts, the bulk of the stream, carry no stamp
+        -- and touch no index of these.
         ALTER TABLE workouts ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE performances ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;
-        CREATE INDEX workouts_by_change ON workouts (changed_seq);
+        CREATE INDEX workouts_deleted_by_change ON workouts (changed_seq) WHERE deleted = 1;
         CREATE INDEX performances_by_change ON performances (changed_seq);
-        INSERT INTO meta (name, value) VALUES ('change_seq', 0);
+        INSERT INTO meta (name, value) VALUES ('change_seq', 0), ('rowid_epoch', 0);
         """,
     )
 

@@ -21,8 +21,9 @@ from store.rows import (
 
 
 def next_change_seq(conn: sqlite3.Connection) -> int:
-    """The next value of `meta.change_seq`, to stamp the workout or performance rows that
-    one statement writes (`changed_seq`): the api drops what it holds of those users."""
+    """The next value of `meta.change_seq`, to stamp (`changed_seq`) the rows one statement
+    changes in place: workouts becoming deleted markers, performances written by the fold.
+    Readers learn from the stamps which users changed (store/changes.py)."""
     return conn.execute(
         "UPDATE meta SET value = value + 1 WHERE name = 'change_seq' RETURNING value"
     ).fetchone()[0]
@@ -102,13 +103,12 @@ def add_workouts(conn: sqlite3.Connection, *, workouts: Sequence[WorkoutRow]) ->
 
     One statement for a whole run of workouts; returns how many were new.
     """
-    seq = next_change_seq(conn)
     before = conn.total_changes
+    # No change stamp: readers find new rows by rowid (see store/changes.py).
     conn.executemany(
-        """INSERT INTO workouts
-             (user_id, workout_id, completed_at_us, exercises, n_exercises, changed_seq)
-           VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-        [(*w, seq) for w in workouts],
+        """INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)
+           VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+        workouts,
     )
     return conn.total_changes - before
 
@@ -153,7 +153,14 @@ FOLD_CHUNK = 20_000
 
 def fold_and_prune(conn: sqlite3.Connection, *, before_us: int, limit: int = FOLD_CHUNK) -> int:
     """Fold up to `limit` workouts older than `before_us` into `performances` and remove
-    them (and deleted markers that old); return how many rows went. Call until 0."""
+    them (and deleted markers that old); return how many rows went. Call until 0.
+
+    For readers of changes (store/changes.py): the performances the fold writes are stamped
+    (`changed_seq`), so a workout folded away before a reader looked still tells it that
+    its user changed; and when the fold removes the row of the highest rowid (so that
+    SQLite may give its rowid to a new row), it bumps `meta.rowid_epoch`, since readers
+    find new rows as those above the highest rowid they saw.
+    """
     rows = conn.execute(
         """SELECT user_id, workout_id, completed_at_us, exercises, deleted FROM workouts
            WHERE completed_at_us < ? ORDER BY completed_at_us LIMIT ?""",
@@ -179,11 +186,18 @@ def fold_and_prune(conn: sqlite3.Connection, *, before_us: int, limit: int = FOL
            WHERE excluded.completed_at_us >= performances.completed_at_us""",
         [(*p, seq) for p in latest_performances(live)],
     )
+    highest = _highest_rowid(conn)
     conn.executemany(
         "DELETE FROM workouts WHERE user_id = ? AND workout_id = ?",
         [(user, workout) for user, workout, *_ in rows],
     )
+    if _highest_rowid(conn) < highest:
+        conn.execute("UPDATE meta SET value = value + 1 WHERE name = 'rowid_epoch'")
     return len(rows)
+
+
+def _highest_rowid(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT coalesce(max(rowid), 0) FROM workouts").fetchone()[0]
 
 
 def add_dead_letter(

@@ -124,7 +124,12 @@ def test_a_workout_folded_before_the_api_looked_still_changes_the_held_wod(proje
         monotonic = FakeMonotonic()
         state_of(client).status = StatusCache(1, monotonic=monotonic)
         assert suggestions(client)[2] == (20.0, 10)
-        project([completed("w1", "7", datetime.now(UTC) - timedelta(days=5), [(2, 72.5, 4)])])
+        project(
+            [
+                completed("w1", "7", datetime.now(UTC) - timedelta(days=5), [(2, 72.5, 4)]),
+                completed("w2", "8", yesterday_noon(), [(2, 50.0, 5)]),  # the highest rowid
+            ]
+        )
         fold(settings.db_path, now_us() - 50 * 3600 * 1_000_000)
         monotonic.now += 1
         assert suggestions(client)[2] == (72.5, 4)
@@ -147,7 +152,7 @@ def test_another_users_change_keeps_the_held_wod(project, api):
         ids(client, "7")  # reads the new change stamp, drops user 8's WOD only
         wods = state_of(client).wods
         assert len(wods) == 1
-        assert wods.seq is not None and wods.seq > 0
+        assert wods.mark is not None and wods.mark.rowid > 0
 
 
 def test_a_change_shows_at_the_latest_when_the_status_is_read_again(project, api):
