@@ -1,17 +1,17 @@
 """Which users' workouts or performances changed: for the api's per-user caches.
 
 A change is one of:
-- a new workout row (a workout completed, or the marker of a workout deleted before it was
-  seen): its rowid is above the highest one before it. SQLite gives a new row the highest
-  rowid + 1, so a rowid can come back only after the row of the highest one went: the fold
-  (the only remover of rows) then bumps `meta.rowid_epoch`, and a reader that sees another
-  epoch must assume every user changed;
-- a row changed in place (a workout deleted: its row becomes a marker) or a performance
-  written by the fold: stamped with the next `meta.change_seq`.
+- a changed workout row: a workout completed is a new row, and a workout deleted becomes
+  a marker moved to a new highest rowid (store/writes.py), so both are above the highest
+  rowid before them. SQLite gives a new row the highest rowid + 1, so a rowid can come back
+  only after the row of the highest one went: the fold (the only remover of rows) then
+  bumps `meta.rowid_epoch`, and a reader that sees another epoch must assume that every
+  user changed;
+- a performance written by the fold: stamped with the next `meta.change_seq`.
 
-A `ChangeMark` is how far both went; the users changed between two marks are those of the
-rows above the first and up to the second. Completed workouts, the bulk of the stream, need
-no stamp and no index of their own for this.
+A `ChangeMark` is how far these went; the users changed between two marks are those of the
+rows above the first and up to the second. Completed workouts, the bulk of the stream,
+need no stamp and no index for this.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 class ChangeMark(NamedTuple):
     seq: int
-    """meta.change_seq: the stamp of the latest change in place (0: none yet)."""
+    """meta.change_seq: the stamp of the fold's latest performances (0: none yet)."""
     rowid: int
     """The highest rowid of workouts (0: none yet)."""
     epoch: int = 0
@@ -58,9 +58,6 @@ def changed_users(
         user_id
         for (user_id,) in conn.execute(
             """SELECT user_id FROM workouts WHERE rowid > ?1 AND rowid <= ?2
-               UNION
-               SELECT user_id FROM workouts
-               WHERE deleted = 1 AND changed_seq > ?3 AND changed_seq <= ?4
                UNION
                SELECT user_id FROM performances WHERE changed_seq > ?3 AND changed_seq <= ?4
                LIMIT ?5""",

@@ -21,9 +21,9 @@ from store.rows import (
 
 
 def next_change_seq(conn: sqlite3.Connection) -> int:
-    """The next value of `meta.change_seq`, to stamp (`changed_seq`) the rows one statement
-    changes in place: workouts becoming deleted markers, performances written by the fold.
-    Readers learn from the stamps which users changed (store/changes.py)."""
+    """The next value of `meta.change_seq`, to stamp (`changed_seq`) the performances one
+    statement of the fold writes. Readers learn from the stamps which users changed
+    (store/changes.py)."""
     return conn.execute(
         "UPDATE meta SET value = value + 1 WHERE name = 'change_seq' RETURNING value"
     ).fetchone()[0]
@@ -124,28 +124,36 @@ def delete_workout(
     was already folded into `performances`, those rows go; the suggestion then falls back to
     the user's workouts still in the window, else the exercise's defaults.
     """
-    seq = next_change_seq(conn)
+    # The marker takes a new highest rowid, so readers of changes see it as a new row
+    # (store/changes.py).
     cur = conn.execute(
-        """INSERT INTO workouts (user_id, workout_id, completed_at_us, deleted, changed_seq)
-           VALUES (?, ?, ?, 1, ?)
-           ON CONFLICT (user_id, workout_id) DO UPDATE
-             SET deleted = 1, exercises = NULL, n_exercises = 0,
-                 completed_at_us = max(completed_at_us, excluded.completed_at_us),
-                 changed_seq = excluded.changed_seq
-             WHERE deleted = 0""",
-        (user_id, workout_id, marker_at_us, seq),
+        f"""UPDATE workouts
+            SET deleted = 1, exercises = NULL, n_exercises = 0,
+                completed_at_us = max(completed_at_us, ?), rowid = {_NEXT_ROWID}
+            WHERE user_id = ? AND workout_id = ? AND deleted = 0""",
+        (marker_at_us, user_id, workout_id),
     )
     changed = cur.rowcount > 0
+    if not changed:
+        cur = conn.execute(
+            """INSERT INTO workouts (user_id, workout_id, completed_at_us, deleted)
+               VALUES (?, ?, ?, 1) ON CONFLICT DO NOTHING""",
+            (user_id, workout_id, marker_at_us),
+        )
+        changed = cur.rowcount > 0
     cur = conn.execute(
         "DELETE FROM performances WHERE user_id = ? AND workout_id = ?", (user_id, workout_id)
     )
     if cur.rowcount > 0 and not changed:
-        # The marker was there already: stamp it, so the api learns of the performances gone.
+        # The marker was there already: move it up too, so readers see the user changed.
         conn.execute(
-            "UPDATE workouts SET changed_seq = ? WHERE user_id = ? AND workout_id = ?",
-            (seq, user_id, workout_id),
+            f"UPDATE workouts SET rowid = {_NEXT_ROWID} WHERE user_id = ? AND workout_id = ?",
+            (user_id, workout_id),
         )
     return changed or cur.rowcount > 0
+
+
+_NEXT_ROWID = "(SELECT max(rowid) FROM workouts) + 1"
 
 
 FOLD_CHUNK = 20_000

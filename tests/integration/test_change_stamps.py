@@ -1,6 +1,6 @@
 """store/changes.py finds the users whose workouts or performances changed between two
-marks: new workout rows by rowid (never reused), rows changed in place and the fold's
-performances by their stamp (`meta.change_seq`)."""
+marks: changed workout rows by rowid (new rows, and deleted markers moved to a new highest
+rowid), the fold's performances by their stamp (`meta.change_seq`)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_inserts_deletes_and_folds_are_found(conn):
     assert changed(conn, two) == set()
     with transaction(conn):
         writes.delete_workout(conn, workout_id="b", user_id="2", marker_at_us=100 * HOUR_US)
-    assert changed(conn, two) == {"2"}  # changed in place: by its stamp
+    assert changed(conn, two) == {"2"}  # its marker moved to a new highest rowid
     three = changes.change_mark(conn)
     with transaction(conn):
         writes.fold_and_prune(conn, before_us=50 * HOUR_US)  # user 1's workout goes
@@ -92,7 +92,7 @@ def test_a_workout_folded_before_anyone_looked_is_found(conn):
     assert changed(conn, mark) == {"1", "2", "3"}
 
 
-def test_deleting_a_folded_workout_whose_marker_exists_is_stamped(conn):
+def test_deleting_a_folded_workout_whose_marker_exists_is_seen(conn):
     with transaction(conn):
         writes.add_workouts(conn, workouts=[workout("1", "a", 10 * HOUR_US)])
         writes.add_workouts(conn, workouts=[workout("2", "z", 100 * HOUR_US)])
