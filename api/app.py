@@ -25,6 +25,7 @@ from api.metrics import MetricsMiddleware, ProjectionCollector, RequestMetrics
 from api.projection import ProjectionWatcher
 from api.timewindow import YesterdayCache
 from api.tokencache import CachedVerifier
+from api.wodcache import WodCache
 from coach.settings import ConfigError, Settings, env_name, load_settings
 from store import files
 from store.db import connect
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
             days=YesterdayCache(),
             settings=settings,
             clock=clock,
+            wods=WodCache(settings.wod_cache_size),
         )
         watcher = app.state.projection_watcher = ProjectionWatcher(
             Path(settings.db_path), state, identity

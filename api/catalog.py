@@ -31,6 +31,11 @@ class CatalogCache:
         self._catalog = Catalog(version=-1)
         self._lock = threading.Lock()
 
+    def reset(self) -> None:
+        """Forget the loaded catalog: the next `current` loads it again."""
+        with self._lock:
+            self._catalog = Catalog(version=-1)
+
     def current(self, conn: sqlite3.Connection, version: int | None = None) -> Catalog:
         """The catalog, reloaded when it changed.
 

@@ -25,12 +25,12 @@ GENERATED_AT = "2026-01-01T00:00:00.000000Z"
 @router.get("/bench/ceiling")
 async def get_ceiling(request: Request, principal: PrincipalDep) -> Any:
     state: AppState = request.app.state.coach
-    body: bytes | None = getattr(request.app.state, "ceiling_body", None)
+    body = state.ceiling_body
     if body is None:
         catalog = state.catalog.current(state.conn)
         if not catalog.ids:
             raise ApiError(503, "the exercise catalog has not arrived yet")
         chosen = catalog.ids[: state.settings.wod_size]
         body = wod_body((catalog.heads[i] + catalog.default_tails[i] for i in chosen), GENERATED_AT)
-        request.app.state.ceiling_body = body
+        state.ceiling_body = body
     return JSONBytes(body, HEADERS)

@@ -16,6 +16,7 @@ from api.errors import ApiError
 from api.freshness import StatusCache
 from api.render import UtcStamps
 from api.timewindow import YesterdayCache
+from api.wodcache import WodCache
 from coach.settings import Settings
 
 
@@ -35,12 +36,19 @@ class AppState:
     settings: Settings
     clock: Callable[[], int]
     """Now, in microseconds since the epoch."""
+    wods: WodCache = field(default_factory=lambda: WodCache(0))
     stamps: UtcStamps = field(default_factory=UtcStamps)
+    ceiling_body: bytes | None = None
+    """GET /bench/ceiling's body, rendered from the catalog on its first request."""
 
     def reset_caches(self) -> None:
-        """Forget everything read from the projection file (a replay swapped a new one in)."""
-        self.catalog = CatalogCache()
-        self.status = StatusCache(self.settings.status_cache_seconds)
+        """Forget everything held from the projection file (the catalog, the consumer's
+        status, the rendered WODs, the ceiling's body), so that the next request reads the
+        file afresh: for when another projection file replaces it."""
+        self.catalog.reset()
+        self.status.reset()
+        self.wods.clear()
+        self.ceiling_body = None
 
 
 def get_state(request: Request) -> AppState:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from api.lag import age_seconds, complete_until_us, total_lag
 from store import status
+from store.changes import ChangeMark
 from store.status import Snapshot
 
 LAG_HEADER = b"x-projection-lag"
@@ -30,6 +31,10 @@ class Freshness:
     @property
     def catalog_version(self) -> int:
         return self.snapshot.catalog_version
+
+    @property
+    def changes(self) -> ChangeMark:
+        return self.snapshot.changes
 
     def age_header(self, now_us: int) -> tuple[bytes, bytes]:
         age = age_seconds(now_us, self.complete_until_us)
@@ -53,6 +58,11 @@ class StatusCache:
         self._monotonic = monotonic
         self._expires = float("-inf")
         self._value: Freshness | None = None
+
+    def reset(self) -> None:
+        """Forget the last snapshot: the next `get` reads it again."""
+        self._value = None
+        self._expires = float("-inf")
 
     def get(self, conn: sqlite3.Connection) -> Freshness:
         now = self._monotonic()

@@ -37,14 +37,13 @@ def suggestion_tail(weight: float, reps: int) -> bytes:
 
 def wod_body(exercises: Iterable[bytes], generated_at: str) -> bytes:
     """`{"exercises":[...],"generated_at":"..."}` from rendered exercises."""
+    return wod_json(b",".join(exercises), generated_at)
+
+
+def wod_json(exercises: bytes, generated_at: str) -> bytes:
+    """`{"exercises":[...],"generated_at":"..."}` from the exercises' JSON joined by commas."""
     return b"".join(
-        (
-            b'{"exercises":[',
-            b",".join(exercises),
-            b'],"generated_at":',
-            orjson.dumps(generated_at),
-            b"}",
-        )
+        (b'{"exercises":[', exercises, b'],"generated_at":', orjson.dumps(generated_at), b"}")
     )
 
 

@@ -13,13 +13,15 @@ from api.deps import AppState, PrincipalDep
 from api.errors import ApiError
 from api.freshness import Freshness
 from api.query import TZ_MAX_LENGTH, QueryError, parse_wod_query
-from api.render import suggestion_tail, wod_body
+from api.render import suggestion_tail, wod_json
 from api.responses import JSONBytes
 from api.schemas import ErrorBody, WodResponse
 from api.suggest import suggest
 from api.timewindow import Day
+from api.wodcache import WodCache
 from api.zones import is_known_zone, known_zones, zone
-from store import reads
+from store import changes, reads
+from store.changes import ChangeMark
 
 router = APIRouter()
 
@@ -99,15 +101,38 @@ async def get_wod(request: Request, principal: PrincipalDep) -> Any:
     now_us = state.clock()
     day = state.days.get(now_us, zone_name, zone(zone_name))
     try:
-        freshness, catalog, chosen, latest = _read_and_choose(
-            state, principal.user_id, day, query.fresh
-        )
+        freshness, exercises = _exercises(state, principal.user_id, day, query.fresh)
     except sqlite3.Error as exc:
         raise ApiError(
             503,
             f"the projection cannot be read: {exc}",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from None
+    return JSONBytes(
+        wod_json(exercises, state.stamps(now_us)),
+        (freshness.lag_header, freshness.age_header(now_us)),
+    )
+
+
+# HEAD answers like GET (nginx sends HEAD the same way); the server sends no body.
+router.add_api_route(
+    "/fitness/wod", get_wod, methods=["HEAD"], response_class=JSONBytes, include_in_schema=False
+)
+
+
+def _exercises(state: AppState, user_id: str, day: Day, fresh: bool) -> tuple[Freshness, bytes]:
+    """The status, and the WOD's exercises as JSON: the user's rendered WOD of this day and
+    catalog if this process holds one, else chosen and rendered now (and kept)."""
+    conn = state.conn
+    freshness = state.status.get(conn)
+    wods = state.wods
+    if wods.stale(freshness.changes):
+        _forget_changed_users(conn, wods, freshness.changes)
+    if not fresh:
+        held = wods.get(user_id, day, freshness.catalog_version)
+        if held is not None:
+            return freshness, held
+    catalog, chosen, latest = _read_and_choose(state, freshness, user_id, day, fresh)
     parts = []
     for exercise_id in chosen:
         performance = latest.get(exercise_id)
@@ -123,23 +148,26 @@ async def get_wod(request: Request, principal: PrincipalDep) -> Any:
                 )
             )
         parts.append(catalog.heads[exercise_id] + tail)
-    return JSONBytes(
-        wod_body(parts, state.stamps(now_us)), (freshness.lag_header, freshness.age_header(now_us))
-    )
+    exercises = b",".join(parts)
+    if not fresh:
+        wods.put(user_id, day, catalog.version, exercises)
+    return freshness, exercises
 
 
-# HEAD answers like GET (nginx sends HEAD the same way); the server sends no body.
-router.add_api_route(
-    "/fitness/wod", get_wod, methods=["HEAD"], response_class=JSONBytes, include_in_schema=False
-)
+def _forget_changed_users(conn: sqlite3.Connection, wods: WodCache, mark: ChangeMark) -> None:
+    """Bring the held WODs up to the projection's change mark (see api/wodcache.py)."""
+    last = wods.mark
+    if last is None or not wods.size or not mark.follows(last):
+        wods.advance(mark, None)
+        return
+    wods.advance(mark, changes.changed_users(conn, after=last, upto=mark, limit=wods.size))
 
 
 def _read_and_choose(
-    state: AppState, user_id: str, day: Day, fresh: bool
-) -> tuple[Freshness, Catalog, list[int], dict[int, reads.Performance]]:
-    """The status, the catalog, the chosen exercise ids and the user's latest performances."""
+    state: AppState, freshness: Freshness, user_id: str, day: Day, fresh: bool
+) -> tuple[Catalog, list[int], dict[int, reads.Performance]]:
+    """The catalog, the chosen exercise ids and the user's latest performances."""
     conn = state.conn
-    freshness = state.status.get(conn)
     catalog = state.catalog.current(conn, freshness.catalog_version)
     if not catalog.ids:
         raise ApiError(
@@ -169,4 +197,4 @@ def _read_and_choose(
         latest = reads.performances(conn, user_id=user_id, exercise_ids=chosen, recent=recent)
     finally:
         conn.execute("COMMIT")
-    return freshness, catalog, chosen, latest
+    return catalog, chosen, latest

@@ -254,7 +254,12 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def server(
-    db_path: Path, *, workers: int, token_cache: int, pids: list[int] | None = None
+    db_path: Path,
+    *,
+    workers: int,
+    token_cache: int,
+    wod_cache: int | None = None,
+    pids: list[int] | None = None,
 ) -> Iterator[str]:
     """`coach api` over `db_path` on a free port; yields its base url once /health answers
     (and appends the process id to `pids` when given)."""
@@ -266,6 +271,8 @@ def server(
         COACH_BENCH_CEILING="1",
         COACH_JWT_CACHE_SIZE=str(token_cache),
     )
+    if wod_cache is not None:
+        env["COACH_WOD_CACHE_SIZE"] = str(wod_cache)
     process = subprocess.Popen(
         [str(REPO / ".venv/bin/coach"), "api", "--port", str(port), "--workers", str(workers)],
         env=env,
@@ -407,6 +414,12 @@ def main() -> int:
         help="skip the 1-vs-2 comparison and use this many workers",
     )
     parser.add_argument("--seconds", type=float, default=None, help="length of each main run")
+    parser.add_argument(
+        "--wod-cache-size",
+        type=int,
+        default=None,
+        help="COACH_WOD_CACHE_SIZE of the servers (default: the setting's default)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -447,7 +460,9 @@ def main() -> int:
             print(f"workers ({probe_seconds:g} s per run, token cache on):")
             by_workers = {}
             for n in (1, 2):
-                with server(db_path, workers=n, token_cache=10_000) as base:
+                with server(
+                    db_path, workers=n, token_cache=10_000, wod_cache=args.wod_cache_size
+                ) as base:
                     by_workers[n] = compare(base, probe_seconds, 1, lua, tokens)
                 print("  " + by_workers[n].line(f"{n} worker{'s' if n > 1 else ''}"))
             workers = max(by_workers, key=lambda n: Pair.mean(by_workers[n].wod, "rps"))
@@ -460,17 +475,22 @@ def main() -> int:
         print(f"token cache ({probe_seconds:g} s per run, {workers} worker(s)):")
         result["token_cache_probe"] = {}
         for size, label in ((0, "off"), (10_000, "on (10,000)")):
-            with server(db_path, workers=workers, token_cache=size) as base:
+            with server(
+                db_path, workers=workers, token_cache=size, wod_cache=args.wod_cache_size
+            ) as base:
                 probe = compare(base, probe_seconds, 1, lua, tokens)
                 print("  " + probe.line(f"cache {label}"))
             result["token_cache_probe"][str(size)] = probe.as_dict() | {"seconds": probe_seconds}
         print()
 
         print(
-            f"main: {workers} worker(s), token cache on, {main_seconds:g} s per run, "
-            "ceiling and WOD alternated twice"
+            f"main: {workers} worker(s), token cache on, WOD cache "
+            f"{'default' if args.wod_cache_size is None else args.wod_cache_size}, "
+            f"{main_seconds:g} s per run, ceiling and WOD alternated twice"
         )
-        with server(db_path, workers=workers, token_cache=10_000) as base:
+        with server(
+            db_path, workers=workers, token_cache=10_000, wod_cache=args.wod_cache_size
+        ) as base:
             pair = compare(base, main_seconds, 2, lua, tokens)
         for r in (r for both in zip(pair.ceiling, pair.wod, strict=True) for r in both):
             name = "ceiling" if r.path == "/bench/ceiling" else "wod"

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     # The WOD
     default_tz: str = "UTC"
     wod_size: int = Field(6, ge=1, le=100)
+    wod_cache_size: int = Field(10_000, ge=0, le=1_000_000)
+    """Users whose rendered WOD each api process keeps (LRU); 0 turns the cache off."""
 
     # Operations
     ready_max_lag: int = Field(1000, ge=0)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from store.changes import NO_CHANGES, ChangeMark, change_mark
+
 
 @dataclass(frozen=True, slots=True)
 class PartitionRow:
@@ -28,11 +30,13 @@ class ConsumerRow:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The consumer's status and the catalog version, read in one transaction."""
+    """The consumer's status, the catalog version and how far the changes of workouts and
+    performances went (see store/changes.py), read in one transaction."""
 
     partitions: tuple[PartitionRow, ...]
     consumer: ConsumerRow
     catalog_version: int
+    changes: ChangeMark = NO_CHANGES
 
 
 def partitions(conn: sqlite3.Connection) -> tuple[PartitionRow, ...]:
@@ -63,10 +67,10 @@ def catalog_version(conn: sqlite3.Connection) -> int:
 
 
 def snapshot(conn: sqlite3.Connection) -> Snapshot:
-    """Partitions, consumer status and catalog version as of one instant."""
+    """Partitions, consumer status, catalog version and change mark as of one instant."""
     conn.execute("BEGIN")
     try:
-        return Snapshot(partitions(conn), consumer(conn), catalog_version(conn))
+        return Snapshot(partitions(conn), consumer(conn), catalog_version(conn), change_mark(conn))
     finally:
         conn.execute("COMMIT")
 

@@ -20,6 +20,15 @@ from store.rows import (
 )
 
 
+def next_change_seq(conn: sqlite3.Connection) -> int:
+    """The next value of `meta.change_seq`, to stamp (`changed_seq`) the performances one
+    statement of the fold writes. Readers learn from the stamps which users changed
+    (store/changes.py)."""
+    return conn.execute(
+        "UPDATE meta SET value = value + 1 WHERE name = 'change_seq' RETURNING value"
+    ).fetchone()[0]
+
+
 def _is_stale(conn: sqlite3.Connection, exercise_id: int, revision: int) -> bool:
     row = conn.execute("SELECT revision FROM exercises WHERE id = ?", (exercise_id,)).fetchone()
     return row is not None and row[0] is not None and revision <= row[0]
@@ -95,6 +104,7 @@ def add_workouts(conn: sqlite3.Connection, *, workouts: Sequence[WorkoutRow]) ->
     One statement for a whole run of workouts; returns how many were new.
     """
     before = conn.total_changes
+    # No change stamp: readers find new rows by rowid (see store/changes.py).
     conn.executemany(
         """INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)
            VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
@@ -114,20 +124,36 @@ def delete_workout(
     was already folded into `performances`, those rows go; the suggestion then falls back to
     the user's workouts still in the window, else the exercise's defaults.
     """
+    # The marker takes a new highest rowid, so readers of changes see it as a new row
+    # (store/changes.py).
     cur = conn.execute(
-        """INSERT INTO workouts (user_id, workout_id, completed_at_us, deleted)
-           VALUES (?, ?, ?, 1)
-           ON CONFLICT (user_id, workout_id) DO UPDATE
-             SET deleted = 1, exercises = NULL, n_exercises = 0,
-                 completed_at_us = max(completed_at_us, excluded.completed_at_us)
-             WHERE deleted = 0""",
-        (user_id, workout_id, marker_at_us),
+        f"""UPDATE workouts
+            SET deleted = 1, exercises = NULL, n_exercises = 0,
+                completed_at_us = max(completed_at_us, ?), rowid = {_NEXT_ROWID}
+            WHERE user_id = ? AND workout_id = ? AND deleted = 0""",
+        (marker_at_us, user_id, workout_id),
     )
     changed = cur.rowcount > 0
+    if not changed:
+        cur = conn.execute(
+            """INSERT INTO workouts (user_id, workout_id, completed_at_us, deleted)
+               VALUES (?, ?, ?, 1) ON CONFLICT DO NOTHING""",
+            (user_id, workout_id, marker_at_us),
+        )
+        changed = cur.rowcount > 0
     cur = conn.execute(
         "DELETE FROM performances WHERE user_id = ? AND workout_id = ?", (user_id, workout_id)
     )
+    if cur.rowcount > 0 and not changed:
+        # The marker was there already: move it up too, so readers see the user changed.
+        conn.execute(
+            f"UPDATE workouts SET rowid = {_NEXT_ROWID} WHERE user_id = ? AND workout_id = ?",
+            (user_id, workout_id),
+        )
     return changed or cur.rowcount > 0
+
+
+_NEXT_ROWID = "(SELECT max(rowid) FROM workouts) + 1"
 
 
 FOLD_CHUNK = 20_000
@@ -135,7 +161,14 @@ FOLD_CHUNK = 20_000
 
 def fold_and_prune(conn: sqlite3.Connection, *, before_us: int, limit: int = FOLD_CHUNK) -> int:
     """Fold up to `limit` workouts older than `before_us` into `performances` and remove
-    them (and deleted markers that old); return how many rows went. Call until 0."""
+    them (and deleted markers that old); return how many rows went. Call until 0.
+
+    For readers of changes (store/changes.py): the performances the fold writes are stamped
+    (`changed_seq`), so a workout folded away before a reader looked still tells it that
+    its user changed; and when the fold removes the row of the highest rowid (so that
+    SQLite may give its rowid to a new row), it bumps `meta.rowid_epoch`, since readers
+    find new rows as those above the highest rowid they saw.
+    """
     rows = conn.execute(
         """SELECT user_id, workout_id, completed_at_us, exercises, deleted FROM workouts
            WHERE completed_at_us < ? ORDER BY completed_at_us LIMIT ?""",
@@ -148,21 +181,31 @@ def fold_and_prune(conn: sqlite3.Connection, *, before_us: int, limit: int = FOL
         for user, workout, at, blob, deleted in rows
         if not deleted
     ]
+    seq = next_change_seq(conn)
     conn.executemany(
         """INSERT INTO performances
-             (user_id, exercise_id, workout_id, completed_at_us, sets, reps, weight)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
+             (user_id, exercise_id, workout_id, completed_at_us, sets, reps, weight,
+              changed_seq)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (user_id, exercise_id) DO UPDATE SET
              workout_id = excluded.workout_id, completed_at_us = excluded.completed_at_us,
-             sets = excluded.sets, reps = excluded.reps, weight = excluded.weight
+             sets = excluded.sets, reps = excluded.reps, weight = excluded.weight,
+             changed_seq = excluded.changed_seq
            WHERE excluded.completed_at_us >= performances.completed_at_us""",
-        latest_performances(live),
+        [(*p, seq) for p in latest_performances(live)],
     )
+    highest = _highest_rowid(conn)
     conn.executemany(
         "DELETE FROM workouts WHERE user_id = ? AND workout_id = ?",
         [(user, workout) for user, workout, *_ in rows],
     )
+    if _highest_rowid(conn) < highest:
+        conn.execute("UPDATE meta SET value = value + 1 WHERE name = 'rowid_epoch'")
     return len(rows)
+
+
+def _highest_rowid(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT coalesce(max(rowid), 0) FROM workouts").fetchone()[0]
 
 
 def add_dead_letter(
