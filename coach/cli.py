@@ -18,6 +18,13 @@ from coach.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("coach")
 
+KEEP_ALIVE_SECONDS = 75
+"""How long the api keeps an idle HTTP connection open: longer than its clients keep one
+idle (nginx's upstream keepalive_timeout: 4 s in deploy/nginx, 60 s by default), so the
+client, not the server, closes it. With uvicorn's 5 s default, a worker stalled for seconds
+closed a connection as a request arrived on it ("Server disconnected without sending a
+response", seen once in the broker-outage test on an overloaded machine)."""
+
 
 def _settings() -> Settings:
     try:
@@ -125,6 +132,7 @@ def api(host: str, port: int, workers: int) -> None:
         log_level="warning",
         access_log=False,
         proxy_headers=True,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
@@ -144,7 +152,14 @@ class _QuietServer:
                 yield
 
         return Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            )
         )
 
 
