@@ -51,6 +51,17 @@ def caught_up(settings, truth_records: int, service: Service) -> None:  # type: 
     )
 
 
+def project_truth(settings, truth: Truth, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Publish the truth's records and let a consumer apply them all, then stop it."""
+    coach(settings, "topics", "create")
+    publish(settings, truth.records)
+    consumer = Service(settings, tmp_path / "consume.log", "consume")
+    try:
+        caught_up(settings, len(truth.records), consumer)
+    finally:
+        assert consumer.stop() == 0
+
+
 class Load:
     """Threads asking GET /fitness/wod over keep-alive connections with many users' tokens
     until stopped; every status is counted."""
@@ -165,13 +176,7 @@ def test_dry_run_and_differences_leave_the_live_projection_alone(kafka_settings,
     """--dry-run checks and throws the build away; a live projection that differs from the
     topics is reported and not replaced (exit 4) unless --force."""
     truth = Truth(workouts=500, seed=5)
-    coach(kafka_settings, "topics", "create")
-    publish(kafka_settings, truth.records)
-    consumer = Service(kafka_settings, tmp_path / "consume.log", "consume")
-    try:
-        caught_up(kafka_settings, len(truth.records), consumer)
-    finally:
-        assert consumer.stop() == 0
+    project_truth(kafka_settings, truth, tmp_path)
     db = kafka_settings.db_path
     before = _files(db.parent)
     out = coach(kafka_settings, "replay", "--dry-run").stdout.decode()
@@ -199,13 +204,7 @@ def test_replay_says_what_retention_removed(kafka_settings, tmp_path):
     """Old workouts removed from the topic: the replay names the partitions and offsets it
     could not rebuild, and does not swap a projection that lost them."""
     truth = Truth(workouts=400, seed=8)
-    coach(kafka_settings, "topics", "create")
-    publish(kafka_settings, truth.records)
-    consumer = Service(kafka_settings, tmp_path / "consume.log", "consume")
-    try:
-        caught_up(kafka_settings, len(truth.records), consumer)
-    finally:
-        assert consumer.stop() == 0
+    project_truth(kafka_settings, truth, tmp_path)
     import asyncio
 
     async def delete_first(n: int) -> None:
@@ -232,13 +231,7 @@ def test_replay_killed_at_random_moments_leaves_one_consistent_projection(kafka_
     replay cleans up what the killed ones left and finishes."""
     truth = Truth(workouts=15_000, seed=9)
     settings = kafka_settings.model_copy(update={"batch_max_records": 500})
-    coach(settings, "topics", "create")
-    publish(settings, truth.records)
-    consumer = Service(settings, tmp_path / "consume.log", "consume")
-    try:
-        caught_up(settings, len(truth.records), consumer)
-    finally:
-        assert consumer.stop() == 0
+    project_truth(settings, truth, tmp_path)
     db = settings.db_path
     original = sums_of(db)
     started = time.monotonic()
