@@ -122,6 +122,9 @@ async def _replay(
             outcome.notes.append(
                 "no live projection to compare with" if not live_exists else "built only (--into)"
             )
+            if options.dry_run and options.into is None:
+                outcome.notes.append("dry run: built, not swapped")
+                raise _Stop
         else:
             outcome.comparison = await _build_and_compare(
                 settings, options, progress, reader, conn, live_path, target_file

@@ -364,3 +364,18 @@ def test_sigkill_of_the_service_at_the_swap_comes_back_consistent(kafka_settings
     assert not files.stale_builds(db) and not marker.exists()
     truth.check(stats(settings))
     print(f"killed at the swap: {dict(outcomes)}")
+
+
+def test_dry_run_without_a_live_projection_creates_nothing(kafka_settings):
+    """No projection yet: --dry-run builds from the topics and leaves no file behind;
+    without --dry-run the replay creates the live projection."""
+    truth = Truth(workouts=200, seed=4)
+    coach(kafka_settings, "topics", "create")
+    publish(kafka_settings, truth.records)
+    db = kafka_settings.db_path
+    out = coach(kafka_settings, "replay", "--dry-run").stdout.decode()
+    assert "dry run" in out and "no live projection" in out, out
+    assert not db.exists() and _files(db.parent) == []
+    coach(kafka_settings, "replay")
+    assert db.is_symlink()
+    truth.check(stats(kafka_settings))
