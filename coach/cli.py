@@ -263,7 +263,7 @@ def demo_data(users: int, days: int, seed: int, catalog: bool) -> None:
     "--into",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Only build a projection at this (new) path: no check, no swap.",
+    help="Only build a projection at this (new) path: no comparison, no swap.",
 )
 @click.option("--no-backup", is_flag=True, help="Remove the previous projection after the swap.")
 @click.option(
