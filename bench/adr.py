@@ -30,7 +30,6 @@ import dataclasses
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -93,34 +92,10 @@ def uvicorn_server(
         *extra,
     ]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
-    process = subprocess.Popen(
-        argv,
-        cwd=REPO,
-        env={**clean, "PYTHONPATH": str(REPO), **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/health", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{target} did not start: {process.stderr.read().decode()}")  # type: ignore[union-attr]
-            time.sleep(0.1)
-        yield base, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with wod.running(
+        argv, env={**clean, "PYTHONPATH": str(REPO), **env}, port=port, name=target, cwd=REPO
+    ) as running:
+        yield running
 
 
 def settle(pids: dict[str, int], timeout: float = 10.0) -> None:

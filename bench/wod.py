@@ -273,15 +273,23 @@ def server(
     )
     if wod_cache is not None:
         env["COACH_WOD_CACHE_SIZE"] = str(wod_cache)
+    argv = [str(REPO / ".venv/bin/coach"), "api", "--port", str(port), "--workers", str(workers)]
+    with running(argv, env=env, port=port, name="coach api") as (base, pid):
+        if pids is not None:
+            pids.append(pid)
+        yield base
+
+
+@contextlib.contextmanager
+def running(
+    argv: list[str], *, env: dict[str, str], port: int, name: str, cwd: Path | None = None
+) -> Iterator[tuple[str, int]]:
+    """Start a server process; yield (base url, pid) once its /health answers 200; stop it
+    (SIGTERM, then SIGKILL after 10 s) on the way out."""
     process = subprocess.Popen(
-        [str(REPO / ".venv/bin/coach"), "api", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     base = f"http://127.0.0.1:{port}"
-    if pids is not None:
-        pids.append(process.pid)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -292,9 +300,9 @@ def server(
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"coach api did not start: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+                raise RuntimeError(f"{name} did not start: {process.stderr.read().decode()}")  # type: ignore[union-attr]
             time.sleep(0.1)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         try:
