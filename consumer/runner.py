@@ -137,7 +137,7 @@ class Projector:
                 await _sleep_unless(stop, backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
             finally:
-                await _close(consumer)
+                await close_consumer(consumer)
                 self._assigned = set()
 
     def _new_consumer(self) -> AIOKafkaConsumer:
@@ -341,7 +341,7 @@ def _retention_message(exc: OffsetOutOfRangeError) -> str:
     )
 
 
-async def _close(consumer: AIOKafkaConsumer) -> None:
+async def close_consumer(consumer: AIOKafkaConsumer) -> None:
     try:
         await consumer.stop()
     except asyncio.CancelledError:

@@ -16,7 +16,7 @@ from coach.settings import Settings
 from consumer.apply import apply_batch
 from consumer.handlers import Context
 from consumer.kafka import client_options
-from consumer.runner import _close
+from consumer.runner import close_consumer
 from events.codec import Role
 from replay.plan import Partition, caught_up, clip
 from replay.progress import Progress
@@ -79,7 +79,7 @@ class TopicReader:
             self.position[(tp.topic, tp.partition)] = offset
 
     async def stop(self) -> None:
-        await _close(self.consumer)
+        await close_consumer(self.consumer)
 
     async def beginnings(self) -> dict[Partition, int]:
         found = await self.consumer.beginning_offsets(self.partitions)
