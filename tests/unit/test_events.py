@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from consumer.handlers import workout_row
 from events import DecodeError, decode_record
 from events.codec import TOMBSTONE, record_key
 from events.schema import SCHEMA_DIR, render, schemas
@@ -33,9 +34,10 @@ def test_upsert_decodes_to_the_model():
 
 
 def test_user_id_number_becomes_text():
-    """A user id sent as a JSON number is text from then on."""
+    """A user id sent as a JSON number is stored as text."""
     decoded = decode("workouts", completed("w1", 7, NOW, [(1, 20.0, 5)]))
-    assert decoded.data.user_id == "7"
+    assert decoded.data.user_id == 7
+    assert workout_row(decoded.data).user_id == "7"
 
 
 @pytest.mark.parametrize(
