@@ -50,15 +50,24 @@ def exercise_rows(exercise: Exercise) -> tuple[ExerciseRow, list[ImpactRow]]:
 
 
 def workout_row(workout: WorkoutCompleted) -> WorkoutRow:
-    # astuple keeps the field order of WorkoutExercise: exercise_id, sets, reps, weight.
+    # Called for nearly every record: tuple.__new__ makes the NamedTuple without its
+    # Python-level __new__. astuple keeps the field order of WorkoutExercise: exercise_id,
+    # sets, reps, weight.
     entries = [astuple(e) for e in workout.exercises]
-    return WorkoutRow(
-        str(workout.user_id),
-        workout.workout_id,
-        to_us(workout.completed_at),
-        encode_exercises(entries),
-        len(entries),
+    user_id = workout.user_id
+    return _new_tuple(
+        WorkoutRow,
+        (
+            user_id if type(user_id) is str else str(user_id),
+            workout.workout_id,
+            to_us(workout.completed_at),
+            encode_exercises(entries),
+            len(entries),
+        ),
     )
+
+
+_new_tuple = tuple.__new__
 
 
 def on_exercise_upserted(conn: sqlite3.Connection, data: Exercise, ctx: Context) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import msgspec
 
@@ -39,8 +39,9 @@ class DecodeError(ValueError):
     """A record that cannot be decoded or validated; the message says why."""
 
 
-class Decoded(NamedTuple):
-    """A record that decoded cleanly.
+class Decoded(msgspec.Struct, frozen=True, gc=False):
+    """A record that decoded cleanly. (A Struct: made once per record, it costs a quarter of
+    what a NamedTuple does.)
 
     `data` is the validated `data` (a dict of the shapes in events.models) for a known type,
     the exercise id (int) for a tombstone, and None for a type this version does not know
@@ -57,6 +58,9 @@ _BY_ROLE: dict[str, msgspec.json.Decoder[Any]] = {
     role: msgspec.json.Decoder(union) for role, union in EVENTS_BY_ROLE.items()
 }
 _ENVELOPE = msgspec.json.Decoder(CloudEvent)
+_TYPE_OF: dict[type, str] = {
+    cls: cls.__struct_config__.tag for union in EVENTS_BY_ROLE.values() for cls in union.__args__
+}
 _ENTITY_FIELD = {"exercises": "id", "workouts": "user_id"}
 
 
@@ -88,7 +92,7 @@ def decode_record(role: Role, key: bytes | None, value: bytes | None) -> Decoded
     entity = str(getattr(event.data, _ENTITY_FIELD[role]))
     if key_text != entity:
         raise DecodeError(f"record key {key_text!r} does not match the event's entity {entity!r}")
-    return Decoded(event.__struct_config__.tag, event.data, event.id)
+    return Decoded(_TYPE_OF[type(event)], event.data, event.id)
 
 
 def _not_of_this_topic(role: Role, value: bytes, exc: msgspec.DecodeError) -> Decoded:
