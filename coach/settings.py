@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     batch_max_records: int = Field(20_000, ge=1, le=200_000)
     poll_timeout_ms: int = Field(500, ge=10, le=60_000)
     heartbeat_seconds: float = Field(2.0, gt=0, le=300)
+    writer_process: bool = True
+    """Commit batches in a child process while the next batch is decoded (two cores);
+    false commits on the consumer's own thread."""
 
     # Auth
     jwt_secret: SecretStr | None = None

@@ -216,7 +216,8 @@ def _commit_all(
             for row, index in zip(rows, indexes, strict=True):
                 _isolated(
                     conn,
-                    records[index],
+                    records,
+                    index,
                     lambda row=row: writes.add_workouts(conn, workouts=[row]) == 1,  # type: ignore[misc]
                     result,
                     ctx,
@@ -224,15 +225,15 @@ def _commit_all(
             continue
         index = first
         assert isinstance(index, int)
-        record = records[index]
         if isinstance(second, str):
-            _dead_letter(conn, record, second, ctx)
+            _dead_letter(conn, records[index], second, ctx)
             result.dead_letters += 1
             continue
         decoded = second
         assert isinstance(decoded, Decoded)
         if isolate:
-            _isolated(conn, record, lambda d=decoded: apply_decoded(conn, d, ctx), result, ctx)  # type: ignore[misc]
+            apply = lambda d=decoded: apply_decoded(conn, d, ctx)  # type: ignore[misc]  # noqa: E731
+            _isolated(conn, records, index, apply, result, ctx)
             continue
         try:
             changed = apply_decoded(conn, decoded, ctx)
@@ -240,7 +241,9 @@ def _commit_all(
             raise
         except Exception as exc:
             log.warning(
-                "record %s failed (%r); retrying the batch record by record", _where(record), exc
+                "record %s failed (%r); retrying the batch record by record",
+                _where(records[index]),
+                exc,
             )
             raise _RecordFailed from exc
         if changed:
@@ -254,12 +257,13 @@ def _commit_all(
 
 def _isolated(
     conn: sqlite3.Connection,
-    record: KafkaRecord,
+    records: Sequence[KafkaRecord],
+    index: int,
     apply: Callable[[], bool],
     result: BatchResult,
     ctx: Context,
 ) -> None:
-    """Apply one record under a savepoint; a failure makes it a dead letter alone."""
+    """Apply record `index` under a savepoint; a failure makes it a dead letter alone."""
     conn.execute("SAVEPOINT record")
     try:
         changed = apply()
@@ -268,7 +272,7 @@ def _isolated(
     except Exception as exc:
         conn.execute("ROLLBACK TO record")
         conn.execute("RELEASE record")
-        _dead_letter(conn, record, f"could not apply: {type(exc).__name__}: {exc}", ctx)
+        _dead_letter(conn, records[index], f"could not apply: {type(exc).__name__}: {exc}", ctx)
         result.dead_letters += 1
         return
     conn.execute("RELEASE record")

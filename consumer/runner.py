@@ -3,9 +3,12 @@
 Every replica reads every partition of both topics (manual assignment, no consumer group):
 each keeps its own projection. Offsets live in the projection, never in Kafka.
 
-Each fetched batch is applied in one transaction on the event loop's thread. (A separate
-writer thread was measured and was slower: the work is bound by the GIL, and the broker
-needs the second core.)
+Each fetched batch is decoded here (`prepare`) and committed, in one transaction with its
+offsets, by a writer process (consumer/writer.py) while the next batches are fetched and
+decoded: two cores instead of one. Batches are committed in the order fetched; when one
+fails (disk full), the writer stops, and it and every later batch are sent again, in order,
+until they are stored. (A writer thread was tried first and was slower: decoding holds the
+GIL, and the broker needs the second core.)
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +26,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
 from coach.settings import Settings
-from consumer.apply import BatchResult, KafkaRecord, apply_batch
-from consumer.handlers import Context
+from consumer.apply import BatchResult, KafkaRecord, prepare
 from consumer.kafka import client_options
+from consumer.writer import InlineWriter, Writer, WriterGone, WriterProcess
 from events.codec import Role
 from store import files, reads, writes
 from store.db import connect, transaction
@@ -109,6 +112,7 @@ class Projector:
         self.totals = Totals()
         self.health = Health()
         self._assigned: set[TopicPartition] = set()
+        self.writer: Writer | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Projector:
@@ -124,21 +128,28 @@ class Projector:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; survives broker outages. Raises OutOfRetention."""
         backoff = BACKOFF_START_SECONDS
-        while not stop.is_set():
-            consumer = self._new_consumer()
-            try:
-                await consumer.start()
-                await self._consume(consumer, stop)
-                backoff = BACKOFF_START_SECONDS
-            except KafkaError as exc:
-                self.health.broker_error = f"broker unreachable: {exc!r}"
-                self._write_heartbeat([])
-                log.warning("broker unavailable (%s); retrying in %.1fs", exc, backoff)
-                await _sleep_unless(stop, backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
-            finally:
-                await close_consumer(consumer)
-                self._assigned = set()
+        self._start_writer()
+        try:
+            while not stop.is_set():
+                consumer = self._new_consumer()
+                try:
+                    await consumer.start()
+                    await self._consume(consumer, stop)
+                    backoff = BACKOFF_START_SECONDS
+                except KafkaError as exc:
+                    self.health.broker_error = f"broker unreachable: {exc!r}"
+                    self._write_heartbeat([])
+                    log.warning("broker unavailable (%s); retrying in %.1fs", exc, backoff)
+                    await _sleep_unless(stop, backoff)
+                    backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+                finally:
+                    await close_consumer(consumer)
+                    self._assigned = set()
+            # Stopping: the batches in hand are committed before we exit.
+            with contextlib.suppress(_Abandoned):
+                await self._drain(stop)
+        finally:
+            await self._close_writer()
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -158,7 +169,7 @@ class Projector:
         while not stop.is_set():
             now = loop.time()
             if now >= next_heartbeat:
-                await self._refresh_assignment(consumer)
+                await self._refresh_assignment(consumer, stop)
                 self._write_heartbeat(self._high_watermarks(consumer))
                 next_heartbeat = now + self.settings.heartbeat_seconds
             if now >= next_prune:
@@ -177,12 +188,14 @@ class Projector:
             if self._swapped():
                 # A replay swapped a new projection in: what was fetched belongs to the old
                 # one. Carry on with the new file, from the offsets stored in it.
-                self._reopen()
-                await self._refresh_assignment(consumer)
+                await self._reopen(stop)
+                await self._refresh_assignment(consumer, stop)
                 continue
-            if fetched:
-                with contextlib.suppress(_Abandoned):
+            with contextlib.suppress(_Abandoned):
+                if fetched:
                     await self._apply(self._take(consumer, fetched), stop)
+                else:  # nothing new: let what is in hand be committed and counted
+                    await self._drain(stop)
 
     def _take(self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]) -> Batch:
         positions = []
@@ -208,11 +221,15 @@ class Projector:
         now = files.identity(self.path)
         return now is not None and now != self.identity
 
-    def _reopen(self) -> None:
+    async def _reopen(self, stop: asyncio.Event) -> None:
         assert self.path is not None
+        with contextlib.suppress(_Abandoned):
+            await self._drain(stop)  # into the old file: their offsets go with them
+        await self._close_writer()
         old = self.conn
         self.conn, self.identity = files.open_live(self.path, connect)
         old.close()
+        self._start_writer()
         self._assigned = set()  # seek every partition to the new file's stored offsets
         log.info(
             "projection %s was swapped by a replay; continuing with %s from its offsets",
@@ -222,28 +239,54 @@ class Projector:
 
     # -- writing ---------------------------------------------------------------------------
 
-    async def _apply(self, batch: Batch, stop: asyncio.Event) -> None:
-        """Apply one batch; on a storage error keep trying (nothing advanced meanwhile)."""
-        while True:
-            ctx = Context(now_us=now_us())
+    def _start_writer(self) -> None:
+        """A writer of the file `conn` has open (the file itself, not the link to it)."""
+        file = self.conn.execute("PRAGMA database_list").fetchone()[2]
+        if self.settings.writer_process and file:
+            self.writer = WriterProcess(Path(file), self.roles, on_result=self.totals.add)
+        else:
+            self.writer = InlineWriter(self.conn, on_result=self.totals.add)
+
+    async def _close_writer(self) -> None:
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
             try:
-                result = apply_batch(
-                    self.conn, batch.records, roles=self.roles, ctx=ctx, positions=batch.positions
-                )
+                await writer.close()
+            except (sqlite3.OperationalError, WriterGone) as exc:
+                log.warning("batches not stored at shutdown, read again next start: %s", exc)
+
+    async def _apply(self, batch: Batch, stop: asyncio.Event) -> None:
+        """Decode `batch` (while the writer commits earlier ones), then hand it over."""
+        prepared = prepare(batch.records, self.roles)
+        await self._until_written(stop, lambda w: w.submit(prepared, batch.positions, now_us()))
+
+    async def _drain(self, stop: asyncio.Event) -> None:
+        """Wait until every batch handed over is committed."""
+        await self._until_written(stop, lambda w: w.drain())
+
+    async def _until_written(
+        self, stop: asyncio.Event, action: Callable[[Writer], Awaitable[None]]
+    ) -> None:
+        """Run `action`; on a storage error (or a writer that died) keep trying: nothing of
+        the failed batch or later ones was stored, and they are sent again in order."""
+        while True:
+            assert self.writer is not None
+            try:
+                await action(self.writer)
                 break
-            except sqlite3.OperationalError as exc:
+            except (sqlite3.OperationalError, WriterGone) as exc:
                 # Disk full, read-only file, I/O error: nothing was stored and no offset
                 # advanced. Say so where the api can see it, then try the same batch again.
                 self.health.write_error = f"projection write failed: {exc}"
-                log.error("%s; retrying the batch", self.health.write_error)
+                log.error("%s; retrying", self.health.write_error)
                 self._write_heartbeat([])
                 await _sleep_unless(stop, WRITE_RETRY_SECONDS)
                 if stop.is_set():
                     raise _Abandoned from exc
+                self.writer.restart()
         if self.health.write_error:
             self.health.write_error = None
             log.info("projection writes work again")
-        self.totals.add(result)
 
     def _write_heartbeat(self, highs: list[tuple[int, str, int]]) -> None:
         try:
@@ -276,7 +319,7 @@ class Projector:
 
     # -- assignment -------------------------------------------------------------------------
 
-    async def _refresh_assignment(self, consumer: AIOKafkaConsumer) -> None:
+    async def _refresh_assignment(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         """Assign every partition of both topics, picking up partitions added while running.
 
         This metadata request doubles as the broker reachability check.
@@ -302,6 +345,8 @@ class Projector:
         self.health.missing_topics = [t for t in self.roles if not cluster.partitions_for_topic(t)]
         if wanted == self._assigned:
             return
+        with contextlib.suppress(_Abandoned):
+            await self._drain(stop)
         stored = reads.positions(self.conn)
         # assign() resets every partition's position: seek them all to what is stored
         # (every batch fetched so far has been applied, so that is where reading stopped).

@@ -1,10 +1,10 @@
-"""Reading both topics from their earliest retained offsets up to given offsets, applying
-each batch to a projection (the same `apply_batch` the live consumer uses)."""
+"""Reading both topics from their earliest retained offsets up to given offsets, handing
+each batch to a writer process (consumer/writer.py: the same `prepare` and `commit` the live
+consumer uses), which commits it while the next batch is read."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,10 +13,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 
 from coach.settings import Settings
-from consumer.apply import apply_batch
-from consumer.handlers import Context
 from consumer.kafka import client_options
 from consumer.runner import close_consumer
+from consumer.writer import WriterProcess
 from events.codec import Role
 from replay.plan import Partition, caught_up, clip
 from replay.progress import Progress
@@ -33,8 +32,6 @@ class ReplayError(Exception):
 @dataclass
 class Counts:
     records: int = 0
-    dead_letters: int = 0
-    unknown: int = 0
     first_timestamp_ms: dict[Partition, int] = field(default_factory=dict)
 
 
@@ -91,11 +88,13 @@ class TopicReader:
 
     async def read_to(
         self,
-        conn: sqlite3.Connection,
+        writer: WriterProcess,
         targets: Mapping[Partition, int],
         progress: Progress,
     ) -> None:
-        """Apply every record before `targets` (never one at or past them)."""
+        """Hand every record before `targets` (never one at or past them) to `writer`.
+
+        Returns when the last batch is handed over; `writer.drain()` waits for its commit."""
         consumer = self.consumer
         while not caught_up(self.position, targets):
             pending = [
@@ -141,12 +140,8 @@ class TopicReader:
                     self.position[key] = reached
             if not positions:
                 continue
-            result = apply_batch(
-                conn, batch, roles=self.roles, ctx=Context(now_us=now_us()), positions=positions
-            )
+            await writer.apply(batch, positions, now_us())
             self.counts.records += len(batch)
-            self.counts.dead_letters += result.dead_letters
-            self.counts.unknown += result.unknown
             by_topic: dict[str, int] = {}
             for record in batch:
                 by_topic[record.topic] = by_topic.get(record.topic, 0) + 1

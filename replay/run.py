@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coach.settings import Settings
+from consumer.writer import WriterProcess
 from replay.plan import Gap, Partition, by_topic, describe_gaps, gaps, remaining
 from replay.progress import Progress
 from replay.reader import ReplayError, TopicReader
@@ -63,11 +64,15 @@ class Outcome:
     """Whether the built file was kept (swapped in, or --into)."""
 
 
+BUILDING_PRAGMAS = ("synchronous = OFF",)
+"""A projection file under construction: nobody reads it until it is finished, and a crash
+leaves a `.building` file that the next replay removes, so durability is off."""
+
+
 def _open_building(path: Path) -> sqlite3.Connection:
-    """A projection file under construction: nobody reads it until it is finished, and a
-    crash leaves a `.building` file that the next replay removes, so durability is off."""
     conn = connect(path)
-    conn.execute("PRAGMA synchronous = OFF")
+    for pragma in BUILDING_PRAGMAS:
+        conn.execute(f"PRAGMA {pragma}")
     return conn
 
 
@@ -114,10 +119,18 @@ async def _replay(
         building = files.building_path(target_file)
     live_exists = live_path.exists()
     conn = _open_building(building)
+    # Batches are committed by a child process while this one reads and decodes the next;
+    # `conn` is used between reads (fold, checks) and after the writer has closed.
+    try:
+        writer = WriterProcess(building, reader.roles, BUILDING_PRAGMAS)
+    except BaseException:
+        conn.close()
+        files.remove(building)
+        raise
     try:
         if options.into is not None or not live_exists:
             ends = await reader.ends()
-            await _read(reader, conn, ends, progress, "replay")
+            await _read(reader, writer, ends, progress, "replay")
             _fold(conn, now_us() - settings.history_hours * 3_600_000_000)
             outcome.notes.append(
                 "no live projection to compare with" if not live_exists else "built only (--into)"
@@ -127,7 +140,7 @@ async def _replay(
                 raise _Stop
         else:
             outcome.comparison = await _build_and_compare(
-                settings, options, progress, reader, conn, live_path, target_file
+                settings, options, progress, reader, writer, conn, live_path, target_file
             )
             if not outcome.comparison.equal and not options.force:
                 outcome.notes.append(
@@ -140,15 +153,18 @@ async def _replay(
             if options.dry_run:
                 outcome.notes.append("dry run: checked, not swapped")
                 raise _Stop
-            await _catch_up(reader, conn, live_path, progress)
+            await _catch_up(reader, writer, live_path, progress)
+        await writer.close()
         problems = integrity(conn)
         if problems:
             raise ReplayError(f"the rebuilt projection fails SQLite's integrity check: {problems}")
     except _Stop:
+        writer.kill()
         conn.close()
         files.remove(building)
-        return _finish(outcome, reader, found_gaps, started)
+        return _finish(outcome, reader, writer, found_gaps, started)
     except BaseException:
+        writer.kill()
         conn.close()
         files.remove(building)
         raise
@@ -156,7 +172,7 @@ async def _replay(
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.close()
         outcome.built, outcome.kept = options.into, True
-        return _finish(outcome, reader, found_gaps, started)
+        return _finish(outcome, reader, writer, found_gaps, started)
     files.mark_swapping(live_path, target_file)
     final = files.finish(conn, building)
     outcome.built, outcome.kept = final, True
@@ -173,35 +189,39 @@ async def _replay(
         await asyncio.sleep(NO_BACKUP_GRACE_SECONDS)
         files.remove(previous)
         outcome.notes.append(f"removed the previous projection {previous} (--no-backup)")
-    return _finish(outcome, reader, found_gaps, started)
+    return _finish(outcome, reader, writer, found_gaps, started)
 
 
 class _Stop(Exception):
     pass
 
 
-def _finish(outcome: Outcome, reader: TopicReader, found: list[Gap], started: float) -> Outcome:
+def _finish(
+    outcome: Outcome, reader: TopicReader, writer: WriterProcess, found: list[Gap], started: float
+) -> Outcome:
     seen = reader.counts.first_timestamp_ms
     outcome.gaps = describe_gaps(
         [Gap(g.partition, g.first_retained, seen.get(g.partition)) for g in found],
         compacted={reader.settings.topic_exercises},
     )
     outcome.records = reader.counts.records
-    outcome.dead_letters = reader.counts.dead_letters
+    outcome.dead_letters = writer.totals.dead_letters
     outcome.seconds = time.monotonic() - started
     return outcome
 
 
 async def _read(
     reader: TopicReader,
-    conn: sqlite3.Connection,
+    writer: WriterProcess,
     targets: dict[Partition, int],
     progress: Progress,
     phase: str,
 ) -> None:
+    """Read to `targets`; return when all of it is committed."""
     todo = {p: max(0, t - reader.position.get(p, 0)) for p, t in targets.items()}
     progress.phase(phase, by_topic(todo))
-    await reader.read_to(conn, targets, progress)
+    await reader.read_to(writer, targets, progress)
+    await writer.drain()
 
 
 async def _build_and_compare(
@@ -209,6 +229,7 @@ async def _build_and_compare(
     options: Options,
     progress: Progress,
     reader: TopicReader,
+    writer: WriterProcess,
     conn: sqlite3.Connection,
     live_path: Path,
     target_file: Path,
@@ -230,7 +251,7 @@ async def _build_and_compare(
                 "the live projection has read partitions the topics do not have: "
                 + ", ".join(f"{t}/{p}" for t, p in unknown)
             )
-        await _read(reader, conn, targets, progress, "rebuild")
+        await _read(reader, writer, targets, progress, "rebuild")
         cutoff = now_us() - settings.history_hours * 3_600_000_000
         _fold(conn, cutoff)
         damage = integrity(snapshot)
@@ -263,7 +284,7 @@ async def _build_and_compare(
 
 
 async def _catch_up(
-    reader: TopicReader, conn: sqlite3.Connection, live_path: Path, progress: Progress
+    reader: TopicReader, writer: WriterProcess, live_path: Path, progress: Progress
 ) -> None:
     """Read on until the new file is at least where the live consumer is."""
     live = sqlite3.connect(live_path, timeout=10.0)  # positions only: any schema version
@@ -273,7 +294,7 @@ async def _catch_up(
             if remaining(reader.position, stored) == 0:
                 return
             targets = {p: max(stored.get(p, 0), reader.position[p]) for p in reader.position}
-            await _read(reader, conn, targets, progress, "catch up")
+            await _read(reader, writer, targets, progress, "catch up")
         raise ReplayError(f"could not catch up with the live consumer in {CATCH_UP_ROUNDS} rounds")
     finally:
         live.close()

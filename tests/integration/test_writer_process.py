@@ -1,0 +1,249 @@
+"""The writer process (consumer/writer.py) against real SQLite files and real processes:
+the same projection as applying in-process, in order, and nothing after a failed batch."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from consumer.apply import Record, apply_batch, positions_after, prepare
+from consumer.handlers import Context
+from consumer.writer import WriterGone, WriterProcess
+from events import encode_event
+from replay.verify import checksums
+from store import reads
+from store.db import connect
+from store.instants import to_us
+from tests.factories import (
+    completed,
+    exercise_deleted,
+    key_of,
+    upserted,
+    value_of,
+    workout_deleted,
+)
+
+EX, WO = "t.exercises", "t.workouts"
+ROLES = {EX: "exercises", WO: "workouts"}
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+NOW_US = to_us(NOW)
+
+
+def history(seed: int, n: int) -> list[Record]:
+    """Records of a messy history on two partitions of each topic: stale revisions,
+    redeliveries, deletes, tombstones, poison records and unknown types."""
+    rng = random.Random(seed)
+    offsets = {(EX, 0): 0, (EX, 1): 0, (WO, 0): 0, (WO, 1): 0}
+    records: list[Record] = []
+    done: list[dict] = []
+
+    def add(topic: str, key: bytes | None, value: bytes | None) -> None:
+        where = (topic, rng.randrange(2))
+        records.append(Record(topic, where[1], offsets[where], key, value, NOW_US // 1000))
+        offsets[where] += 1
+
+    for i in range(n):
+        roll = rng.random()
+        if roll < 0.05:
+            event = upserted(rng.randint(1, 20), revision=rng.randint(0, 5))
+            add(EX, key_of(event), value_of(event))
+        elif roll < 0.07:
+            event = exercise_deleted(rng.randint(1, 20), revision=rng.randint(0, 5))
+            add(EX, key_of(event), value_of(event))
+        elif roll < 0.08:
+            add(EX, str(rng.randint(1, 20)).encode(), None)  # a tombstone
+        elif roll < 0.10 and done:
+            event = rng.choice(done)  # a redelivery
+            add(WO, key_of(event), value_of(event))
+        elif roll < 0.12 and done:
+            old = rng.choice(done)["data"]
+            event = workout_deleted(old["workout_id"], old["user_id"])
+            add(WO, key_of(event), value_of(event))
+        elif roll < 0.13:
+            add(WO, b"7", bytes(rng.randrange(256) for _ in range(20)))  # poison
+        elif roll < 0.14:
+            event = encode_event("fitness.workout.rated", {"workout_id": "w", "user_id": 7})
+            add(WO, b"7", value_of(event))
+        else:
+            user = rng.choice([rng.randint(1, 50), str(rng.randint(1, 50))])
+            at = NOW - timedelta(hours=rng.uniform(0, 40))
+            event = completed(f"w{i}", user, at, [(rng.randint(1, 20), 40.0, 8)])
+            done.append(event)
+            add(WO, key_of(event), value_of(event))
+    return records
+
+
+def batches(records: list[Record], seed: int) -> list[list[Record]]:
+    rng = random.Random(seed)
+    out, i = [], 0
+    while i < len(records):
+        size = rng.choice([1, 3, 50, 400])
+        out.append(records[i : i + size])
+        i += size
+    return out
+
+
+def through_writer(path: Path, parts: list[list[Record]], **kwargs) -> WriterProcess:  # type: ignore[no-untyped-def]
+    connect(path).close()  # created and migrated, as the callers do
+
+    async def run() -> WriterProcess:
+        writer = WriterProcess(path, ROLES, **kwargs)
+        try:
+            for part in parts:
+                await writer.apply(part, positions_after(part), NOW_US)
+            await writer.close()
+        finally:
+            writer.kill()
+        return writer
+
+    return asyncio.run(run())
+
+
+def test_same_projection_as_applying_in_process(tmp_path):
+    """Table checksums, offsets and counts equal those of apply_batch, batch for batch."""
+    records = history(seed=3, n=3000)
+    parts = batches(records, seed=4)
+    inline = connect(tmp_path / "inline.db")
+    expected = {"records": 0, "dead_letters": 0, "unknown": 0, "changed": 0}
+    for part in parts:
+        result = apply_batch(inline, part, roles=ROLES, ctx=Context(now_us=NOW_US))
+        for name in expected:
+            expected[name] += getattr(result, name)
+    writer = through_writer(tmp_path / "writer.db", parts)
+    built = connect(tmp_path / "writer.db")
+    assert expected["dead_letters"] > 0 and expected["unknown"] > 0
+    assert {name: getattr(writer.totals, name) for name in expected} == expected
+    assert checksums(built) == checksums(inline)
+    assert reads.positions(built) == reads.positions(inline)
+
+
+def test_a_failed_batch_stops_the_writer_and_restart_sends_it_and_the_rest_again(tmp_path):
+    """A batch that cannot be stored (here: the file is locked for longer than the writer
+    waits) stops the writer: the batches behind it in the pipe are not stored either, even
+    once the file can be written again. restart() stores them all, in order."""
+    path = tmp_path / "coach.db"
+    connect(path).close()
+    parts = batches(history(seed=5, n=600), seed=6)
+    blocker = sqlite3.connect(path, isolation_level=None)
+
+    async def run() -> WriterProcess:
+        writer = WriterProcess(path, ROLES, ["busy_timeout = 100"], depth=3)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")
+            for part in parts[:3]:
+                await writer.apply(part, positions_after(part), NOW_US)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                await writer.drain()
+            blocker.execute("ROLLBACK")
+            await asyncio.sleep(0.5)  # a writer that went on would store parts 1 and 2 now
+            assert reads.positions(connect(path)) == {}
+            assert writer.in_hand == 3
+            writer.pragmas = []
+            writer.restart()
+            for part in parts[3:]:
+                await writer.apply(part, positions_after(part), NOW_US)
+            await writer.close()
+            return writer
+        finally:
+            writer.kill()
+
+    writer = asyncio.run(run())
+    inline = connect(tmp_path / "inline.db")
+    for part in parts:
+        apply_batch(inline, part, roles=ROLES, ctx=Context(now_us=NOW_US))
+    built = connect(path)
+    assert writer.totals.records == sum(map(len, parts))
+    assert reads.positions(built) == reads.positions(inline)
+    assert checksums(built) == checksums(inline)
+
+
+def test_a_killed_writer_is_reported_and_restart_recovers(tmp_path):
+    path = tmp_path / "coach.db"
+    connect(path).close()
+    parts = batches(history(seed=7, n=300), seed=8)
+
+    async def run() -> WriterProcess:
+        writer = WriterProcess(path, ROLES)
+        try:
+            await writer.apply(parts[0], positions_after(parts[0]), NOW_US)
+            await writer.drain()
+            os.kill(writer.pid, signal.SIGKILL)
+            with pytest.raises(WriterGone, match="exit code -9"):
+                for part in parts[1:4]:
+                    await writer.apply(part, positions_after(part), NOW_US)
+                await writer.drain()
+            writer.restart()
+            await writer.drain()
+            await writer.close()
+            return writer
+        finally:
+            writer.kill()
+
+    writer = asyncio.run(run())
+    records = [r for part in parts[:4] for r in part]
+    expected = {(p.topic, p.partition): p.next_offset for p in positions_after(records)}
+    assert reads.positions(connect(path)) == expected
+    assert writer.totals.records == len(records)
+
+
+PARENT = """
+import sys, time
+sys.path[:0] = {path!r}
+from consumer.writer import WriterProcess
+writer = WriterProcess({db!r}, {{"t.exercises": "exercises", "t.workouts": "workouts"}})
+print(writer.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_writer_dies_with_its_parent(tmp_path):
+    """A SIGKILLed consumer leaves no writer behind that could commit after it."""
+    db = tmp_path / "coach.db"
+    connect(db).close()
+    code = PARENT.format(path=sys.path, db=str(db))
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    os.kill(child, 0)  # alive
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"writer {child} outlived its parent")
+
+
+def test_prepare_runs_here_and_the_records_of_workouts_stay_here():
+    """Only the records of operations other than completed workouts cross the pipe."""
+    from consumer.writer import WriterError, decode_batch, encode_batch
+
+    records = history(seed=9, n=400)
+    prepared = prepare(records, ROLES)
+    payload = encode_batch(prepared, positions_after(records), NOW_US)
+    decoded, positions, ctx = decode_batch(payload, ROLES)
+    assert ctx.now_us == NOW_US and positions == positions_after(records)
+    assert len(decoded.records) == len(records)
+    assert len(payload) < sum(len(r.value or b"") for r in records) / 2
+    run_index = next(op[1][0] for op in prepared.ops if isinstance(op[0], list))
+    with pytest.raises(WriterError, match="does not hold its raw bytes"):
+        decoded.records[run_index]
+    for (first, second), (a, b) in zip(prepared.ops, decoded.ops, strict=True):
+        if isinstance(first, list):
+            assert [list(row) for row in first] == a and second == b
+        else:
+            assert first == a and second == b
+            assert decoded.records[a] == records[a]
