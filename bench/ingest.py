@@ -31,6 +31,7 @@ from bench.common import (
     machine,
     machine_info,
     save_result,
+    settle_heap,
 )
 from coach.settings import Settings
 from consumer.runner import Projector
@@ -107,6 +108,7 @@ async def main() -> int:
         t0 = time.perf_counter()
         total = await create_and_fill(settings, event_stream(events=args.events, users=args.users))
         print(f"published {total} records in {time.perf_counter() - t0:.1f}s")
+        settle_heap()
         try:
             bare, ours = [], []
             for round_ in range(1, args.rounds + 1):

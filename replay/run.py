@@ -3,13 +3,16 @@ against the live one at the same offsets, catch up with the live consumer, swap 
 
 Steps (the live projection is only ever read, until the one atomic swap):
 1. Copy the live projection (SQLite's online backup: a consistent snapshot at offsets P).
-2. Build a new file from the earliest retained offsets up to exactly P.
+2. Build a new file from the earliest retained offsets up to exactly P: this process reads
+   and decodes, a writer process (consumer/writer.py) commits behind it.
 3. Fold workouts older than the history window in both, with the same cutoff; check the new
    file (integrity, counts) and compare it with the snapshot (table checksums, the api's
    answers for a sample of users). Differences stop the replay unless `--force`.
 4. Read on until the new file has caught up with the live consumer's offsets.
 5. Swap: `COACH_DB_PATH` becomes a link to the new file (store/files.py). The api and the
    consumer notice within a second and carry on with it, the consumer from its offsets.
+
+`--into PATH` does step 2 to the topics' ends, the fold and SQLite's quick check, and stops.
 """
 
 from __future__ import annotations
@@ -155,7 +158,9 @@ async def _replay(
                 raise _Stop
             await _catch_up(reader, writer, live_path, progress)
         await writer.close()
-        problems = integrity(conn)
+        # --into only builds: SQLite's quick check. A file that is swapped in gets the full
+        # integrity check (and has been compared with the live one).
+        problems = integrity(conn, quick=options.into is not None)
         if problems:
             raise ReplayError(f"the rebuilt projection fails SQLite's integrity check: {problems}")
     except _Stop:
