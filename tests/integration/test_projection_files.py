@@ -173,3 +173,22 @@ def _project_into(settings, events):  # type: ignore[no-untyped-def]
 
 def _check(app) -> bool:  # type: ignore[no-untyped-def]
     return app.state.projection_watcher.check()  # type: ignore[no-any-return]
+
+
+def test_checksums_see_a_change_of_type_as_well_as_of_value(tmp_path):
+    """A blob that became text (or an integer that became a real) is a difference."""
+    conn = connect(tmp_path / "p.db")
+    conn.execute(
+        "INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)"
+        " VALUES ('7', 'w1', 1, ?, 1)",
+        (b"[[1,3,8,40.0]]",),
+    )
+    before = checksums(conn)["workouts"]
+    conn.execute("UPDATE workouts SET exercises = CAST(exercises AS TEXT)")
+    as_text = checksums(conn)["workouts"]
+    conn.execute("UPDATE workouts SET exercises = CAST(exercises AS BLOB), completed_at_us = 1.5")
+    as_real = checksums(conn)["workouts"]
+    conn.execute("UPDATE workouts SET completed_at_us = 1")
+    assert checksums(conn)["workouts"] == before
+    assert len({before.sha256, as_text.sha256, as_real.sha256}) == 3
+    conn.close()
