@@ -244,6 +244,9 @@ class Projector:
         file = self.conn.execute("PRAGMA database_list").fetchone()[2]
         if self.settings.writer_process and file:
             self.writer = WriterProcess(Path(file), self.roles, on_result=self.totals.add)
+            # Batches are written by the child (with the large cache, store/db.py); this
+            # connection only records status and folds once a minute.
+            self.conn.execute("PRAGMA cache_size = -32000")
         else:
             self.writer = InlineWriter(self.conn, on_result=self.totals.add)
 
