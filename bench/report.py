@@ -495,6 +495,7 @@ def ingest_section(record: dict[str, Any] | None) -> tuple[str, list[list[Any]]]
         ]
         for i, r in enumerate(d["rounds"])
     ]
+    median = d.get("ratio_median", d["ratio_best"])
     text = f"""## {title}
 
 {provenance(record)}
@@ -505,15 +506,15 @@ aiokafka consumer reading and parsing the same records, alternated (bench/ingest
 {table(["round", "bare events/s", "coach events/s", "coach / bare"], rows)}
 
 Best of each: bare {d["bare_events_per_second"]:,.0f} events/s, coach
-{d["coach_events_per_second"]:,.0f} events/s, ratio **{d["ratio_best"]:.2f}** (goal at least
-0.5: {verdict(d["ratio_best"] >= 0.5)}).
+{d["coach_events_per_second"]:,.0f} events/s, ratio {d["ratio_best"]:.2f}; median of the
+rounds' ratios **{median:.2f}** (goal at least 0.5: {verdict(median >= 0.5)}).
 """
     headline = [
         [
-            "Ingest, coach / bare read",
-            f"{d['ratio_best']:.2f}",
+            "Ingest, coach / bare read (median)",
+            f"{median:.2f}",
             ">= 0.5",
-            verdict(d["ratio_best"] >= 0.5),
+            verdict(median >= 0.5),
             record["command"],
         ]
     ]

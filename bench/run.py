@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = ".venv/bin/python"
 
 DEFAULT = [
-    ["bench/ingest.py", "--events", "200000", "--rounds", "2"],
+    ["bench/ingest.py", "--events", "500000", "--rounds", "2"],
     ["bench/replay.py", "--events", "1000000", "--rounds", "2"],
     ["bench/wod.py", "--quick", "--workers", "2"],
     ["bench/adr.py", "--seconds", "8", "--rounds", "2"],
@@ -31,7 +31,7 @@ DEFAULT = [
     ["bench/ingest_batch.py"],
 ]
 FULL = [
-    ["bench/ingest.py", "--events", "200000", "--rounds", "3"],
+    ["bench/ingest.py", "--events", "500000", "--rounds", "3"],
     ["bench/replay.py", "--events", "1000000", "--rounds", "3"],
     ["bench/wod.py"],
     ["bench/adr.py", "--seconds", "15", "--rounds", "3"],

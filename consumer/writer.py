@@ -352,6 +352,9 @@ class WriterProcess:
         batch = _Batch(prepared, positions, now_us)
         self._send(batch)
         self._in_hand.append(batch)
+        # Take the results already there, so that counts (and failures) show without delay.
+        while self._in_hand and (reply := self._in_hand[0].reply) is not None and reply.done():
+            await self._settle_oldest()
 
     async def apply(
         self, records: Sequence[KafkaRecord], positions: Sequence[PositionRow], now_us: int
