@@ -15,6 +15,10 @@ from events import (
     encode_event,
 )
 
+EX, WO = "t.exercises", "t.workouts"
+"""Topic names of tests that apply records without a broker."""
+ROLES = {EX: "exercises", WO: "workouts"}
+
 
 def exercise_data(
     exercise_id: int,

@@ -15,6 +15,9 @@ from store import reads
 from store.db import connect
 from store.instants import to_us
 from tests.factories import (
+    EX,
+    ROLES,
+    WO,
     completed,
     exercise_deleted,
     key_of,
@@ -23,8 +26,6 @@ from tests.factories import (
     workout_deleted,
 )
 
-EX, WO = "t.exercises", "t.workouts"
-ROLES = {EX: "exercises", WO: "workouts"}
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CTX = Context(now_us=to_us(NOW))
 

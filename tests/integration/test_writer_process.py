@@ -25,6 +25,9 @@ from store import reads
 from store.db import connect
 from store.instants import to_us
 from tests.factories import (
+    EX,
+    ROLES,
+    WO,
     completed,
     exercise_deleted,
     key_of,
@@ -33,8 +36,6 @@ from tests.factories import (
     workout_deleted,
 )
 
-EX, WO = "t.exercises", "t.workouts"
-ROLES = {EX: "exercises", WO: "workouts"}
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 NOW_US = to_us(NOW)
 
