@@ -6,13 +6,14 @@ replay took 3.3 times as long as a bare read of the same records. `WriterProcess
 decoding here and commits in a child process with its own connection to the same file:
 while the child writes batch N, this process fetches and decodes batch N+1.
 
-What goes over the pipe is the `Prepared` batch (consumer/apply.py) as msgpack: the
-records' coordinates and raw bytes (a dead letter keeps them), the rows of each run of
-completed workouts, and the other operations by record index (the child decodes those few
-records again). The child commits with the same `commit()` as the in-process path: one
+What goes over the pipe is the `Prepared` batch (consumer/apply.py) as msgpack: the rows
+of each run of completed workouts, and whole records (raw bytes included, for the dead
+letters) only for the other operations, which the child decodes again (about 100 bytes a
+record in all). The child commits with the same `commit()` as the in-process path: one
 transaction per batch, offsets included, so what is on disk is always whole batches in
 order. Replies come back in order; a storage error in the child is raised here as
-`sqlite3.OperationalError`, anything else as `WriterError`.
+`sqlite3.OperationalError`, a child that died as `WriterGone`, anything else as
+`WriterError`. After a failure the child stops; `restart()` sends what is not stored again.
 
 The child dies with this process (Linux `PR_SET_PDEATHSIG`), so a SIGKILL never leaves a
 writer behind that could commit after its parent is gone.
@@ -45,6 +46,7 @@ from consumer.apply import BatchResult, KafkaRecord, Prepared, Record, commit, p
 from consumer.handlers import Context
 from events import DecodeError, decode_record
 from events.codec import Role
+from store import reads
 from store.db import connect
 from store.rows import PositionRow
 
@@ -68,7 +70,7 @@ class WriterError(Exception):
 
 
 class WriterGone(WriterError):
-    """The writer process exited (killed, out of memory); nothing pending was stored."""
+    """The writer process exited (killed, out of memory) before replying for a batch."""
 
 
 # -- the wire format (pure) -----------------------------------------------------------------------
@@ -386,8 +388,19 @@ class WriterProcess:
             self.on_result(result)
 
     def restart(self) -> None:
-        """A new child, sent every batch in hand again (after a failure)."""
+        """A new child, sent every batch in hand again (after a failure).
+
+        A child that died may have committed a batch without getting to reply: the stored
+        offsets tell. Such batches are counted (records only) and not sent again, since
+        applying one twice would count its unknown events twice."""
         self.kill()
+        stored = _stored_positions(self.path)
+        while self._in_hand and _is_stored(self._in_hand[0], stored):
+            batch = self._in_hand.popleft()
+            result = BatchResult(records=len(batch.prepared.records))
+            _add(self.totals, result)
+            if self.on_result is not None:
+                self.on_result(result)
         self._spawn()
         for batch in self._in_hand:
             self._send(batch)
@@ -420,6 +433,22 @@ class WriterProcess:
 
 
 Writer = InlineWriter | WriterProcess
+
+
+def _stored_positions(path: Path) -> dict[tuple[str, int], int]:
+    conn = sqlite3.connect(path, timeout=10.0)
+    try:
+        return reads.positions(conn)
+    finally:
+        conn.close()
+
+
+def _is_stored(batch: _Batch, stored: Mapping[tuple[str, int], int]) -> bool:
+    """Whether `batch` was committed: every partition it moves is at or past its offsets
+    (a batch always moves each partition it names forward; batches commit in order)."""
+    return bool(batch.positions) and all(
+        stored.get((p.topic, p.partition), -1) >= p.next_offset for p in batch.positions
+    )
 
 
 def _add(totals: BatchResult, result: BatchResult) -> None:

@@ -197,6 +197,38 @@ def test_a_killed_writer_is_reported_and_restart_recovers(tmp_path):
     assert writer.totals.records == len(records)
 
 
+def test_restart_does_not_apply_twice_a_batch_the_dead_child_had_committed(tmp_path):
+    """A child can die after its commit and before its reply: restart() finds the batch in
+    the stored offsets and does not send it again (its unknown events would count twice)."""
+    path = tmp_path / "coach.db"
+    connect(path).close()
+    unknown = encode_event("fitness.workout.rated", {"workout_id": "w", "user_id": 7})
+    first = [Record(WO, 0, i, b"7", value_of(unknown), NOW_US // 1000) for i in range(5)]
+    second = [Record(WO, 0, 5 + i, b"7", value_of(unknown), NOW_US // 1000) for i in range(3)]
+    conn = connect(path)
+
+    async def run() -> WriterProcess:
+        writer = WriterProcess(path, ROLES)
+        try:
+            await writer.apply(first, positions_after(first), NOW_US)
+            deadline = time.monotonic() + 10
+            while reads.positions(conn) != {(WO, 0): 5}:  # committed; reply not taken
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            writer.restart()  # as after a failure: kills the child, sends what is not stored
+            assert writer.in_hand == 0 and writer.totals.records == 5
+            await writer.apply(second, positions_after(second), NOW_US)
+            await writer.close()
+            return writer
+        finally:
+            writer.kill()
+
+    asyncio.run(run())
+    counted = conn.execute("SELECT value FROM meta WHERE name = 'unknown_events'").fetchone()[0]
+    assert counted == 8
+    assert reads.positions(conn) == {(WO, 0): 8}
+
+
 PARENT = """
 import sys, time
 sys.path[:0] = {path!r}
