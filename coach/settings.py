@@ -55,8 +55,8 @@ class Settings(BaseSettings):
     poll_timeout_ms: int = Field(500, ge=10, le=60_000)
     heartbeat_seconds: float = Field(2.0, gt=0, le=300)
     writer_process: bool = True
-    """Commit batches in a child process while the next batch is decoded (two cores);
-    false commits on the consumer's own thread."""
+    """Commit batches in a child process while the next batch is decoded (two cores), in the
+    consumer and in `coach replay`; false commits on their own thread."""
 
     # Auth
     jwt_secret: SecretStr | None = None

@@ -248,7 +248,7 @@ class Projector:
             # connection only records status and folds once a minute.
             self.conn.execute("PRAGMA cache_size = -32000")
         else:
-            self.writer = InlineWriter(self.conn, on_result=self.totals.add)
+            self.writer = InlineWriter(self.conn, self.roles, on_result=self.totals.add)
 
     async def _close_writer(self) -> None:
         if self.writer is not None:

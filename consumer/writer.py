@@ -258,10 +258,21 @@ class InlineWriter:
     """The same interface, committing on the caller's thread (`COACH_WRITER_PROCESS=false`,
     and databases that are not files)."""
 
-    def __init__(self, conn: sqlite3.Connection, on_result: OnResult | None = None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        roles: Mapping[str, Role],
+        on_result: OnResult | None = None,
+    ) -> None:
         self.conn = conn
+        self.roles = dict(roles)
         self.on_result = on_result
         self.totals = BatchResult()
+
+    async def apply(
+        self, records: Sequence[KafkaRecord], positions: Sequence[PositionRow], now_us: int
+    ) -> None:
+        await self.submit(prepare(records, self.roles), positions, now_us)
 
     async def submit(
         self, prepared: Prepared, positions: Sequence[PositionRow], now_us: int

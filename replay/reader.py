@@ -15,7 +15,7 @@ from aiokafka.errors import OffsetOutOfRangeError
 from coach.settings import Settings
 from consumer.kafka import client_options
 from consumer.runner import close_consumer
-from consumer.writer import WriterProcess
+from consumer.writer import Writer
 from events.codec import Role
 from replay.plan import Partition, caught_up, clip
 from replay.progress import Progress
@@ -88,7 +88,7 @@ class TopicReader:
 
     async def read_to(
         self,
-        writer: WriterProcess,
+        writer: Writer,
         targets: Mapping[Partition, int],
         progress: Progress,
     ) -> None:

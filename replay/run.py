@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coach.settings import Settings
-from consumer.writer import WriterProcess
+from consumer.writer import InlineWriter, Writer, WriterProcess
 from replay.plan import Gap, Partition, by_topic, describe_gaps, gaps, remaining
 from replay.progress import Progress
 from replay.reader import ReplayError, TopicReader
@@ -125,7 +125,11 @@ async def _replay(
     # Batches are committed by a child process while this one reads and decodes the next;
     # `conn` is used between reads (fold, checks) and after the writer has closed.
     try:
-        writer = WriterProcess(building, reader.roles, BUILDING_PRAGMAS)
+        writer: Writer = (
+            WriterProcess(building, reader.roles, BUILDING_PRAGMAS)
+            if settings.writer_process
+            else InlineWriter(conn, reader.roles)
+        )
     except BaseException:
         conn.close()
         files.remove(building)
@@ -202,7 +206,7 @@ class _Stop(Exception):
 
 
 def _finish(
-    outcome: Outcome, reader: TopicReader, writer: WriterProcess, found: list[Gap], started: float
+    outcome: Outcome, reader: TopicReader, writer: Writer, found: list[Gap], started: float
 ) -> Outcome:
     seen = reader.counts.first_timestamp_ms
     outcome.gaps = describe_gaps(
@@ -217,7 +221,7 @@ def _finish(
 
 async def _read(
     reader: TopicReader,
-    writer: WriterProcess,
+    writer: Writer,
     targets: dict[Partition, int],
     progress: Progress,
     phase: str,
@@ -234,7 +238,7 @@ async def _build_and_compare(
     options: Options,
     progress: Progress,
     reader: TopicReader,
-    writer: WriterProcess,
+    writer: Writer,
     conn: sqlite3.Connection,
     live_path: Path,
     target_file: Path,
@@ -289,7 +293,7 @@ async def _build_and_compare(
 
 
 async def _catch_up(
-    reader: TopicReader, writer: WriterProcess, live_path: Path, progress: Progress
+    reader: TopicReader, writer: Writer, live_path: Path, progress: Progress
 ) -> None:
     """Read on until the new file is at least where the live consumer is."""
     live = sqlite3.connect(live_path, timeout=10.0)  # positions only: any schema version

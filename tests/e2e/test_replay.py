@@ -131,6 +131,12 @@ def test_replay_under_load_equals_live_and_the_service_carries_on(kafka_settings
         rebuilt = tmp_path / "rebuilt.db"
         coach(settings, "replay", "--into", str(rebuilt))
         assert sums_of(rebuilt) == sums_of(settings.db_path)
+        # The same without the writer process (COACH_WRITER_PROCESS=false).
+        inline = tmp_path / "rebuilt-inline.db"
+        coach(
+            settings.model_copy(update={"writer_process": False}), "replay", "--into", str(inline)
+        )
+        assert sums_of(inline) == sums_of(settings.db_path)
 
         wait_for("the api", lambda: _status(port, "/health") == 200, service=api)
         with Load(port) as load:
