@@ -10,7 +10,8 @@ completed just inside the history window's edge, so the consumer's minute fold r
 again and the projection stays the size it would have in a steady state (a growing file
 would grow the page caches, which is not a leak). The rest are recent, for the WODs.
 Meanwhile --clients HTTP clients ask for WODs. Every --sample seconds it reads VmRSS and the
-number of open file descriptors of both processes from /proc.
+number of open file descriptors of both processes from /proc, each with its child processes
+(the consumer's writer process, the api's workers).
 
 It fails (exit 1) when, after the warm-up, the median of the last minute exceeds the median
 of the first minute by 10 % or more, for either figure of either process; or when a WOD
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import os
@@ -54,12 +56,26 @@ def say(message: str) -> None:
 
 
 def proc_figures(pid: int) -> tuple[int, int]:
-    """(RSS in KiB, open file descriptors) of `pid`, from /proc."""
+    """(RSS in KiB, open file descriptors) of `pid` and its child processes (the consumer's
+    writer process), from /proc."""
     rss = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1])
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    for child in children(pid):
+        with contextlib.suppress(FileNotFoundError):
+            child_rss, child_fds = proc_figures(child)
+            rss, fds = rss + child_rss, fds + child_fds
+    return rss, fds
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 class Publisher:
