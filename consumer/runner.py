@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ BACKOFF_MAX_SECONDS = 15.0
 PRUNE_EVERY_SECONDS = 60.0
 METADATA_TIMEOUT_SECONDS = 5.0
 WRITE_RETRY_SECONDS = 1.0
+LOCK_RETRY_SECONDS = 0.2
 
 
 class OutOfRetention(Exception):
@@ -113,6 +115,8 @@ class Projector:
         self.health = Health()
         self._assigned: set[TopicPartition] = set()
         self.writer: Writer | None = None
+        self._lock: int | None = None
+        self._waiting_logged = False
 
     @classmethod
     def open(cls, settings: Settings) -> Projector:
@@ -128,6 +132,8 @@ class Projector:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; survives broker outages. Raises OutOfRetention."""
         backoff = BACKOFF_START_SECONDS
+        if not await self._lock_projection(stop):
+            return
         self._start_writer()
         try:
             while not stop.is_set():
@@ -150,6 +156,26 @@ class Projector:
                 await self._drain(stop)
         finally:
             await self._close_writer()
+            if self._lock is not None:
+                os.close(self._lock)
+                self._lock = None
+
+    async def _lock_projection(self, stop: asyncio.Event) -> bool:
+        """Wait until this is the only consumer writing the projection (a previous one's
+        writer process may still be exiting); False if stopped meanwhile."""
+        path = self.settings.db_path
+        while (lock := files.writer_lock(path)) is None:
+            if not self._waiting_logged:
+                log.warning(
+                    "another consumer (or its writer process) is writing %s; waiting for it",
+                    path,
+                )
+                self._waiting_logged = True
+            await _sleep_unless(stop, LOCK_RETRY_SECONDS)
+            if stop.is_set():
+                return False
+        self._lock = lock
+        return True
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -243,7 +269,12 @@ class Projector:
         """A writer of the file `conn` has open (the file itself, not the link to it)."""
         file = self.conn.execute("PRAGMA database_list").fetchone()[2]
         if self.settings.writer_process and file:
-            self.writer = WriterProcess(Path(file), self.roles, on_result=self.totals.add)
+            self.writer = WriterProcess(
+                Path(file),
+                self.roles,
+                on_result=self.totals.add,
+                keep_fds=[self._lock] if self._lock is not None else [],
+            )
             # Batches are written by the child (with the large cache, store/db.py); this
             # connection only records status and folds once a minute.
             self.conn.execute("PRAGMA cache_size = -32000")

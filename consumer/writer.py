@@ -314,12 +314,15 @@ class WriterProcess:
         *,
         depth: int = DEPTH,
         on_result: OnResult | None = None,
+        keep_fds: Sequence[int] = (),
     ) -> None:
+        """`keep_fds`: descriptors the child holds open until it exits (a lock)."""
         self.path = path
         self.roles = dict(roles)
         self.pragmas = list(pragmas)
         self.depth = depth
         self.on_result = on_result
+        self.keep_fds = tuple(keep_fds)
         self.totals = BatchResult()
         self._in_hand: deque[_Batch] = deque()
         self._spawn()
@@ -341,6 +344,7 @@ class WriterProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
+            pass_fds=self.keep_fds,
         )
         assert self._process.stdin is not None and self._process.stdout is not None
         self._requests: IO[bytes] = self._process.stdin

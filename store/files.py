@@ -238,3 +238,22 @@ def replay_lock(path: str | Path) -> Iterator[None]:
 
 class ReplayRunning(Exception):
     pass
+
+
+def writer_lock(path: str | Path) -> int | None:
+    """Take the lock of the one consumer writing the projection at `path`: its file
+    descriptor, or None while another process holds it.
+
+    The consumer's writer process inherits the descriptor, so the lock is held until both
+    have exited: a consumer started after a SIGKILL waits for the old writer to be gone.
+    Closing the descriptor releases it."""
+    path = Path(path)
+    lock_file = path.with_name(f".{path.name}.writer.lock")
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd

@@ -159,6 +159,31 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(kafka_settings, tmp
     assert mid_stream >= 3, "the kills did not land while records were being applied"
 
 
+def test_a_second_consumer_of_the_same_projection_waits_for_the_first(kafka_settings, tmp_path):
+    """Two consumers writing one projection would interleave their batches: the second
+    waits (and says so) until the first, writer process included, has exited."""
+    settings = kafka_settings.model_copy(update={"topic_partitions": 1})
+    coach(settings, "topics", "create")
+    coach(settings, "publish", input=lines([upserted(1), upserted(2)]))
+    first = Service(settings, tmp_path / "first.log", "consume")
+    second = None
+    try:
+        wait_for("the catalog", lambda: stats(settings)["exercises"] == 2, service=first)
+        second = Service(settings, tmp_path / "second.log", "consume")
+        wait_for("the second to wait", lambda: "waiting for it" in second.log(), service=second)
+        coach(settings, "publish", input=lines([upserted(3)]))
+        wait_for("the first to apply", lambda: stats(settings)["exercises"] == 3, service=first)
+        assert "assigned" not in second.log()
+        assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+        wait_for("the second to take over", lambda: "assigned" in second.log(), service=second)
+        coach(settings, "publish", input=lines([upserted(4)]))
+        wait_for("the second to apply", lambda: stats(settings)["exercises"] == 4, service=second)
+    finally:
+        first.stop()
+        if second is not None:
+            assert second.stop() == 0, second.log()
+
+
 # -- broker restart ------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from consumer.handlers import Context
 from consumer.writer import WriterGone, WriterProcess
 from events import encode_event
 from replay.verify import checksums
-from store import reads
+from store import files, reads
 from store.db import connect
 from store.instants import to_us
 from tests.factories import (
@@ -227,6 +227,25 @@ def test_restart_does_not_apply_twice_a_batch_the_dead_child_had_committed(tmp_p
     counted = conn.execute("SELECT value FROM meta WHERE name = 'unknown_events'").fetchone()[0]
     assert counted == 8
     assert reads.positions(conn) == {(WO, 0): 8}
+
+
+def test_the_writer_keeps_the_consumers_lock_until_it_exits(tmp_path):
+    """The lock a consumer takes is held by its writer process too: a new consumer cannot
+    start writing while an old writer is still there."""
+    path = tmp_path / "coach.db"
+    connect(path).close()
+    lock = files.writer_lock(path)
+    assert lock is not None
+    assert files.writer_lock(path) is None  # one holder at a time
+    writer = WriterProcess(path, ROLES, keep_fds=[lock])
+    try:
+        os.close(lock)  # the consumer is gone; its writer is not
+        assert files.writer_lock(path) is None
+    finally:
+        writer.kill()
+    again = files.writer_lock(path)
+    assert again is not None
+    os.close(again)
 
 
 PARENT = """
