@@ -206,7 +206,10 @@ def _die_with_parent(parent: int) -> None:
 def serve(path: str, roles: dict[str, Role], pragmas: list[str], parent: int) -> None:
     """The child: commit each batch read from stdin, reply on stdout, until told to close."""
     _die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Ctrl-C, or a SIGTERM sent to the whole process group, is the parent's to handle: it
+    # lets the batches in hand be committed, then closes the pipe, which ends this loop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout carries replies: nothing else may be printed there
     # Each batch makes ~100,000 short-lived objects, freed by their reference counts; the

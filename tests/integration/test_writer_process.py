@@ -248,6 +248,34 @@ def test_the_writer_keeps_the_consumers_lock_until_it_exits(tmp_path):
     os.close(again)
 
 
+def test_a_sigterm_to_the_process_group_leaves_the_writer_to_its_parent(tmp_path):
+    """`docker stop` or a terminal may signal every process of the group: the writer goes
+    on until its parent has committed what is in hand and closes the pipe."""
+    path = tmp_path / "coach.db"
+    connect(path).close()
+    parts = batches(history(seed=11, n=200), seed=12)
+
+    async def run() -> WriterProcess:
+        writer = WriterProcess(path, ROLES)
+        try:
+            await writer.apply(parts[0], positions_after(parts[0]), NOW_US)
+            await writer.drain()  # started (a signal during its imports still ends it)
+            os.kill(writer.pid, signal.SIGTERM)
+            os.kill(writer.pid, signal.SIGINT)
+            for part in parts[1:]:
+                await writer.apply(part, positions_after(part), NOW_US)
+            await writer.close()
+            return writer
+        finally:
+            writer.kill()
+
+    writer = asyncio.run(run())
+    assert writer._process.returncode == 0
+    records = [r for part in parts for r in part]
+    expected = {(p.topic, p.partition): p.next_offset for p in positions_after(records)}
+    assert reads.positions(connect(path)) == expected
+
+
 PARENT = """
 import sys, time
 sys.path[:0] = {path!r}
