@@ -94,14 +94,25 @@ def batches(records: list[Record], seed: int) -> list[list[Record]]:
     return out
 
 
+async def feed(writer: WriterProcess, parts: list[list[Record]]) -> None:
+    """Hand each batch to `writer`, with the offsets it reaches."""
+    for part in parts:
+        await writer.apply(part, positions_after(part), NOW_US)
+
+
+def offsets_after(parts: list[list[Record]]) -> dict[tuple[str, int], int]:
+    """The stored offsets once every batch of `parts` is in."""
+    records = [r for part in parts for r in part]
+    return {(p.topic, p.partition): p.next_offset for p in positions_after(records)}
+
+
 def through_writer(path: Path, parts: list[list[Record]], **kwargs) -> WriterProcess:  # type: ignore[no-untyped-def]
     connect(path).close()  # created and migrated, as the callers do
 
     async def run() -> WriterProcess:
         writer = WriterProcess(path, ROLES, **kwargs)
         try:
-            for part in parts:
-                await writer.apply(part, positions_after(part), NOW_US)
+            await feed(writer, parts)
             await writer.close()
         finally:
             writer.kill()
@@ -141,8 +152,7 @@ def test_a_failed_batch_stops_the_writer_and_restart_sends_it_and_the_rest_again
         writer = WriterProcess(path, ROLES, ["busy_timeout = 100"], depth=3)
         try:
             blocker.execute("BEGIN IMMEDIATE")
-            for part in parts[:3]:
-                await writer.apply(part, positions_after(part), NOW_US)
+            await feed(writer, parts[:3])
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 await writer.drain()
             blocker.execute("ROLLBACK")
@@ -151,8 +161,7 @@ def test_a_failed_batch_stops_the_writer_and_restart_sends_it_and_the_rest_again
             assert writer.in_hand == 3
             writer.pragmas = []
             writer.restart()
-            for part in parts[3:]:
-                await writer.apply(part, positions_after(part), NOW_US)
+            await feed(writer, parts[3:])
             await writer.close()
             return writer
         finally:
@@ -180,8 +189,7 @@ def test_a_killed_writer_is_reported_and_restart_recovers(tmp_path):
             await writer.drain()
             os.kill(writer.pid, signal.SIGKILL)
             with pytest.raises(WriterGone, match="exit code -9"):
-                for part in parts[1:4]:
-                    await writer.apply(part, positions_after(part), NOW_US)
+                await feed(writer, parts[1:4])
                 await writer.drain()
             writer.restart()
             await writer.drain()
@@ -191,10 +199,8 @@ def test_a_killed_writer_is_reported_and_restart_recovers(tmp_path):
             writer.kill()
 
     writer = asyncio.run(run())
-    records = [r for part in parts[:4] for r in part]
-    expected = {(p.topic, p.partition): p.next_offset for p in positions_after(records)}
-    assert reads.positions(connect(path)) == expected
-    assert writer.totals.records == len(records)
+    assert reads.positions(connect(path)) == offsets_after(parts[:4])
+    assert writer.totals.records == sum(map(len, parts[:4]))
 
 
 def test_restart_does_not_apply_twice_a_batch_the_dead_child_had_committed(tmp_path):
@@ -262,8 +268,7 @@ def test_a_sigterm_to_the_process_group_leaves_the_writer_to_its_parent(tmp_path
             await writer.drain()  # started (a signal during its imports still ends it)
             os.kill(writer.pid, signal.SIGTERM)
             os.kill(writer.pid, signal.SIGINT)
-            for part in parts[1:]:
-                await writer.apply(part, positions_after(part), NOW_US)
+            await feed(writer, parts[1:])
             await writer.close()
             return writer
         finally:
@@ -271,9 +276,7 @@ def test_a_sigterm_to_the_process_group_leaves_the_writer_to_its_parent(tmp_path
 
     writer = asyncio.run(run())
     assert writer._process.returncode == 0
-    records = [r for part in parts for r in part]
-    expected = {(p.topic, p.partition): p.next_offset for p in positions_after(records)}
-    assert reads.positions(connect(path)) == expected
+    assert reads.positions(connect(path)) == offsets_after(parts)
 
 
 PARENT = """
