@@ -56,6 +56,7 @@ class Record:
     key: bytes | None
     value: bytes | None
     timestamp: int | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 @dataclass
@@ -100,7 +101,10 @@ def prepare(records: Sequence[KafkaRecord], roles: Mapping[str, Role]) -> Prepar
     indexes: list[int] = []
     for i, record in enumerate(records):
         try:
-            decoded = decode_record(roles[record.topic], record.key, record.value)
+            role = roles.get(record.topic)
+            if role is None:
+                raise DecodeError(f"topic {record.topic!r} is not one coach reads")
+            decoded = decode_record(role, record.key, record.value)
         except DecodeError as exc:
             if rows:
                 ops.append((rows, indexes))
@@ -231,12 +235,13 @@ def _commit_all(
             continue
         decoded = second
         assert isinstance(decoded, Decoded)
+        record_ctx = ctx.for_record(records[index].timestamp)
         if isolate:
-            apply = lambda d=decoded: apply_decoded(conn, d, ctx)  # type: ignore[misc]  # noqa: E731
+            apply = lambda d=decoded, c=record_ctx: apply_decoded(conn, d, c)  # type: ignore[misc]  # noqa: E731
             _isolated(conn, records, index, apply, result, ctx)
             continue
         try:
-            changed = apply_decoded(conn, decoded, ctx)
+            changed = apply_decoded(conn, decoded, record_ctx)
         except sqlite3.OperationalError:
             raise
         except Exception as exc:
@@ -304,4 +309,5 @@ def _dead_letter(conn: sqlite3.Connection, record: KafkaRecord, error: str, ctx:
         value=record.value,
         error=error,
         failed_at_us=ctx.now_us,
+        timestamp_ms=record.timestamp,
     )

@@ -62,11 +62,29 @@ _TYPE_OF: dict[type, str] = {
     cls: cls.__struct_config__.tag for union in EVENTS_BY_ROLE.values() for cls in union.__args__
 }
 _ENTITY_FIELD = {"exercises": "id", "workouts": "user_id"}
+MAX_ID = 2**63 - 1
 
 
-def _exercise_id_from_key(key: str | None) -> int:
-    if key is None or not key.isdigit() or int(key) < 1:
-        raise DecodeError(f"exercises key must be a positive decimal id, got {key!r}")
+MAX_ID_DIGITS = 19
+"""Digits of the largest exercise id the contract allows (2**63 - 1)."""
+
+
+def exercise_id_from_key(key: str | None) -> int:
+    """The exercise id of an exercises-topic key: its canonical text only.
+
+    Canonical: ASCII decimal digits, no sign, no leading zero, at most 2**63 - 1. Anything
+    else (`007`, `²`, Arabic-Indic digits, 5,000 digits) is refused: `int()` would read some
+    of them as another key's id, which compaction keeps apart, and raise on others."""
+    if (
+        key is None
+        or not 0 < len(key) <= MAX_ID_DIGITS
+        or not key.isascii()
+        or not key.isdigit()
+        or key[0] == "0"
+        or int(key) > MAX_ID
+    ):
+        shown = key if key is None or len(key) <= 40 else key[:40] + "..."
+        raise DecodeError(f"exercises key must be a canonical positive decimal id, got {shown!r}")
     return int(key)
 
 
@@ -83,7 +101,7 @@ def decode_record(role: Role, key: bytes | None, value: bytes | None) -> Decoded
         raise DecodeError("key is not UTF-8 text") from None
     if value is None:
         if role == "exercises":
-            return Decoded(TOMBSTONE, _exercise_id_from_key(key_text), None)
+            return Decoded(TOMBSTONE, exercise_id_from_key(key_text), None)
         raise DecodeError("null value on the workouts topic")
     try:
         event = _BY_ROLE[role].decode(value)
@@ -91,7 +109,8 @@ def decode_record(role: Role, key: bytes | None, value: bytes | None) -> Decoded
         return _not_of_this_topic(role, value, exc)
     entity = str(getattr(event.data, _ENTITY_FIELD[role]))
     if key_text != entity:
-        raise DecodeError(f"record key {key_text!r} does not match the event's entity {entity!r}")
+        shown = key_text if key_text is None or len(key_text) <= 40 else key_text[:40] + "..."
+        raise DecodeError(f"record key {shown!r} does not match the event's entity {entity!r}")
     return Decoded(_TYPE_OF[type(event)], event.data, event.id)
 
 

@@ -1,0 +1,92 @@
+"""Fuzzing a whole record (key, headers, value) against `prepare()`: whatever a hostile or
+broken producer writes, decoding either yields an event or a dead letter with its reason.
+No exception escapes, so one record can never stop a partition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from consumer.apply import Record, prepare
+from tests.factories import EX, ROLES, WO, completed, exercise_deleted, upserted, workout_deleted
+
+DIGITS = "0123456789\u00b2\u00b3\u00b9\u0660\u0661\u0662\u0663\u0667\u06f1\u0967\uff15"
+KEY_TEXT = st.one_of(
+    st.text(alphabet=DIGITS, max_size=25),
+    st.text(max_size=30),
+    st.integers(-(2**70), 2**70).map(str),
+    st.integers(1, 10**6).map(lambda n: "0" * 3 + str(n)),
+    st.just("9" * 5000),
+)
+KEY = st.one_of(st.none(), st.binary(max_size=40), KEY_TEXT.map(str.encode))
+HEADERS = st.lists(st.tuples(st.text(max_size=20), st.binary(max_size=40)), max_size=4).map(tuple)
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)  # what JSON encoders write
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+NOW = "2026-11-28T12:00:00+00:00"
+VALID = (
+    upserted(7),
+    exercise_deleted(7, 3),
+    completed("w1", 7, __import__("datetime").datetime.fromisoformat(NOW), [(1, 5.0, 5)]),
+    workout_deleted("w1", "7"),
+)
+
+
+@st.composite
+def mutated(draw: Any) -> bytes:
+    """A valid event with one field of its envelope or its data replaced by any JSON."""
+    event = orjson.loads(orjson.dumps(draw(st.sampled_from(VALID))))
+    target = event if draw(st.booleans()) else event["data"]
+    field = draw(st.sampled_from(sorted(target)) | st.text(max_size=8))
+    if draw(st.booleans()):
+        target[field] = draw(JSON)
+    else:
+        target.pop(field, None)
+    return orjson.dumps(event)
+
+
+VALUE = st.one_of(
+    st.none(),
+    st.binary(max_size=200),
+    JSON.map(orjson.dumps),
+    mutated(),
+    st.sampled_from(VALID).map(orjson.dumps),
+)
+RECORD = st.builds(
+    lambda topic, key, value, headers, ts: Record(topic, 0, 0, key, value, ts, headers),
+    st.sampled_from((EX, WO, "not.ours")),
+    KEY,
+    VALUE,
+    HEADERS,
+    st.none() | st.integers(-(2**40), 2**45),
+)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(RECORD, min_size=1, max_size=8))
+def test_any_record_decodes_or_becomes_a_dead_letter(records: list[Record]) -> None:
+    records = [
+        Record(r.topic, 0, i, r.key, r.value, r.timestamp, r.headers) for i, r in enumerate(records)
+    ]
+    prepared = prepare(records, ROLES)
+    accounted = prepared.unknown
+    for first, second in prepared.ops:
+        if isinstance(first, list):
+            accounted += len(first)
+        else:
+            if isinstance(second, str):
+                assert second, "a dead letter without a reason"
+            accounted += 1
+    assert accounted == len(records)
