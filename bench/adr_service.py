@@ -44,17 +44,20 @@ from api.suggest import suggest
 from api.timewindow import YesterdayCache
 from api.zones import is_known_zone, zone
 from coach.settings import load_settings
-from store.reads import History, Performance
-from store.rows import CompletedRow
+from store.reads import History, Performance, WindowWorkout
+from store.rows import CompletedRow, Entry, suggested_entry
 
 
 def history_of(workouts: Iterable[Sequence[Any]]) -> History:
-    """The monolith's `workouts` ([[completed_at_us, [[id, sets, reps, weight], ...]], ...])
-    as coach's History, oldest first."""
+    """The monolith's `workouts` ([[completed_at_us, workout_id, deleted, [[id, sets, reps,
+    weight], ...]], ...]) as coach's History, oldest first."""
     return History(
         sorted(
-            ((int(at), [CompletedRow(*row) for row in rows]) for at, rows in workouts),
-            key=lambda w: w[0],
+            (
+                WindowWorkout(int(at), str(w), [CompletedRow(*row) for row in rows], bool(d))
+                for at, w, d, rows in workouts
+            ),
+            key=lambda w: (w.completed_at_us, w.workout_id),
         )
     )
 
@@ -62,20 +65,22 @@ def history_of(workouts: Iterable[Sequence[Any]]) -> History:
 def latest_performances(
     recent: History, folded: Iterable[Sequence[Any]], wanted: Iterable[int]
 ) -> dict[int, Performance]:
-    """Per wanted exercise, the newest of the folded performances ([[exercise_id,
-    completed_at_us, weight, reps], ...]) and the window's: the rule of
-    store.reads.performances (on a tie the window's wins)."""
+    """Per wanted exercise, the suggestion by coach's rule (store/rows.py
+    `suggested_entry`) over the folded performances ([[exercise_id, completed_at_us,
+    workout_id, sets, reps, weight, deleted], ...]) and the window's workouts."""
     wanted = set(wanted)
-    latest: dict[int, tuple[int, Performance]] = {
-        int(exercise_id): (int(at), Performance(weight, reps))
-        for exercise_id, at, weight, reps in folded
-        if exercise_id in wanted
-    }
-    for exercise_id, (at, perf) in recent.latest(wanted).items():
-        held = latest.get(exercise_id)
-        if held is None or at >= held[0]:
-            latest[exercise_id] = (at, perf)
-    return {exercise_id: perf for exercise_id, (_, perf) in latest.items()}
+    entries: dict[int, list[Entry]] = {}
+    for exercise_id, *entry in folded:
+        if exercise_id in wanted:
+            entries.setdefault(int(exercise_id), []).append(Entry(*entry[:5], bool(entry[5])))
+    for exercise_id, window in recent.entries(wanted).items():
+        entries.setdefault(exercise_id, []).extend(window)
+    found = {}
+    for exercise_id, candidates in entries.items():
+        best = suggested_entry(candidates)
+        if best is not None:
+            found[exercise_id] = Performance(best.weight, best.reps)
+    return found
 
 
 class RawResponse(NamedTuple):

@@ -82,11 +82,13 @@ def user_body(conn: sqlite3.Connection, user_id: str) -> bytes:
     conn.execute("BEGIN")
     try:
         workouts = conn.execute(
-            "SELECT completed_at_us, exercises FROM workouts WHERE user_id = ? AND deleted = 0",
+            """SELECT completed_at_us, workout_id, deleted, exercises FROM workouts
+               WHERE user_id = ? AND exercises IS NOT NULL""",
             (user_id,),
         ).fetchall()
         performances = conn.execute(
-            "SELECT exercise_id, completed_at_us, weight, reps FROM performances WHERE user_id = ?",
+            """SELECT exercise_id, completed_at_us, workout_id, sets, reps, weight, deleted
+               FROM performances WHERE user_id = ?""",
             (user_id,),
         ).fetchall()
     finally:
@@ -95,7 +97,9 @@ def user_body(conn: sqlite3.Connection, user_id: str) -> bytes:
     return b"".join(
         (
             b'{"workouts":[',
-            b",".join(b"[%d,%s]" % (at, blob) for at, blob in workouts),
+            b",".join(
+                b"[%d,%s,%d,%s]" % (at, orjson.dumps(w), d, blob) for at, w, d, blob in workouts
+            ),
             b'],"performances":',
             orjson.dumps(performances),
             b"}",

@@ -65,17 +65,17 @@ def retry(conn: sqlite3.Connection, *, roles: Mapping[str, Role]) -> RetryResult
     """Apply every dead letter again; remove those that apply, re-word those that fail."""
     result = RetryResult()
     letters = conn.execute(
-        """SELECT id, topic, partition, "offset", key, value FROM dead_letters
+        """SELECT id, topic, partition, "offset", key, value, timestamp_ms FROM dead_letters
            ORDER BY topic, partition, "offset\""""
     ).fetchall()
-    for id_, topic, partition, offset, key, value in letters:
+    for id_, topic, partition, offset, key, value, timestamp_ms in letters:
         where = f"{topic}/{partition}@{offset}"
         role = roles.get(topic)
         if role is None:
             result.still_failing += 1
             result.errors.append(f"{where}: topic {topic} is not one coach reads (settings)")
             continue
-        ctx = Context(now_us=now_us())
+        ctx = Context(now_us=now_us()).for_record(timestamp_ms)
         with transaction(conn):
             error = _apply_letter(conn, role, key, value, ctx)
             if error is None:

@@ -24,9 +24,21 @@ from store.rows import ExerciseRow, ImpactRow, WorkoutRow, encode_exercises
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a handler may need besides the event: the clock, read once per batch."""
+    """What a handler may need besides the event: the clock, read once per batch (only for
+    what records when coach did something, never for what a row holds), and the record's
+    own Kafka timestamp (part of the topic: a replay sees the same)."""
 
     now_us: int
+    record_at_us: int | None = None
+
+    def for_record(self, timestamp_ms: int | None) -> Context:
+        return Context(self.now_us, None if timestamp_ms is None else timestamp_ms * 1000)
+
+    @property
+    def event_at_us(self) -> int:
+        """The record's timestamp; the clock only for a record without one (no broker since
+        Kafka 0.10 writes those)."""
+        return self.now_us if self.record_at_us is None else self.record_at_us
 
 
 Handler = Callable[[sqlite3.Connection, Any, Context], bool]
@@ -85,7 +97,10 @@ def on_tombstone(conn: sqlite3.Connection, exercise_id: int, ctx: Context) -> bo
 
 def on_workout_deleted(conn: sqlite3.Connection, data: WorkoutDeleted, ctx: Context) -> bool:
     return writes.delete_workout(
-        conn, workout_id=data.workout_id, user_id=str(data.user_id), marker_at_us=ctx.now_us
+        conn,
+        workout_id=data.workout_id,
+        user_id=str(data.user_id),
+        deleted_at_us=ctx.event_at_us,
     )
 
 

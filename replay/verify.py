@@ -2,10 +2,12 @@
 answers the api would give, against the live projection at the same offsets.
 
 Columns that record when coach applied something (not what) are left out of the
-checksums: the time a dead letter was stored, the time stamped on a deleted workout's
-marker, the consumer's status. The catalog is compared as the api sees it (live
-exercises): a compacted topic may have dropped an exercise's tombstone together with
-the exercise, which the live projection still holds as a deleted row.
+checksums: the time a dead letter was stored and its reason's wording, the consumer's
+status, the change stamps. Everything else is a function of the topics alone (a deleted
+workout's marker carries the delete record's timestamp), so it is compared. The catalog
+is compared as the api sees it (live exercises): a compacted topic may have dropped an
+exercise's tombstone together with the exercise, which the live projection still holds as
+a deleted row.
 """
 
 from __future__ import annotations
@@ -24,18 +26,17 @@ CANONICAL: dict[str, str] = {
     "exercises": """SELECT id, name, description, difficulty, default_weight, default_reps,
                            revision FROM exercises WHERE deleted = 0 ORDER BY id""",
     "exercise_muscle_groups": """SELECT emg.exercise_id, emg.muscle_group_id, emg.is_primary,
-                                        emg.intensity, mg.name, mg.body_part
+                                        emg.intensity, emg.name, emg.body_part
                                  FROM exercise_muscle_groups emg
                                  JOIN exercises e ON e.id = emg.exercise_id AND e.deleted = 0
-                                 JOIN muscle_groups mg ON mg.id = emg.muscle_group_id
                                  ORDER BY 1, 2""",
-    "workouts": """SELECT user_id, workout_id, deleted,
-                          CASE WHEN deleted THEN NULL ELSE completed_at_us END,
-                          exercises, n_exercises
+    "workouts": """SELECT user_id, workout_id, deleted, completed_at_us, exercises, n_exercises,
+                          deleted_at_us
                    FROM workouts ORDER BY user_id, workout_id""",
     "performances": """SELECT user_id, exercise_id, workout_id, completed_at_us, sets, reps,
-                              weight FROM performances ORDER BY user_id, exercise_id""",
-    "dead_letters": """SELECT topic, partition, "offset", key, value
+                              weight, deleted
+                       FROM performances ORDER BY user_id, exercise_id, workout_id""",
+    "dead_letters": """SELECT topic, partition, "offset", key, value, timestamp_ms
                        FROM dead_letters ORDER BY topic, partition, "offset\"""",
     "unknown_events": "SELECT value FROM meta WHERE name = 'unknown_events'",
 }

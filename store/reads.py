@@ -5,9 +5,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from store.rows import CompletedRow, decode_exercises
+from store.rows import (
+    CompletedRow,
+    Entry,
+    decode_exercises,
+    suggested_entry,
+    workout_entries,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +42,9 @@ def load_catalog(conn: sqlite3.Connection) -> list[CatalogExercise]:
     """Every live exercise with its muscle groups, ordered by id."""
     impacts: dict[int, list[dict[str, Any]]] = {}
     for exercise_id, mg_id, name, body_part, is_primary, intensity in conn.execute(
-        """SELECT emg.exercise_id, mg.id, mg.name, mg.body_part, emg.is_primary, emg.intensity
-           FROM exercise_muscle_groups emg JOIN muscle_groups mg ON mg.id = emg.muscle_group_id
-           ORDER BY emg.exercise_id, emg.is_primary DESC, emg.intensity DESC, mg.id"""
+        """SELECT exercise_id, muscle_group_id, name, body_part, is_primary, intensity
+           FROM exercise_muscle_groups
+           ORDER BY exercise_id, is_primary DESC, intensity DESC, muscle_group_id"""
     ):
         impacts.setdefault(exercise_id, []).append(
             {
@@ -66,38 +72,53 @@ def load_catalog(conn: sqlite3.Connection) -> list[CatalogExercise]:
     ]
 
 
+class WindowWorkout(NamedTuple):
+    """A workout still in the window: completed, or deleted (its marker keeps its rows)."""
+
+    completed_at_us: int
+    workout_id: str
+    rows: list[CompletedRow]
+    deleted: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class History:
-    """A user's workouts not yet folded (the window), newest last: (completed_at_us, rows)."""
+    """A user's workouts not yet folded (the window), oldest first."""
 
-    workouts: list[tuple[int, list[CompletedRow]]]
+    workouts: list[WindowWorkout]
 
     def done_between(self, start_us: int, end_us: int) -> frozenset[int]:
-        """Ids of the exercises completed in [start_us, end_us)."""
+        """Ids of the exercises completed in [start_us, end_us) (deleted workouts: none)."""
         return frozenset(
-            row.exercise_id for at, rows in self.workouts if start_us <= at < end_us for row in rows
+            row.exercise_id
+            for w in self.workouts
+            if not w.deleted and start_us <= w.completed_at_us < end_us
+            for row in w.rows
         )
 
-    def latest(self, exercise_ids: Iterable[int]) -> dict[int, tuple[int, Performance]]:
-        """Per exercise, (completed_at_us, the last entry of the newest workout holding it)."""
+    def entries(self, exercise_ids: Iterable[int]) -> dict[int, list[Entry]]:
+        """Per exercise, what each window workout says of it (store/rows.py `Entry`)."""
         wanted = set(exercise_ids)
-        found: dict[int, tuple[int, Performance]] = {}
-        for at, rows in self.workouts:
-            for row in rows:
-                if row.exercise_id in wanted:
-                    found[row.exercise_id] = (at, Performance(row.weight, row.reps))
+        found: dict[int, list[Entry]] = {}
+        for w in self.workouts:
+            each = workout_entries(w.workout_id, w.completed_at_us, w.rows, deleted=w.deleted)
+            for exercise_id, entry in each.items():
+                if exercise_id in wanted:
+                    found.setdefault(exercise_id, []).append(entry)
         return found
 
 
 def history(conn: sqlite3.Connection, *, user_id: str) -> History:
     """The user's workouts still in the window, in one indexed read."""
     rows = conn.execute(
-        """SELECT completed_at_us, exercises FROM workouts
-           WHERE user_id = ? AND deleted = 0""",
+        """SELECT completed_at_us, workout_id, exercises, deleted FROM workouts
+           WHERE user_id = ? AND exercises IS NOT NULL""",
         (user_id,),
     ).fetchall()
-    rows.sort(key=lambda r: r[0])
-    return History([(at, decode_exercises(blob)) for at, blob in rows])
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return History(
+        [WindowWorkout(at, w, decode_exercises(blob), bool(d)) for at, w, blob, d in rows]
+    )
 
 
 def done_between(
@@ -114,27 +135,30 @@ def performances(
     exercise_ids: Iterable[int],
     recent: History | None = None,
 ) -> dict[int, Performance]:
-    """The user's latest logged performance of each of `exercise_ids` that has one: the
-    newest of the folded `performances` rows and the workouts still in the window (pass
-    `recent` when it was read already)."""
+    """The user's suggested performance of each of `exercise_ids` that has one, by the
+    rule of store/rows.py `suggested_entry`, over the folded `performances` rows and the
+    workouts still in the window (pass `recent` when it was read already)."""
     wanted = set(exercise_ids)
     if not wanted:
         return {}
-    latest: dict[int, tuple[int, Performance]] = {}
+    entries: dict[int, list[Entry]] = {}
     marks = ",".join("?" * len(wanted))
-    for exercise_id, at, weight, reps in conn.execute(
-        f"""SELECT exercise_id, completed_at_us, weight, reps FROM performances
-            WHERE user_id = ? AND exercise_id IN ({marks})""",
+    for exercise_id, *entry in conn.execute(
+        f"""SELECT exercise_id, completed_at_us, workout_id, sets, reps, weight, deleted
+            FROM performances WHERE user_id = ? AND exercise_id IN ({marks})""",
         (user_id, *wanted),
     ):
-        latest[exercise_id] = (at, Performance(weight, reps))
+        entries.setdefault(exercise_id, []).append(Entry(*entry[:5], bool(entry[5])))
     if recent is None:
         recent = history(conn, user_id=user_id)
-    for exercise_id, (at, perf) in recent.latest(wanted).items():
-        held = latest.get(exercise_id)
-        if held is None or at >= held[0]:
-            latest[exercise_id] = (at, perf)
-    return {exercise_id: perf for exercise_id, (_, perf) in latest.items()}
+    for exercise_id, window in recent.entries(wanted).items():
+        entries.setdefault(exercise_id, []).extend(window)  # after the folded: seen later
+    found = {}
+    for exercise_id, candidates in entries.items():
+        best = suggested_entry(candidates)
+        if best is not None:
+            found[exercise_id] = Performance(best.weight, best.reps)
+    return found
 
 
 def positions(conn: sqlite3.Connection) -> dict[tuple[str, int], int]:
@@ -159,7 +183,7 @@ def stats(conn: sqlite3.Connection) -> dict[str, Any]:
         "completed_exercises": count(
             "SELECT coalesce(sum(n_exercises), 0) FROM workouts WHERE deleted = 0"
         ),
-        "performances": count("SELECT count(*) FROM performances"),
+        "performances": count("SELECT count(*) FROM performances WHERE deleted = 0"),
         "dead_letters": count("SELECT count(*) FROM dead_letters"),
         "unknown_events": count("SELECT value FROM meta WHERE name = 'unknown_events'"),
         "offsets": {

@@ -11,12 +11,14 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 
 from store.rows import (
+    Entry,
     ExerciseRow,
     ImpactRow,
     PositionRow,
     WorkoutRow,
     decode_exercises,
-    latest_performances,
+    newest_entries,
+    workout_entries,
 )
 
 
@@ -54,16 +56,15 @@ def upsert_exercise(
              default_reps = excluded.default_reps, revision = excluded.revision, deleted = 0""",
         exercise,
     )
-    conn.executemany(
-        """INSERT INTO muscle_groups (id, name, body_part) VALUES (?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET name = excluded.name, body_part = excluded.body_part""",
-        [(i.muscle_group_id, i.name, i.body_part) for i in impacts],
-    )
     conn.execute("DELETE FROM exercise_muscle_groups WHERE exercise_id = ?", (exercise.id,))
     conn.executemany(
         """INSERT OR REPLACE INTO exercise_muscle_groups
-             (exercise_id, muscle_group_id, is_primary, intensity) VALUES (?, ?, ?, ?)""",
-        [(exercise.id, i.muscle_group_id, int(i.is_primary), i.intensity) for i in impacts],
+             (exercise_id, muscle_group_id, is_primary, intensity, name, body_part)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        [
+            (exercise.id, i.muscle_group_id, int(i.is_primary), i.intensity, i.name, i.body_part)
+            for i in impacts
+        ],
     )
     _catalog_changed(conn)
     return True
@@ -114,43 +115,61 @@ def add_workouts(conn: sqlite3.Connection, *, workouts: Sequence[WorkoutRow]) ->
 
 
 def delete_workout(
-    conn: sqlite3.Connection, *, workout_id: str, user_id: str, marker_at_us: int
+    conn: sqlite3.Connection, *, workout_id: str, user_id: str, deleted_at_us: int
 ) -> bool:
-    """Delete a workout: its exercises no longer count as done, nor as performances.
+    """Delete a workout: its exercises no longer count as done, and its performances no
+    longer count for the suggestions (store/rows.py `suggested_entry`).
 
-    The workout's row becomes a deleted marker stamped `marker_at_us` (the time of the
-    delete), so a late duplicate is ignored for the whole history window after the delete;
-    a delete of a workout not seen (yet, or any more) leaves the same marker. If the workout
-    was already folded into `performances`, those rows go; the suggestion then falls back to
-    the user's workouts still in the window, else the exercise's defaults.
+    `deleted_at_us` is the delete record's timestamp (from the topic, so a replay stamps
+    the same). A workout in the window becomes a deleted marker that keeps its time and
+    exercises, so that the fold remembers them as deleted; a delete of a workout not in the
+    window (not seen yet, or folded already) leaves a bare marker. Either way a late
+    duplicate is ignored until the marker is pruned, `COACH_HISTORY_HOURS` after the delete.
+    Performances remembered from the workout are marked deleted (and stamped for readers of
+    changes, store/changes.py), so the one before it counts again.
     """
-    # The marker takes a new highest rowid, so readers of changes see it as a new row
-    # (store/changes.py).
+    # The marker takes a new highest rowid, so readers of changes see it as a new row.
     cur = conn.execute(
-        f"""UPDATE workouts
-            SET deleted = 1, exercises = NULL, n_exercises = 0,
-                completed_at_us = max(completed_at_us, ?), rowid = {_NEXT_ROWID}
+        f"""UPDATE workouts SET deleted = 1, deleted_at_us = ?, rowid = {_NEXT_ROWID}
             WHERE user_id = ? AND workout_id = ? AND deleted = 0""",
-        (marker_at_us, user_id, workout_id),
+        (deleted_at_us, user_id, workout_id),
     )
     changed = cur.rowcount > 0
     if not changed:
-        cur = conn.execute(
-            """INSERT INTO workouts (user_id, workout_id, completed_at_us, deleted)
-               VALUES (?, ?, ?, 1) ON CONFLICT DO NOTHING""",
-            (user_id, workout_id, marker_at_us),
-        )
-        changed = cur.rowcount > 0
-    cur = conn.execute(
-        "DELETE FROM performances WHERE user_id = ? AND workout_id = ?", (user_id, workout_id)
-    )
-    if cur.rowcount > 0 and not changed:
-        # The marker was there already: move it up too, so readers see the user changed.
-        conn.execute(
-            f"UPDATE workouts SET rowid = {_NEXT_ROWID} WHERE user_id = ? AND workout_id = ?",
+        held = conn.execute(
+            "SELECT deleted_at_us FROM workouts WHERE user_id = ? AND workout_id = ?",
             (user_id, workout_id),
+        ).fetchone()
+        if held is None:
+            conn.execute(
+                """INSERT INTO workouts
+                     (user_id, workout_id, completed_at_us, deleted, deleted_at_us)
+                   VALUES (?, ?, ?, 1, ?)""",
+                (user_id, workout_id, deleted_at_us, deleted_at_us),
+            )
+            changed = True
+        elif held[0] is None or deleted_at_us > held[0]:
+            # Deleted again: the marker lasts from the latest delete, whichever order the
+            # deletes came in and whether an earlier marker was pruned in between.
+            conn.execute(
+                """UPDATE workouts SET deleted_at_us = ?1,
+                     completed_at_us = CASE WHEN exercises IS NULL THEN ?1
+                                            ELSE completed_at_us END
+                   WHERE user_id = ?2 AND workout_id = ?3""",
+                (deleted_at_us, user_id, workout_id),
+            )
+    remembered = conn.execute(
+        """SELECT 1 FROM performances WHERE user_id = ? AND workout_id = ? AND deleted = 0
+           LIMIT 1""",
+        (user_id, workout_id),
+    ).fetchone()
+    if remembered:
+        conn.execute(
+            """UPDATE performances SET deleted = 1, changed_seq = ?
+               WHERE user_id = ? AND workout_id = ? AND deleted = 0""",
+            (next_change_seq(conn), user_id, workout_id),
         )
-    return changed or cur.rowcount > 0
+    return changed or remembered is not None
 
 
 _NEXT_ROWID = "(SELECT max(rowid) FROM workouts) + 1"
@@ -161,7 +180,14 @@ FOLD_CHUNK = 20_000
 
 def fold_and_prune(conn: sqlite3.Connection, *, before_us: int, limit: int = FOLD_CHUNK) -> int:
     """Fold up to `limit` workouts older than `before_us` into `performances` and remove
-    them (and deleted markers that old); return how many rows went. Call until 0.
+    them; prune deleted markers deleted before `before_us`; return how many rows were
+    folded or pruned. Call until 0.
+
+    What the performances hold after it does not depend on when folds ran: per user and
+    exercise, the `KEPT_PER_EXERCISE` newest entries of every workout folded so far,
+    deleted ones marked (store/rows.py `newest_entries`). A deleted workout's marker gives
+    its entries (deleted) and keeps only its deletion time, until that is older than
+    `before_us` too.
 
     For readers of changes (store/changes.py): the performances the fold writes are stamped
     (`changed_seq`), so a workout folded away before a reader looked still tells it that
@@ -170,38 +196,74 @@ def fold_and_prune(conn: sqlite3.Connection, *, before_us: int, limit: int = FOL
     find new rows as those above the highest rowid they saw.
     """
     rows = conn.execute(
-        """SELECT user_id, workout_id, completed_at_us, exercises, deleted FROM workouts
-           WHERE completed_at_us < ? ORDER BY completed_at_us LIMIT ?""",
+        """SELECT user_id, workout_id, completed_at_us, exercises, deleted, deleted_at_us
+           FROM workouts WHERE completed_at_us < ? ORDER BY completed_at_us LIMIT ?""",
         (before_us, limit),
     ).fetchall()
     if not rows:
         return 0
-    live = [
-        (user, workout, at, decode_exercises(blob))
-        for user, workout, at, blob, deleted in rows
-        if not deleted
-    ]
-    seq = next_change_seq(conn)
-    conn.executemany(
-        """INSERT INTO performances
-             (user_id, exercise_id, workout_id, completed_at_us, sets, reps, weight,
-              changed_seq)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (user_id, exercise_id) DO UPDATE SET
-             workout_id = excluded.workout_id, completed_at_us = excluded.completed_at_us,
-             sets = excluded.sets, reps = excluded.reps, weight = excluded.weight,
-             changed_seq = excluded.changed_seq
-           WHERE excluded.completed_at_us >= performances.completed_at_us""",
-        [(*p, seq) for p in latest_performances(live)],
-    )
+    folded: dict[tuple[str, int], list[Entry]] = {}
+    for user, workout, at, blob, deleted, _ in rows:
+        if blob is None:
+            continue
+        entries = workout_entries(workout, at, decode_exercises(blob), deleted=bool(deleted))
+        for exercise_id, entry in entries.items():
+            folded.setdefault((user, exercise_id), []).append(entry)
+    _remember(conn, folded)
     highest = _highest_rowid(conn)
+    gone, kept = [], []
+    for user, workout, _, blob, deleted, deleted_at in rows:
+        if deleted and blob is not None and deleted_at is not None and deleted_at >= before_us:
+            kept.append((deleted_at, user, workout))  # its entries are folded; the marker stays
+        else:
+            gone.append((user, workout))
+    conn.executemany("DELETE FROM workouts WHERE user_id = ? AND workout_id = ?", gone)
     conn.executemany(
-        "DELETE FROM workouts WHERE user_id = ? AND workout_id = ?",
-        [(user, workout) for user, workout, *_ in rows],
+        """UPDATE workouts SET exercises = NULL, n_exercises = 0, completed_at_us = ?
+           WHERE user_id = ? AND workout_id = ?""",
+        kept,
     )
     if _highest_rowid(conn) < highest:
         conn.execute("UPDATE meta SET value = value + 1 WHERE name = 'rowid_epoch'")
     return len(rows)
+
+
+def _remember(conn: sqlite3.Connection, folded: dict[tuple[str, int], list[Entry]]) -> None:
+    """Merge folded entries into `performances`, keeping the newest per user and exercise."""
+    if not folded:
+        return
+    held: dict[tuple[str, int], list[Entry]] = {}
+    for user in {user for user, _ in folded}:
+        for exercise_id, *entry in conn.execute(
+            """SELECT exercise_id, completed_at_us, workout_id, sets, reps, weight, deleted
+               FROM performances WHERE user_id = ?""",
+            (user,),
+        ):
+            held.setdefault((user, exercise_id), []).append(Entry(*entry[:5], bool(entry[5])))
+    upserts, evicted = [], []
+    for (user, exercise_id), entries in folded.items():
+        before = held.get((user, exercise_id), [])
+        after = newest_entries([*before, *entries])  # held first: the earliest seen wins
+        was = {e.workout_id: e for e in before}
+        for e in after:
+            if was.get(e.workout_id) != e:
+                upserts.append((user, exercise_id, *e))
+        evicted += [(user, exercise_id, w) for w in was.keys() - {e.workout_id for e in after}]
+    if upserts:
+        seq = next_change_seq(conn)
+        conn.executemany(
+            """INSERT INTO performances
+                 (user_id, exercise_id, completed_at_us, workout_id, sets, reps, weight, deleted,
+                  changed_seq)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (user_id, exercise_id, workout_id) DO UPDATE SET
+                 deleted = excluded.deleted, changed_seq = excluded.changed_seq""",
+            [(*u, seq) for u in upserts],
+        )
+    conn.executemany(
+        "DELETE FROM performances WHERE user_id = ? AND exercise_id = ? AND workout_id = ?",
+        evicted,
+    )
 
 
 def _highest_rowid(conn: sqlite3.Connection) -> int:
@@ -218,12 +280,14 @@ def add_dead_letter(
     value: bytes | None,
     error: str,
     failed_at_us: int,
+    timestamp_ms: int | None = None,
 ) -> bool:
     """Keep a record that could not be applied, with the reason (once per position)."""
     cur = conn.execute(
-        """INSERT INTO dead_letters (topic, partition, "offset", key, value, error, failed_at_us)
-           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-        (topic, partition, offset, key, value, error, failed_at_us),
+        """INSERT INTO dead_letters
+             (topic, partition, "offset", key, value, error, failed_at_us, timestamp_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+        (topic, partition, offset, key, value, error, failed_at_us, timestamp_ms),
     )
     return cur.rowcount > 0
 

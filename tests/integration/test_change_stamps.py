@@ -44,14 +44,14 @@ def test_inserts_deletes_and_folds_are_found(conn):
     assert changed(conn, start) == {"1"}
     with transaction(conn):
         writes.add_workouts(conn, workouts=[workout("2", "b", 100 * HOUR_US)])
-        writes.delete_workout(conn, workout_id="x", user_id="3", marker_at_us=100 * HOUR_US)
+        writes.delete_workout(conn, workout_id="x", user_id="3", deleted_at_us=100 * HOUR_US)
     assert changed(conn, one) == {"2", "3"}
     two = changes.change_mark(conn)
     with transaction(conn):
         writes.add_workouts(conn, workouts=[workout("2", "b", 100 * HOUR_US)])  # seen before
     assert changed(conn, two) == set()
     with transaction(conn):
-        writes.delete_workout(conn, workout_id="b", user_id="2", marker_at_us=100 * HOUR_US)
+        writes.delete_workout(conn, workout_id="b", user_id="2", deleted_at_us=100 * HOUR_US)
     assert changed(conn, two) == {"2"}  # its marker moved to a new highest rowid
     three = changes.change_mark(conn)
     with transaction(conn):
@@ -105,8 +105,9 @@ def test_deleting_a_folded_workout_whose_marker_exists_is_seen(conn):
         )
     before = changes.change_mark(conn)
     with transaction(conn):
-        assert writes.delete_workout(conn, workout_id="a", user_id="1", marker_at_us=0)
-    assert conn.execute("SELECT count(*) FROM performances").fetchone()[0] == 0
+        assert writes.delete_workout(conn, workout_id="a", user_id="1", deleted_at_us=0)
+    # The remembered performance is kept, marked deleted (it still counts among the newest).
+    assert conn.execute("SELECT count(*) FROM performances WHERE deleted = 0").fetchone()[0] == 0
     assert changed(conn, before) == {"1"}
 
 

@@ -257,3 +257,74 @@ def test_migrations_are_idempotent(db_path):
     conn = connect(db_path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# -- hardening (issue 13): keys, and a projection that is a function of the topics alone ------
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "²".encode(),  # a superscript two: str.isdigit() says yes, int() raises
+        "٧".encode(),  # an Arabic-Indic seven: int() reads it as 7
+        b"007",  # a leading zero: compaction keeps it apart from "7"
+        b"0",
+        b"9" * 5000,
+        b"9223372036854775808",  # 2**63: one past the largest id
+        b"+7",
+        b" 7",
+    ],
+)
+def test_hostile_tombstone_key_is_a_dead_letter_and_deletes_nothing(feed, conn, key):
+    feed.events(upserted(7))
+    result = feed.raw(EX, key, None)
+    assert result.dead_letters == 1
+    assert set(catalog_names(conn)) == {7}
+    feed.events(upserted(8))  # the partition moves on
+    assert set(catalog_names(conn)) == {7, 8}
+    assert reads.positions(conn)[(EX, 0)] == 3
+
+
+def test_muscle_group_names_are_each_exercises_own(feed, conn):
+    """Two exercises naming one muscle group differently each keep their own name: a shared
+    row named by whichever came last would depend on the order across partitions."""
+    a = upserted(1)
+    a["data"]["muscle_groups"][0]["name"] = "Quads"
+    b = upserted(2)
+    b["data"]["muscle_groups"][0]["name"] = "Quadriceps"
+    feed.events(a, b)
+    names = {e.id: e.muscle_groups[0]["name"] for e in reads.load_catalog(conn)}
+    assert names == {1: "Quads", 2: "Quadriceps"}
+
+
+def test_a_deleted_workouts_marker_carries_the_delete_records_time_not_the_clock(conn):
+    at = NOW - timedelta(hours=3)
+    record = Record(WO, 0, 0, b"7", value_of(workout_deleted("w1", 7)), to_us(at) // 1000)
+    later = Context(now_us=to_us(NOW + timedelta(days=3)))  # a replay, three days on
+    apply_batch(conn, [record], roles=ROLES, ctx=later)
+    marker = conn.execute("SELECT deleted, deleted_at_us FROM workouts").fetchone()
+    assert marker == (1, to_us(at))
+
+
+def test_deleting_a_folded_workout_brings_the_one_before_back(feed, conn):
+    """The same answer as when the delete comes before the fold (as in a replay)."""
+    feed.events(
+        completed("old", 7, NOW - timedelta(days=4), [(1, 50.0, 8)]),
+        completed("new", 7, NOW - timedelta(days=3), [(1, 60.0, 5)]),
+    )
+    fold(conn)
+    feed.events(workout_deleted("new", 7))
+    perf = reads.performances(conn, user_id="7", exercise_ids=[1])[1]
+    assert (perf.weight, perf.reps) == (50.0, 8)
+
+
+def test_a_tie_on_completed_at_resolves_by_workout_id_before_and_after_the_fold(feed, conn):
+    at = NOW - timedelta(days=3)
+    feed.events(
+        completed("b", 7, at, [(1, 60.0, 5)]),
+        completed("a", 7, at, [(1, 50.0, 8)]),
+    )
+    before = reads.performances(conn, user_id="7", exercise_ids=[1])[1]
+    fold(conn)
+    after = reads.performances(conn, user_id="7", exercise_ids=[1])[1]
+    assert before == after == reads.Performance(60.0, 5)
