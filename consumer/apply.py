@@ -7,8 +7,10 @@ Commit steps, in order, all inside one `BEGIN IMMEDIATE` transaction:
 4. COMMIT. A crash before 4 leaves nothing of the batch; after it, all of it.
 
 If a handler fails unexpectedly on one record, the batch is rolled back and applied again
-record by record under a savepoint, so that record alone goes to the dead letters. A storage
-failure (disk full, I/O error) propagates: nothing advances, and the caller retries later.
+record by record under a savepoint, so that record alone goes to the dead letters. Only a
+record's own fault makes a dead letter (`is_record_fault`): a storage or process failure
+(disk full, I/O error, a corrupt file, no memory) propagates: nothing advances, and the
+caller retries later.
 """
 
 from __future__ import annotations
@@ -71,6 +73,26 @@ class BatchResult:
 
 class _RecordFailed(Exception):
     pass
+
+
+# -- whose fault: the record's, or the storage's (pure) --------------------------------------------
+
+_NOT_RECORD_FAULTS = (sqlite3.DatabaseError, MemoryError, OSError, SystemError)
+
+
+def is_record_fault(exc: BaseException) -> bool:
+    """Whether `exc`, raised while applying one record, is that record's own fault, which
+    makes it a dead letter (its offset advances). Pure.
+
+    A constraint or a value SQLite refuses (IntegrityError, DataError), and the ordinary
+    exceptions a handler raises on odd data (ValueError, TypeError, KeyError, ...) are the
+    record's. Any other SQLite error (disk full, I/O error, a corrupt file: DatabaseError and
+    its OperationalError), MemoryError, OSError and SystemError are faults of the storage or
+    of the process: they would fail any record, so they must not advance an offset. Neither
+    is anything that is not an Exception (KeyboardInterrupt, a cancellation)."""
+    if isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError):
+        return True
+    return isinstance(exc, Exception) and not isinstance(exc, _NOT_RECORD_FAULTS)
 
 
 # -- 1. prepare: decode and classify, no I/O ------------------------------------------------------
@@ -145,8 +167,6 @@ def commit(
             result = _commit_all(conn, prepared, ctx, isolate=False)
             writes.save_positions(conn, positions=positions, now_us=ctx.now_us)
         return result
-    except sqlite3.OperationalError:
-        raise
     except _RecordFailed:
         pass
     with transaction(conn):
@@ -209,9 +229,9 @@ def _commit_all(
             if not isolate:
                 try:
                     new = writes.add_workouts(conn, workouts=rows)
-                except sqlite3.OperationalError:
-                    raise
                 except Exception as exc:
+                    if not is_record_fault(exc):
+                        raise
                     log.warning("a run of workouts failed (%r); retrying record by record", exc)
                     raise _RecordFailed from exc
                 result.changed += new
@@ -242,9 +262,9 @@ def _commit_all(
             continue
         try:
             changed = apply_decoded(conn, decoded, record_ctx)
-        except sqlite3.OperationalError:
-            raise
         except Exception as exc:
+            if not is_record_fault(exc):
+                raise
             log.warning(
                 "record %s failed (%r); retrying the batch record by record",
                 _where(records[index]),
@@ -268,13 +288,14 @@ def _isolated(
     result: BatchResult,
     ctx: Context,
 ) -> None:
-    """Apply record `index` under a savepoint; a failure makes it a dead letter alone."""
+    """Apply record `index` under a savepoint; a fault of its own makes it a dead letter
+    alone (any other failure propagates: the transaction is rolled back)."""
     conn.execute("SAVEPOINT record")
     try:
         changed = apply()
-    except sqlite3.OperationalError:
-        raise
     except Exception as exc:
+        if not is_record_fault(exc):
+            raise
         conn.execute("ROLLBACK TO record")
         conn.execute("RELEASE record")
         _dead_letter(conn, records[index], f"could not apply: {type(exc).__name__}: {exc}", ctx)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.apply import apply_decoded
+from consumer.apply import apply_decoded, is_record_fault
 from consumer.handlers import Context
 from events import DecodeError, decode_record
 from events.codec import Role
@@ -101,9 +101,9 @@ def _apply_letter(
     conn.execute("SAVEPOINT letter")
     try:
         apply_decoded(conn, decoded, ctx)
-    except sqlite3.OperationalError:
-        raise
     except Exception as exc:
+        if not is_record_fault(exc):
+            raise  # a storage or process fault: the letter stays as it was
         conn.execute("ROLLBACK TO letter")
         conn.execute("RELEASE letter")
         return f"could not apply: {type(exc).__name__}: {exc}"

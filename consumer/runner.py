@@ -27,8 +27,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
 from coach.settings import Settings
-from consumer.apply import BatchResult, KafkaRecord, prepare
+from consumer.apply import BatchResult, KafkaRecord, is_record_fault, prepare
 from consumer.kafka import client_options
+from consumer.writer import Batch as WriteBatch
 from consumer.writer import InlineWriter, Writer, WriterGone, WriterProcess
 from events.codec import Role
 from store import files, reads, writes
@@ -286,13 +287,17 @@ class Projector:
             writer, self.writer = self.writer, None
             try:
                 await writer.close()
-            except (sqlite3.OperationalError, WriterGone) as exc:
+            except Exception as exc:
+                if not _write_retried(exc):
+                    raise
                 log.warning("batches not stored at shutdown, read again next start: %s", exc)
 
     async def _apply(self, batch: Batch, stop: asyncio.Event) -> None:
         """Decode `batch` (while the writer commits earlier ones), then hand it over."""
-        prepared = prepare(batch.records, self.roles)
-        await self._until_written(stop, lambda w: w.submit(prepared, batch.positions, now_us()))
+        # One batch object for every attempt: the writer puts it in hand once, however often
+        # a failure makes us submit it again.
+        write = WriteBatch(prepare(batch.records, self.roles), batch.positions, now_us())
+        await self._until_written(stop, lambda w: w.submit(write))
 
     async def _drain(self, stop: asyncio.Event) -> None:
         """Wait until every batch handed over is committed."""
@@ -302,22 +307,29 @@ class Projector:
         self, stop: asyncio.Event, action: Callable[[Writer], Awaitable[None]]
     ) -> None:
         """Run `action`; on a storage error (or a writer that died) keep trying: nothing of
-        the failed batch or later ones was stored, and they are sent again in order."""
+        the failed batch or later ones was stored, and they are sent again in order (by
+        `restart()`, itself tried again if it fails). `action` must be safe to run again:
+        the writer puts a batch in hand once, however often it is submitted."""
+        failed = False
         while True:
             assert self.writer is not None
             try:
+                if failed:
+                    self.writer.restart()
                 await action(self.writer)
                 break
-            except (sqlite3.OperationalError, WriterGone) as exc:
-                # Disk full, read-only file, I/O error: nothing was stored and no offset
-                # advanced. Say so where the api can see it, then try the same batch again.
+            except Exception as exc:
+                if not _write_retried(exc):
+                    raise
+                # Disk full, read-only file, I/O error, a dead writer: nothing was stored and
+                # no offset advanced. Say so where the api can see it, then try again.
+                failed = True
                 self.health.write_error = f"projection write failed: {exc}"
                 log.error("%s; retrying", self.health.write_error)
                 self._write_heartbeat([])
                 await _sleep_unless(stop, WRITE_RETRY_SECONDS)
                 if stop.is_set():
                     raise _Abandoned from exc
-                self.writer.restart()
         if self.health.write_error:
             self.health.write_error = None
             log.info("projection writes work again")
@@ -332,7 +344,7 @@ class Projector:
                     last_error=self.health.summary(),
                 )
                 writes.save_high_watermarks(self.conn, rows=highs)
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:  # the storage's fault, as in _until_written
             log.error("could not record the heartbeat: %s", exc)
 
     def _prune(self) -> None:
@@ -409,6 +421,13 @@ class Projector:
             if high is not None:
                 highs.append((high, tp.topic, tp.partition))
         return highs
+
+
+def _write_retried(exc: BaseException) -> bool:
+    """Whether a failure to write is retried: a writer that died, or a fault of storage or
+    of the process (consumer/apply.py `is_record_fault`); a record's own faults never get
+    here (they are dead letters), so what is left is a bug, which stops the consumer."""
+    return isinstance(exc, WriterGone) or (isinstance(exc, Exception) and not is_record_fault(exc))
 
 
 def _retention_message(exc: OffsetOutOfRangeError) -> str:

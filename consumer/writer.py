@@ -11,9 +11,17 @@ of each run of completed workouts, and whole records (raw bytes included, for th
 letters) only for the other operations, which the child decodes again (about 100 bytes a
 record in all). The child commits with the same `commit()` as the in-process path: one
 transaction per batch, offsets included, so what is on disk is always whole batches in
-order. Replies come back in order; a storage error in the child is raised here as
+order. Replies come back in order; a storage error in the child (or any fault that is not
+a record's own, consumer/apply.py `is_record_fault`) is raised here as
 `sqlite3.OperationalError`, a child that died as `WriterGone`, anything else as
 `WriterError`. After a failure the child stops; `restart()` sends what is not stored again.
+
+A batch is a `Batch`, handed to `submit()` once and kept by the caller: submitting it again
+after a failure (as the consumer does until it is stored) never puts it in hand twice.
+
+Should a completed workout's row fail to insert (its own fault: it becomes a dead letter),
+the child needs the record's raw bytes, which it was not sent: it replies so, and this
+process sends that batch again, every record held, to a new child.
 
 The child dies with this process (Linux `PR_SET_PDEATHSIG`), so a SIGKILL never leaves a
 writer behind that could commit after its parent is gone.
@@ -42,7 +50,15 @@ from typing import IO, Any
 
 import msgspec
 
-from consumer.apply import BatchResult, KafkaRecord, Prepared, Record, commit, prepare
+from consumer.apply import (
+    BatchResult,
+    KafkaRecord,
+    Prepared,
+    Record,
+    commit,
+    is_record_fault,
+    prepare,
+)
 from consumer.handlers import Context
 from events import DecodeError, decode_record
 from events.codec import Role
@@ -57,7 +73,7 @@ DEPTH = 3
 waiting in the pipe (slack, since batches differ in size and cost)."""
 
 _RUN, _DECODED, _DEAD = 0, 1, 2
-_OK, _STORAGE, _FAILED = 0, 1, 2
+_OK, _STORAGE, _FAILED, _NEEDS_RECORDS = 0, 1, 2, 3
 _CLOSE = b""
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -73,21 +89,55 @@ class WriterGone(WriterError):
     """The writer process exited (killed, out of memory) before replying for a batch."""
 
 
+class RecordNotHeld(WriterError):
+    """The child was asked for the raw bytes of a record it was not sent (a completed
+    workout about to become a dead letter): the batch must be sent again with them all."""
+
+
+@dataclass(slots=True, eq=False)
+class Batch:
+    """A prepared batch and the offsets it reaches, with how far it got. The caller makes
+    one per fetched batch and hands that same object to `submit()` until it is stored, so
+    that a retry never puts it in hand twice."""
+
+    prepared: Prepared
+    positions: Sequence[PositionRow]
+    now_us: int
+    accepted: bool = False
+    """Handed over (in hand, or already committed): `submit()` does not send it again."""
+    committed: bool = False
+    """Its result was taken: committed and counted."""
+    full: bool = False
+    """Sent with every record's raw bytes (the child asked for them)."""
+    reply: Future[bytes] | None = None
+
+
 # -- the wire format (pure) -----------------------------------------------------------------------
 
 
-def encode_batch(prepared: Prepared, positions: Sequence[PositionRow], now_us: int) -> bytes:
+def encode_batch(
+    prepared: Prepared, positions: Sequence[PositionRow], now_us: int, *, full: bool = False
+) -> bytes:
     """The batch as the writer needs it: the rows of each run of completed workouts, and
-    whole records (raw bytes included) only for the other operations (few)."""
+    whole records (raw bytes included) only for the other operations (few), or for every
+    record if `full`."""
     ops: list[list[Any]] = []
     held: list[list[Any]] = []
     records = prepared.records
+
+    def hold(i: int) -> None:
+        r = records[i]
+        held.append([i, r.topic, r.partition, r.offset, r.key, r.value, r.timestamp])
+
     for first, second in prepared.ops:
         if isinstance(first, list):
             ops.append([_RUN, first, second])
+            if full:
+                assert isinstance(second, list)
+                for i in second:
+                    hold(i)
             continue
-        r = records[first]
-        held.append([first, r.topic, r.partition, r.offset, r.key, r.value, r.timestamp])
+        hold(first)
         ops.append([_DEAD, first, second] if isinstance(second, str) else [_DECODED, first])
     return _encode(
         [
@@ -104,9 +154,10 @@ def encode_batch(prepared: Prepared, positions: Sequence[PositionRow], now_us: i
 
 class _Records(Sequence[KafkaRecord]):
     """The records of a batch the writer holds: those of operations other than completed
-    workouts. A completed workout's record is asked for only if storing its row fails,
-    which no valid row does; should it happen, the batch fails as a whole (nothing of it is
-    stored) with the record named."""
+    workouts (all of them in a batch sent `full`). A completed workout's record is asked for
+    only if storing its row fails, to make it a dead letter; if it is not held, the batch
+    fails as a whole (nothing of it is stored) with `RecordNotHeld`, and the parent sends it
+    again with every record."""
 
     def __init__(self, count: int, held: list[list[Any]]) -> None:
         self._count = count
@@ -121,7 +172,7 @@ class _Records(Sequence[KafkaRecord]):
         try:
             return self._held[index]
         except KeyError:
-            raise WriterError(
+            raise RecordNotHeld(
                 f"record {index} of the batch (a completed workout) could not be stored, "
                 "and the writer process does not hold its raw bytes"
             ) from None
@@ -161,10 +212,23 @@ def _result_reply(result: BatchResult) -> bytes:
     )
 
 
+def _failure_reply(exc: BaseException) -> bytes:
+    """What the child answers for a batch it could not commit: a record it was not sent; a
+    storage or process fault (retried by the caller); anything else (a bug)."""
+    if isinstance(exc, RecordNotHeld):
+        return _encode([_NEEDS_RECORDS, str(exc)])
+    if isinstance(exc, sqlite3.OperationalError):
+        return _encode([_STORAGE, str(exc)])
+    status = _FAILED if is_record_fault(exc) else _STORAGE
+    return _encode([status, f"{type(exc).__name__}: {exc}"])
+
+
 def _parse_reply(reply: bytes) -> BatchResult:
     status, *rest = _decode(reply)
     if status == _STORAGE:
         raise sqlite3.OperationalError(rest[0])
+    if status == _NEEDS_RECORDS:
+        raise RecordNotHeld(rest[0])
     if status == _FAILED:
         raise WriterError(rest[0])
     records, changed, unchanged, unknown, dead_letters, unknown_types = rest
@@ -203,6 +267,22 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+FAULT_ENV = "COACH_WRITER_FAULT"
+
+
+def _fault_hook(spec: str) -> Callable[[str, int], None]:
+    """A test hook, read by the child only: `COACH_WRITER_FAULT=<seam>:<n>` makes the child
+    kill itself (SIGKILL) at `<seam>` of the n-th batch it receives, `before-commit` (sent,
+    not committed) or `after-commit` (committed, not replied). Unset: does nothing."""
+    seam, _, nth = spec.partition(":")
+
+    def fault(where: str, count: int) -> None:
+        if where == seam and str(count) == nth:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return fault
+
+
 def serve(path: str, roles: dict[str, Role], pragmas: list[str], parent: int) -> None:
     """The child: commit each batch read from stdin, reply on stdout, until told to close."""
     _die_with_parent(parent)
@@ -218,6 +298,8 @@ def serve(path: str, roles: dict[str, Role], pragmas: list[str], parent: int) ->
     conn = connect(path)
     for pragma in pragmas:
         conn.execute(f"PRAGMA {pragma}")
+    fault = _fault_hook(os.environ.get(FAULT_ENV, ""))
+    received = 0
     try:
         while True:
             try:
@@ -226,18 +308,19 @@ def serve(path: str, roles: dict[str, Role], pragmas: list[str], parent: int) ->
                 return
             if payload == _CLOSE:
                 return
+            received += 1
+            fault("before-commit", received)
             try:
                 prepared, positions, ctx = decode_batch(payload, roles)
                 reply = _result_reply(commit(conn, prepared, ctx=ctx, positions=positions))
-            except sqlite3.OperationalError as exc:
+            except Exception as exc:
                 # Stop at the first failure: batches already in the pipe must not be
                 # committed before this one. The parent sends them all again to a new writer.
-                _send(replies, _encode([_STORAGE, str(exc)]))
+                if not isinstance(exc, RecordNotHeld | sqlite3.OperationalError):
+                    log.exception("the writer process could not commit a batch")
+                _send(replies, _failure_reply(exc))
                 return
-            except Exception as exc:
-                log.exception("the writer process could not commit a batch")
-                _send(replies, _encode([_FAILED, f"{type(exc).__name__}: {exc}"]))
-                return
+            fault("after-commit", received)
             _send(replies, reply)
             gc.collect(0)
     finally:
@@ -247,14 +330,6 @@ def serve(path: str, roles: dict[str, Role], pragmas: list[str], parent: int) ->
 # -- the parent -----------------------------------------------------------------------------------
 
 OnResult = Callable[[BatchResult], None]
-
-
-@dataclass(slots=True)
-class _Batch:
-    prepared: Prepared
-    positions: Sequence[PositionRow]
-    now_us: int
-    reply: Future[bytes] | None = None
 
 
 class InlineWriter:
@@ -275,12 +350,28 @@ class InlineWriter:
     async def apply(
         self, records: Sequence[KafkaRecord], positions: Sequence[PositionRow], now_us: int
     ) -> None:
-        await self.submit(prepare(records, self.roles), positions, now_us)
+        await self.submit(Batch(prepare(records, self.roles), positions, now_us))
 
-    async def submit(
-        self, prepared: Prepared, positions: Sequence[PositionRow], now_us: int
-    ) -> None:
-        result = commit(self.conn, prepared, ctx=Context(now_us=now_us), positions=positions)
+    async def submit(self, batch: Batch) -> None:
+        """Commit `batch`. Safe to call again after it raised: a transaction its failed
+        COMMIT left open is rolled back, and a batch whose offsets are stored is counted
+        (records only), not applied again."""
+        if batch.committed:
+            return
+        if batch.accepted:  # a previous attempt raised
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if _is_stored(batch, reads.positions(self.conn)):
+                self._count(batch, BatchResult(records=len(batch.prepared.records)))
+                return
+        batch.accepted = True
+        result = commit(
+            self.conn, batch.prepared, ctx=Context(now_us=batch.now_us), positions=batch.positions
+        )
+        self._count(batch, result)
+
+    def _count(self, batch: Batch, result: BatchResult) -> None:
+        batch.committed = True
         _add(self.totals, result)
         if self.on_result is not None:
             self.on_result(result)
@@ -327,7 +418,7 @@ class WriterProcess:
         self.on_result = on_result
         self.keep_fds = tuple(keep_fds)
         self.totals = BatchResult()
-        self._in_hand: deque[_Batch] = deque()
+        self._in_hand: deque[Batch] = deque()
         self._spawn()
 
     def _spawn(self) -> None:
@@ -364,14 +455,16 @@ class WriterProcess:
         """Batches handed over and not known to be committed."""
         return len(self._in_hand)
 
-    async def submit(
-        self, prepared: Prepared, positions: Sequence[PositionRow], now_us: int
-    ) -> None:
-        while len(self._in_hand) >= self.depth:
-            await self._settle_oldest()
-        batch = _Batch(prepared, positions, now_us)
-        self._send(batch)
-        self._in_hand.append(batch)
+    async def submit(self, batch: Batch) -> None:
+        """Hand `batch` over, once: submitting it again after a failure (the caller retries
+        until it is stored) only takes the results that are there, since `restart()` has
+        sent it again with the others in hand."""
+        if not batch.accepted:
+            while len(self._in_hand) >= self.depth:
+                await self._settle_oldest()
+            self._send(batch)
+            self._in_hand.append(batch)
+            batch.accepted = True
         # Take the results already there, so that counts (and failures) show without delay.
         while self._in_hand and (reply := self._in_hand[0].reply) is not None and reply.done():
             await self._settle_oldest()
@@ -380,27 +473,43 @@ class WriterProcess:
         self, records: Sequence[KafkaRecord], positions: Sequence[PositionRow], now_us: int
     ) -> None:
         """Decode `records` here (`prepare`), then `submit()` them."""
-        await self.submit(prepare(records, self.roles), positions, now_us)
+        await self.submit(Batch(prepare(records, self.roles), positions, now_us))
 
     async def drain(self) -> None:
         while self._in_hand:
             await self._settle_oldest()
 
-    def _send(self, batch: _Batch) -> None:
-        payload = encode_batch(batch.prepared, batch.positions, batch.now_us)
+    def _send(self, batch: Batch) -> None:
+        payload = encode_batch(batch.prepared, batch.positions, batch.now_us, full=batch.full)
         self._sender.submit(_send, self._requests, payload)
         batch.reply = self._receiver.submit(_receive, self._replies)
 
     async def _settle_oldest(self) -> None:
-        batch = self._in_hand[0]
-        assert batch.reply is not None
-        try:
-            reply = await asyncio.wrap_future(batch.reply)
-        except (EOFError, OSError, ValueError) as exc:
-            code = await asyncio.to_thread(self._wait, 5.0)
-            raise WriterGone(f"the writer process is gone (exit code {code}): {exc}") from exc
-        result = _parse_reply(reply)  # raises for a failed batch, which stays in hand
+        while True:
+            batch = self._in_hand[0]
+            assert batch.reply is not None
+            try:
+                reply = await asyncio.wrap_future(batch.reply)
+            except (EOFError, OSError, ValueError) as exc:
+                code = await asyncio.to_thread(self._wait, 5.0)
+                raise WriterGone(f"the writer process is gone (exit code {code}): {exc}") from exc
+            try:
+                result = _parse_reply(reply)  # raises for a failed batch, which stays in hand
+            except RecordNotHeld:
+                if batch.full:
+                    raise
+                # A completed workout is to be a dead letter: send it all again, raw bytes
+                # of every record included, to a new child (this one has stopped).
+                log.warning("a batch is sent again with every record, to dead-letter one")
+                batch.full = True
+                self.restart()
+                continue
+            break
         self._in_hand.popleft()
+        self._count(batch, result)
+
+    def _count(self, batch: Batch, result: BatchResult) -> None:
+        batch.committed = True
         _add(self.totals, result)
         if self.on_result is not None:
             self.on_result(result)
@@ -410,15 +519,14 @@ class WriterProcess:
 
         A child that died may have committed a batch without getting to reply: the stored
         offsets tell. Such batches are counted (records only) and not sent again, since
-        applying one twice would count its unknown events twice."""
+        applying one twice would count its unknown events twice. If this raises (the stored
+        offsets cannot be read, no child can be started), the batches stay in hand and
+        calling it again is safe."""
         self.kill()
         stored = _stored_positions(self.path)
         while self._in_hand and _is_stored(self._in_hand[0], stored):
             batch = self._in_hand.popleft()
-            result = BatchResult(records=len(batch.prepared.records))
-            _add(self.totals, result)
-            if self.on_result is not None:
-                self.on_result(result)
+            self._count(batch, BatchResult(records=len(batch.prepared.records)))
         self._spawn()
         for batch in self._in_hand:
             self._send(batch)
@@ -461,7 +569,7 @@ def _stored_positions(path: Path) -> dict[tuple[str, int], int]:
         conn.close()
 
 
-def _is_stored(batch: _Batch, stored: Mapping[tuple[str, int], int]) -> bool:
+def _is_stored(batch: Batch, stored: Mapping[tuple[str, int], int]) -> bool:
     """Whether `batch` was committed: every partition it moves is at or past its offsets
     (a batch always moves each partition it names forward; batches commit in order)."""
     return bool(batch.positions) and all(

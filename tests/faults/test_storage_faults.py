@@ -12,8 +12,10 @@ import time
 
 import pytest
 
+from events import encode_event
 from tests.e2e.helpers import Service, coach, stats, wait_for
 from tests.e2e.test_consumer_faults import Truth, applied_records, publish
+from tests.factories import upserted, value_of
 from tests.faults.helpers import Api, Load, loop_fs, stop_all
 
 pytestmark = [pytest.mark.broker, pytest.mark.faults]
@@ -168,4 +170,68 @@ def test_read_only_file_system_stores_nothing_then_resumes_after_repair(kafka_se
         assert api_code in (0, -15), api.service.log()
         print(f"read-only: caught up {caught_up:.1f} s after the restart; {after.summary()}")
         assert after.failures == 0, after.errors
+        truth.check(stats(settings))
+
+
+def _trickle(truth: Truth, chunks: int) -> list[list[tuple[str, bytes | None, bytes | None]]]:
+    """Small chunks, each a new exercise, its tombstone, its re-creation (a newer revision)
+    and an event of an unknown type; added to `truth`. A chunk applied twice shows: its
+    unknown event counts twice, and the second tombstone deletes the exercise for good
+    (the re-creation is then not newer than what is stored)."""
+    unknown = value_of(encode_event("fitness.workout.rated", {"user_id": "7", "stars": 5}))
+    out = []
+    for k in range(chunks):
+        key = str(1000 + k).encode()
+        chunk = [
+            ("exercises", key, value_of(upserted(1000 + k, revision=1))),
+            ("exercises", key, None),
+            ("exercises", key, value_of(upserted(1000 + k, revision=2))),
+            ("workouts", b"7", unknown),
+        ]
+        out.append(chunk)
+        truth.records.extend(chunk)
+        truth.exercises += 1
+        truth.unknown += 1
+    return out
+
+
+def test_disk_full_while_small_batches_trickle_in_commits_each_once(kafka_settings, tmp_path):
+    """The disk fills while small batches keep arriving, so that a batch's failure shows
+    while the next is handed over, and the consumer retries again and again; once space
+    returns, every batch is committed exactly once: counts (unknown events, exercises
+    deleted and re-created in one batch) equal the ground truth."""
+    with loop_fs(tmp_path, size_mb=24) as fs:
+        settings = _settings(kafka_settings, fs).model_copy(update={"batch_max_records": 4})
+        truth = Truth(workouts=500, seed=23)
+        base = len(truth.records)
+        chunks = _trickle(truth, 20)
+        coach(settings, "topics", "create")
+        publish(settings, truth.records[:base])
+        consumer = Service(settings, tmp_path / "consume.log", "consume")
+        try:
+            wait_for("the base", lambda: applied_records(settings) == base, service=consumer)
+            fs.fill()
+            for chunk in chunks:  # a producer each: a few per second
+                publish(settings, chunk)
+            wait_for(
+                "the consumer to report the full disk",
+                lambda: "projection write failed" in consumer.log(),
+                timeout=30,
+                service=consumer,
+            )
+            time.sleep(3)  # retried again and again meanwhile
+            assert consumer.proc.poll() is None, consumer.log()
+            failures = consumer.log().count("projection write failed")
+            (fs.path / "filler").unlink()
+            wait_for(
+                "every record after the space returned",
+                lambda: applied_records(settings) == len(truth.records),
+                timeout=90,
+                service=consumer,
+            )
+        finally:
+            [consumer_code] = stop_all(consumer)
+        assert consumer_code == 0, consumer.log()
+        print(f"disk full with a trickle: {failures} failed writes retried")
+        assert failures >= 2
         truth.check(stats(settings))

@@ -4,6 +4,7 @@ the same projection as applying in-process, in order, and nothing after a failed
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import random
 import signal
@@ -16,14 +17,19 @@ from pathlib import Path
 
 import pytest
 
+import consumer.runner as runner
+import consumer.writer as writer_module
+from coach.settings import Settings
 from consumer.apply import Record, apply_batch, positions_after, prepare
 from consumer.handlers import Context
+from consumer.runner import Projector
 from consumer.writer import WriterGone, WriterProcess
 from events import encode_event
 from replay.verify import checksums
 from store import files, reads
 from store.db import connect
 from store.instants import to_us
+from tests.conftest import SECRET
 from tests.factories import (
     EX,
     ROLES,
@@ -330,3 +336,252 @@ def test_prepare_runs_here_and_the_records_of_workouts_stay_here():
         else:
             assert first == a and second == b
             assert decoded.records[a] == records[a]
+
+
+# -- a batch is in hand at most once, whatever fails and wherever ----------------------------------
+#
+# These run the consumer's own retry loop (`Projector._apply`, `_drain`, `_until_written`) over
+# a real writer process, and compare the projection with the same batches applied in-process.
+
+
+def projector_on(path: Path, monkeypatch: pytest.MonkeyPatch) -> Projector:
+    """A Projector of the file at `path` whose clock says NOW and that retries at once."""
+    monkeypatch.setattr(runner, "now_us", lambda: NOW_US)
+    monkeypatch.setattr(runner, "WRITE_RETRY_SECONDS", 0.01)
+    settings = Settings(db_path=path, jwt_secret=SECRET, topic_exercises=EX, topic_workouts=WO)
+    return Projector(settings, connect(path))
+
+
+async def consume(projector: Projector, stop: asyncio.Event, parts: list[list[Record]]) -> None:
+    """What the consume loop does with each fetched batch."""
+    for part in parts:
+        await projector._apply(runner.Batch(part, positions_after(part)), stop)
+
+
+def ground_truth(path: Path, parts: list[list[Record]]) -> sqlite3.Connection:
+    """The same batches applied in-process, each once."""
+    inline = connect(path)
+    for part in parts:
+        apply_batch(inline, part, roles=ROLES, ctx=Context(now_us=NOW_US))
+    return inline
+
+
+def assert_same_projection(built: sqlite3.Connection, truth: sqlite3.Connection) -> None:
+    assert reads.stats(built) == reads.stats(truth)  # counts, unknown events and offsets
+    assert checksums(built) == checksums(truth)
+
+
+class Stream:
+    """Records of one partition per topic, with consecutive offsets."""
+
+    def __init__(self) -> None:
+        self.offsets = {EX: 0, WO: 0}
+
+    def record(self, topic: str, key: bytes | None, value: bytes | None) -> Record:
+        offset = self.offsets[topic]
+        self.offsets[topic] += 1
+        return Record(topic, 0, offset, key, value, NOW_US // 1000)
+
+    def events(self, *events: dict) -> list[Record]:  # type: ignore[type-arg]
+        return [
+            self.record(
+                EX if e["type"].startswith("fitness.exercise") else WO, key_of(e), value_of(e)
+            )
+            for e in events
+        ]
+
+
+UNKNOWN = encode_event("fitness.workout.rated", {"workout_id": "w", "user_id": 7})
+
+
+def test_a_batch_whose_submit_meets_an_earlier_failure_is_committed_once(tmp_path, monkeypatch):
+    """Batch 1 fails in the child (the file is locked for longer than it waits); the failure
+    shows in the submit of batch 2, which the consumer then retries. Batch 2 (a tombstone, a
+    re-create of the same exercise, an unknown event) must be committed once: twice, its
+    unknown event counts twice and the second tombstone deletes the exercise for good."""
+    path = tmp_path / "coach.db"
+    projector = projector_on(path, monkeypatch)
+    stream = Stream()
+    parts = [
+        stream.events(upserted(5, revision=1), upserted(6)),
+        stream.events(UNKNOWN, completed("w1", 7, NOW, [(5, 40.0, 8)])),
+        [
+            stream.record(EX, b"5", None),  # a tombstone
+            *stream.events(upserted(5, revision=2), UNKNOWN),
+        ],
+    ]
+    blocker = sqlite3.connect(path, isolation_level=None)
+
+    async def run() -> WriterProcess:
+        stop = asyncio.Event()
+        writer = WriterProcess(path, projector.roles, ["busy_timeout = 100"])
+        writer.on_result = projector.totals.add
+        projector.writer = writer
+        try:
+            await consume(projector, stop, parts[:1])
+            await projector._drain(stop)
+            blocker.execute("BEGIN IMMEDIATE")
+            await consume(projector, stop, parts[1:2])
+            deadline = time.monotonic() + 10
+            while not writer._in_hand[0].reply.done():  # type: ignore[union-attr]  # failed
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            blocker.execute("ROLLBACK")
+            writer.pragmas = []
+            await consume(projector, stop, parts[2:])  # the failure of parts[1] shows here
+            await projector._drain(stop)
+            await writer.close()
+            return writer
+        finally:
+            writer.kill()
+
+    writer = asyncio.run(run())
+    built = connect(path)
+    truth = ground_truth(tmp_path / "inline.db", parts)
+    assert reads.stats(built)["exercises"] == 2
+    assert reads.stats(built)["unknown_events"] == 2
+    assert_same_projection(built, truth)
+    assert writer.totals.records == projector.totals.records == sum(map(len, parts))
+
+
+def telling_parts(n: int) -> list[list[Record]]:
+    """`n` batches, each of which shows if it is applied twice: a new exercise, its
+    tombstone and its re-creation, an unknown event; with workouts, a delete and a poison
+    record among them."""
+    stream = Stream()
+    parts = []
+    for k in range(n):
+        at = NOW - timedelta(hours=k)
+        parts.append(
+            [
+                *stream.events(
+                    upserted(100 + k), completed(f"w{k}", k % 3, at, [(100 + k, 9.0, 5)])
+                ),
+                stream.record(EX, str(100 + k).encode(), None),
+                *stream.events(upserted(100 + k, revision=2), UNKNOWN),
+                stream.record(WO, b"7", b"\x00poison"),
+                *stream.events(workout_deleted(f"w{k - 1}", (k - 1) % 3)),
+            ]
+        )
+    return parts
+
+
+SEAMS = ["before-send", "before-commit", "after-commit", "restart-offsets", "restart-spawn"]
+
+
+@pytest.mark.parametrize("seam", SEAMS)
+def test_a_fault_at_each_seam_of_the_write_path_loses_and_doubles_nothing(
+    seam, tmp_path, monkeypatch
+):
+    """The writer fails at one seam of batch 4 of a messy history (tombstones, re-creates,
+    unknown events, poison records), with batches behind it in hand; the consumer's retry
+    loop carries on. Seams: the child killed after the batch was decoded here and before it
+    was sent (before-send); killed after it was received and before its commit
+    (before-commit, `COACH_WRITER_FAULT`); killed after its COMMIT and before its reply
+    (after-commit); and each of those followed by a restart() that fails once, reading the
+    stored offsets (restart-offsets) or starting the new child (restart-spawn)."""
+    path = tmp_path / "coach.db"
+    projector = projector_on(path, monkeypatch)
+    parts = telling_parts(10)
+    if seam in ("before-commit", "after-commit"):
+        monkeypatch.setenv("COACH_WRITER_FAULT", f"{seam}:4")
+    else:
+        monkeypatch.setenv("COACH_WRITER_FAULT", "after-commit:4")
+    decoded = 0
+
+    def prepare_then_kill(records, roles):  # type: ignore[no-untyped-def]
+        nonlocal decoded
+        prepared = prepare(records, roles)
+        decoded += 1
+        if decoded == 4:
+            os.kill(projector.writer.pid, signal.SIGKILL)  # type: ignore[union-attr]
+        return prepared
+
+    if seam == "before-send":
+        monkeypatch.delenv("COACH_WRITER_FAULT")
+        monkeypatch.setattr(runner, "prepare", prepare_then_kill)
+
+    async def run() -> WriterProcess:
+        stop = asyncio.Event()
+        writer = WriterProcess(path, projector.roles, on_result=projector.totals.add)
+        monkeypatch.delenv("COACH_WRITER_FAULT", raising=False)  # the first child only
+        projector.writer = writer
+        restart = writer.restart
+
+        def counted_restart() -> None:
+            restarts.append(seam)
+            restart()
+
+        monkeypatch.setattr(writer, "restart", counted_restart)
+        if seam == "restart-offsets":
+            monkeypatch.setattr(
+                writer_module,
+                "_stored_positions",
+                fail_once(
+                    writer_module._stored_positions, sqlite3.OperationalError("disk I/O error")
+                ),
+            )
+        if seam == "restart-spawn":
+            monkeypatch.setattr(
+                writer,
+                "_spawn",
+                fail_once(writer._spawn, OSError(errno.EMFILE, "Too many open files")),
+            )
+        try:
+            await consume(projector, stop, parts)
+            await projector._drain(stop)
+            await writer.close()
+            return writer
+        finally:
+            writer.kill()
+
+    restarts: list[str] = []
+    writer = asyncio.run(run())
+    assert restarts, "the fault did not happen"
+    assert projector.health.write_error is None
+    truth = ground_truth(tmp_path / "inline.db", parts)
+    assert_same_projection(connect(path), truth)
+    assert writer.totals.records == projector.totals.records == sum(map(len, parts))
+
+
+def fail_once(function, error: BaseException):  # type: ignore[no-untyped-def]
+    """`function`, except that its first call raises `error`."""
+    calls = 0
+
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise error
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+def test_workout_record_fault_in_writer_process_becomes_dead_letter(tmp_path):
+    """A completed workout whose row the file refuses (a trigger raises, an IntegrityError:
+    the record's own fault) becomes a dead letter with its raw bytes, as in-process; the
+    child, which was not sent those bytes, asks for them and gets the batch again in full."""
+    refuse = (
+        "CREATE TRIGGER refuse BEFORE INSERT ON workouts WHEN NEW.workout_id = 'w-bad' "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    stream = Stream()
+    bad = completed("w-bad", 7, NOW, [(1, 40.0, 8)])
+    parts = [
+        stream.events(upserted(1), completed("w1", 7, NOW, [(1, 40.0, 8)]), UNKNOWN),
+        stream.events(completed("w2", 7, NOW, [(1, 40.0, 8)]), bad, UNKNOWN),
+        stream.events(completed("w3", 8, NOW, [(1, 40.0, 8)]), upserted(2)),
+    ]
+    path = tmp_path / "coach.db"
+    connect(path).execute(refuse)
+    writer = through_writer(path, parts)
+    inline = connect(tmp_path / "inline.db")
+    inline.execute(refuse)
+    for part in parts:
+        apply_batch(inline, part, roles=ROLES, ctx=Context(now_us=NOW_US))
+    built = connect(path)
+    assert_same_projection(built, inline)
+    [(value, error)] = built.execute("SELECT value, error FROM dead_letters")
+    assert value == value_of(bad) and "refused" in error
+    assert writer.totals.dead_letters == 1 and writer.totals.records == 8
