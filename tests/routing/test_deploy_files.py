@@ -9,7 +9,9 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -19,6 +21,7 @@ from tests.routing.conftest import TEMPLATE, free_port
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 DOCKERFILE = (REPO / "Dockerfile").read_text()
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 TEMPLATE_VARIABLES = {"COACH_UPSTREAM", "LEGACY_UPSTREAM", "COACH_PERCENT", "LISTEN_PORT"}
 
 
@@ -97,6 +100,25 @@ def test_the_image_is_built_from_the_lock_file_and_runs_unprivileged():
     assert re.search(r"^HEALTHCHECK .*\n?.*/health", DOCKERFILE, re.M)
     assert 'ENTRYPOINT ["coach"]' in DOCKERFILE
     assert 'CMD ["api", "--host", "0.0.0.0", "--port", "8000"]' in DOCKERFILE
+
+
+def test_tzdata_is_a_direct_dependency(tmp_path: Path):
+    """python:3.11-slim has no /usr/share/zoneinfo: every zone but UTC comes from the tzdata
+    package (else a 422 for every tz=), so coach depends on it itself, not through a
+    dependency of a dependency. With no system zones, zoneinfo finds Asia/Tokyo in it."""
+    names = {
+        re.split(r"[^\w.-]", d, maxsplit=1)[0].lower() for d in PYPROJECT["project"]["dependencies"]
+    }
+    assert "tzdata" in names
+    empty = tmp_path / "no-zoneinfo"
+    empty.mkdir()
+    code = (
+        "import zoneinfo; from datetime import datetime; "
+        "print(datetime(2026, 1, 1, tzinfo=zoneinfo.ZoneInfo('Asia/Tokyo')).utcoffset())"
+    )
+    env = {**os.environ, "PYTHONTZPATH": str(empty)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert (out.returncode, out.stdout.strip()) == (0, "9:00:00"), out.stderr
 
 
 # -- the legacy stand-in ----------------------------------------------------------------------
