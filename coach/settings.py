@@ -20,7 +20,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ENV_PREFIX = "COACH_"
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
-PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "dev"})
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "secret",
+        "password",
+        "dev",
+        # docker-compose.yml's default until it required one: public, so anyone can sign with it.
+        "development-only-jwt-secret-of-the-compose-stack",
+    }
+)
 MIN_SECRET_LENGTH = 32
 SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
 TLS_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
@@ -171,7 +181,10 @@ class Settings(BaseSettings):
             return None
         secret = value.get_secret_value()
         if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
-            raise ValueError(f"must be a real secret of at least {MIN_SECRET_LENGTH} characters")
+            raise ValueError(
+                f"must be a real secret of at least {MIN_SECRET_LENGTH} characters, not a "
+                "placeholder: e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
         return value
 
     @field_validator("jwt_issuer", "jwt_audience")

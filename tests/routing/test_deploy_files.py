@@ -65,16 +65,22 @@ def test_compose_shares_the_projection_between_consumer_and_api():
     assert "COACH_DB_PATH=/data/coach.db" in DOCKERFILE
 
 
-def test_compose_jwt_secret_is_one_the_api_accepts():
-    """The development secret in the compose file passes coach's own settings check."""
-    from coach.settings import Settings
+def test_compose_refuses_to_start_without_a_jwt_secret():
+    """No default secret (anyone could sign tokens with one written in the file): every coach
+    service takes COACH_JWT_SECRET in the ${VAR:?message} form, so compose stops without it;
+    and coach refuses the old default."""
+    from coach.settings import ConfigError, load_settings
 
-    default = re.fullmatch(
-        r"\$\{COACH_JWT_SECRET:-(.+)\}",
-        COMPOSE["services"]["coach-api"]["environment"]["COACH_JWT_SECRET"],
-    )
-    assert default
-    Settings(jwt_secret=default.group(1)).require_jwt_key()
+    required = re.compile(r"\$\{COACH_JWT_SECRET:\?[^}]*COACH_JWT_SECRET[^}]*\}")
+    services = COMPOSE["services"]
+    coach = [name for name, service in services.items() if service.get("image") == "coach:dev"]
+    assert {"topics", "demo-publisher", "coach-consumer", "coach-api"} <= set(coach)
+    for name in coach:
+        assert required.fullmatch(services[name]["environment"]["COACH_JWT_SECRET"]), name
+    text = (REPO / "docker-compose.yml").read_text()
+    assert re.findall(r"\$\{COACH_JWT_SECRET(\W+)", text) == [":?"]
+    with pytest.raises(ConfigError, match="COACH_JWT_SECRET"):
+        load_settings(jwt_secret="development-only-jwt-secret-of-the-compose-stack")
 
 
 def test_compose_starts_things_in_order():

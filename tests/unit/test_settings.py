@@ -49,6 +49,8 @@ def test_operations_defaults():
         ("COACH_JWT_ALGORITHMS", "none"),
         ("COACH_HISTORY_HOURS", "24"),
         ("COACH_HISTORY_HOURS", "49"),
+        ("COACH_JWT_SECRET", "development-only-jwt-secret-of-the-compose-stack"),
+        ("COACH_JWT_SECRET", "x" * 31),
         ("COACH_JWT_ISSUER", ""),
         ("COACH_JWT_AUDIENCE", ""),
         ("COACH_JWT_AUDIENCE", "  "),
