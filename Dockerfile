@@ -1,7 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image for every coach process: `coach api` (the default), `coach consume`, the replay
-# tool once it exists (issue 5), and the tools (`coach topics create`, `coach publish`, `coach
-# token`...). See
+# One image for every coach process: `coach api` (the default), `coach consume`, `coach
+# replay`, and the tools (`coach topics create`, `coach publish`, `coach token`...). See
 # docker-compose.yml for how the stack runs it and docs/RUNBOOK.md for operating it.
 #
 #   docker build -t coach .
@@ -22,11 +21,9 @@ WORKDIR /src
 # The dependencies first, in a layer of their own that a code change does not rebuild.
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project --no-editable
-COPY api ./api
-COPY coach ./coach
-COPY consumer ./consumer
-COPY events ./events
-COPY store ./store
+# Then the sources: the whole build context, which .dockerignore limits to the packages of the
+# wheel (pyproject.toml's [tool.hatch.build.targets.wheel]); no list of them here to forget one.
+COPY . ./
 # coach itself, as a wheel (not editable): /app/.venv is all the runtime stage needs.
 RUN uv sync --frozen --no-dev --no-editable
 

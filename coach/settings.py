@@ -7,7 +7,10 @@ names the environment variable.
 
 from __future__ import annotations
 
+import functools
+import math
 import zoneinfo
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,8 +20,20 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ENV_PREFIX = "COACH_"
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
-PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "dev"})
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "secret",
+        "password",
+        "dev",
+        # docker-compose.yml's default until it required one: public, so anyone can sign with it.
+        "development-only-jwt-secret-of-the-compose-stack",
+    }
+)
 MIN_SECRET_LENGTH = 32
+SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+TLS_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
 
 
 class ConfigError(Exception):
@@ -27,6 +42,45 @@ class ConfigError(Exception):
 
 def env_name(field: str) -> str:
     return f"{ENV_PREFIX}{field.upper()}"
+
+
+def longest_yesterday_and_today(zones: list[str], first: date, last: date) -> timedelta:
+    """The longest span, in any of `zones` and for any day from `first` to `last`, from the
+    start of yesterday to the end of today (local midnights, as api.timewindow finds them).
+
+    48 h, or more where a zone's clocks go back within those two days. Each zone's UTC offset
+    is read at noon once a week; where it changed, the days around are measured exactly. (Two
+    changes within a week that cancel out would go unseen; measuring every day of 1990-2037
+    gave the same longest span in every zone.)
+    """
+    step = 7
+    noons = [datetime.combine(first, time(12))]
+    while noons[-1].date() < last:
+        noons.append(noons[-1] + timedelta(days=step))
+    longest = 48 * 3600.0
+    for name in zones:
+        tz = zoneinfo.ZoneInfo(name)
+        offsets = [tz.utcoffset(noon) for noon in noons]
+        for i in range(len(noons) - 1):
+            if offsets[i] != offsets[i + 1]:
+                days = [noons[i].date() + timedelta(days=d) for d in range(-1, step + 3)]
+                midnights = [datetime.combine(d, time(0), tz).timestamp() for d in days]
+                longest = max(
+                    longest, *(b - a for a, b in zip(midnights, midnights[2:], strict=False))
+                )
+    return timedelta(seconds=longest)
+
+
+@functools.cache
+def min_history_hours() -> int:
+    """The least COACH_HISTORY_HOURS: at the last instant of today, the api reads "yesterday",
+    which must still be in the projection in every zone. From the zone data (tzdata), for the
+    days from last year's first to the year after next's last: 50 h with Antarctica/Troll's
+    2 h change at the end of its summer time. Computed once per process (about 0.2 s)."""
+    year = datetime.now(UTC).year
+    zones = sorted(zoneinfo.available_timezones() | {"UTC"})
+    span = longest_yesterday_and_today(zones, date(year - 1, 1, 1), date(year + 2, 12, 31))
+    return math.ceil(span / timedelta(hours=1))
 
 
 class Settings(BaseSettings):
@@ -49,8 +103,9 @@ class Settings(BaseSettings):
 
     # The projection
     db_path: Path = Path("coach.db")
-    history_hours: int = Field(50, ge=49, le=24 * 60)
-    """How long completed exercises are kept; 49 h covers "yesterday" in every time zone."""
+    history_hours: int = Field(50, le=24 * 60, validate_default=True)
+    """How long completed exercises are kept; at least `min_history_hours()`, which covers
+    "yesterday" in every time zone until the end of today."""
     batch_max_records: int = Field(20_000, ge=1, le=200_000)
     poll_timeout_ms: int = Field(500, ge=10, le=60_000)
     heartbeat_seconds: float = Field(2.0, gt=0, le=300)
@@ -108,6 +163,17 @@ class Settings(BaseSettings):
             raise ValueError("HMAC and public-key algorithms must not be mixed")
         return value
 
+    @field_validator("history_hours")
+    @classmethod
+    def _covers_yesterday(cls, value: int) -> int:
+        minimum = min_history_hours()
+        if value < minimum:
+            raise ValueError(
+                f"must be at least {minimum}: in some time zone yesterday and today span "
+                f"{minimum} h, and yesterday must still be there at the end of today"
+            )
+        return value
+
     @field_validator("jwt_secret")
     @classmethod
     def _real_secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -115,7 +181,19 @@ class Settings(BaseSettings):
             return None
         secret = value.get_secret_value()
         if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
-            raise ValueError(f"must be a real secret of at least {MIN_SECRET_LENGTH} characters")
+            raise ValueError(
+                f"must be a real secret of at least {MIN_SECRET_LENGTH} characters, not a "
+                "placeholder: e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return value
+
+    @field_validator("jwt_issuer", "jwt_audience")
+    @classmethod
+    def _not_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(
+                "is empty, and no token would match it: unset it not to check the claim"
+            )
         return value
 
     @field_validator("default_tz")
@@ -124,6 +202,24 @@ class Settings(BaseSettings):
         if value != "UTC" and value not in zoneinfo.available_timezones():
             raise ValueError(f"{value!r} is not an IANA time zone")
         return value
+
+    @model_validator(mode="after")
+    def _kafka_settings_are_used(self) -> Settings:
+        """SASL and CA settings that the security protocol would ignore are refused."""
+        protocol = f"{env_name('kafka_security_protocol')} is {self.kafka_security_protocol}"
+        sasl = ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
+        set_sasl = [env_name(f) for f in sasl if getattr(self, f) is not None]
+        if set_sasl and self.kafka_security_protocol not in SASL_PROTOCOLS:
+            raise ValueError(
+                f"{', '.join(set_sasl)} set but {protocol}, which uses no SASL: "
+                "set it to SASL_PLAINTEXT or SASL_SSL, or unset them"
+            )
+        if self.kafka_ssl_cafile is not None and self.kafka_security_protocol not in TLS_PROTOCOLS:
+            raise ValueError(
+                f"{env_name('kafka_ssl_cafile')} set but {protocol}, which uses no TLS: "
+                "set it to SSL or SASL_SSL, or unset it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _key_matches_algorithms(self) -> Settings:

@@ -10,9 +10,8 @@ mkdir -p .coach-dev
 export COACH_DB_PATH=${COACH_DB_PATH:-.coach-dev/coach.db}
 
 if [ -z "${COACH_JWT_SECRET:-}" ] && [ -z "${COACH_JWT_PUBLIC_KEY_FILE:-}" ]; then
-  # A random development secret, made once and kept in .coach-dev/ (never committed).
-  [ -s .coach-dev/jwt-secret ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > .coach-dev/jwt-secret
-  COACH_JWT_SECRET=$(cat .coach-dev/jwt-secret)
+  # A random development secret, made once and kept in .coach-dev/ (never committed), 0600.
+  COACH_JWT_SECRET=$(python3 tools/dev_secret.py .coach-dev/jwt-secret)
   export COACH_JWT_SECRET
 fi
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from coach.settings import ConfigError, load_settings
@@ -45,6 +48,12 @@ def test_operations_defaults():
         ("COACH_JWT_SECRET", "short"),
         ("COACH_JWT_ALGORITHMS", "none"),
         ("COACH_HISTORY_HOURS", "24"),
+        ("COACH_HISTORY_HOURS", "49"),
+        ("COACH_JWT_SECRET", "development-only-jwt-secret-of-the-compose-stack"),
+        ("COACH_JWT_SECRET", "x" * 31),
+        ("COACH_JWT_ISSUER", ""),
+        ("COACH_JWT_AUDIENCE", ""),
+        ("COACH_JWT_AUDIENCE", "  "),
         ("COACH_KAFKA_SECURITY_PROTOCOL", "TLS"),
         ("COACH_JWT_CACHE_SIZE", "-1"),
         ("COACH_READY_MAX_LAG", "-1"),
@@ -89,3 +98,58 @@ def test_missing_public_key_file_is_named(monkeypatch, tmp_path):
     monkeypatch.setenv("COACH_JWT_ALGORITHMS", "RS256")
     with pytest.raises(ConfigError, match="COACH_JWT_PUBLIC_KEY_FILE"):
         load_settings().require_jwt_key()
+
+
+def test_history_hours_cover_yesterday_in_troll(monkeypatch):
+    """At the end of Monday 26 October 2026 in Antarctica/Troll, yesterday (the Sunday its
+    clocks went back from +02 to +00, 26 h) started 50 h ago: the minimum, computed from the
+    zone data, covers it, and one hour less is refused naming the variable."""
+    from api.timewindow import local_midnight, yesterday
+    from coach.settings import longest_yesterday_and_today, min_history_hours
+
+    troll = ZoneInfo("Antarctica/Troll")
+    day = yesterday(datetime(2026, 10, 26, 23, 59, tzinfo=UTC), troll)
+    assert day.local_date == date(2026, 10, 25)
+    end_of_today = local_midnight(date(2026, 10, 27), troll)
+    span = end_of_today.astimezone(UTC) - datetime.fromtimestamp(day.start_us / 1e6, UTC)
+    assert span == timedelta(hours=50)
+    year_2026 = (date(2026, 1, 1), date(2026, 12, 31))
+    assert longest_yesterday_and_today(["Antarctica/Troll"], *year_2026) == span
+    assert longest_yesterday_and_today(["UTC", "Asia/Tokyo"], *year_2026) == timedelta(hours=48)
+    assert timedelta(hours=min_history_hours()) >= span
+    assert load_settings().history_hours >= min_history_hours()
+    monkeypatch.setenv("COACH_HISTORY_HOURS", str(min_history_hours() - 1))
+    with pytest.raises(ConfigError, match=f"COACH_HISTORY_HOURS: .*at least {min_history_hours()}"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    "protocol,name,value",
+    [
+        ("PLAINTEXT", "COACH_KAFKA_SASL_MECHANISM", "PLAIN"),
+        ("PLAINTEXT", "COACH_KAFKA_SASL_USERNAME", "coach"),
+        ("PLAINTEXT", "COACH_KAFKA_SASL_PASSWORD", "pw"),
+        ("SSL", "COACH_KAFKA_SASL_USERNAME", "coach"),
+        ("PLAINTEXT", "COACH_KAFKA_SSL_CAFILE", "/etc/ssl/ca.pem"),
+        ("SASL_PLAINTEXT", "COACH_KAFKA_SSL_CAFILE", "/etc/ssl/ca.pem"),
+    ],
+)
+def test_kafka_settings_the_protocol_ignores_are_refused(monkeypatch, protocol, name, value):
+    """SASL settings without a SASL protocol, a CA file without TLS: they would be ignored,
+    so start-up stops and names them and the protocol."""
+    monkeypatch.setenv("COACH_KAFKA_SECURITY_PROTOCOL", protocol)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(
+        ConfigError, match=f"{name} set but COACH_KAFKA_SECURITY_PROTOCOL is {protocol}"
+    ):
+        load_settings()
+
+
+def test_kafka_settings_the_protocol_uses_are_accepted(monkeypatch):
+    monkeypatch.setenv("COACH_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("COACH_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("COACH_KAFKA_SASL_USERNAME", "coach")
+    monkeypatch.setenv("COACH_KAFKA_SASL_PASSWORD", "pw")
+    monkeypatch.setenv("COACH_KAFKA_SSL_CAFILE", "/etc/ssl/ca.pem")
+    settings = load_settings()
+    assert settings.kafka_sasl_username == "coach"
