@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from io import BytesIO
 from typing import Any
 
+from aiokafka.client import ConnectionGroup
 from aiokafka.errors import for_code
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import (
@@ -139,10 +140,14 @@ def parse(response: Any) -> dict[str, bytes]:
 async def fetch(client: Any, topics: Iterable[str]) -> dict[str, bytes]:
     """The ids of `topics` that exist, asked of any broker with aiokafka's `client`.
 
+    Sent on the client's coordination connection: on the default one it would wait behind
+    the consumer's long-polling fetch (up to fetch.max.wait.ms, 500 ms), stalling the loop.
     Raises NotImplementedError when the broker knows no Metadata v12 (Kafka before 2.8:
     no topic ids), a KafkaError when it cannot be asked."""
     node = client.get_random_node()
-    return parse(await client.send(node, TopicIdsRequest(topics)))
+    return parse(
+        await client.send(node, TopicIdsRequest(topics), group=ConnectionGroup.COORDINATION)
+    )
 
 
 def recreated(stored: Mapping[str, bytes], current: Mapping[str, bytes]) -> list[str]:
