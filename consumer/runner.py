@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError, OffsetOutOfRangeError
+from aiokafka.errors import IncompatibleBrokerVersion, KafkaError, OffsetOutOfRangeError
 
 from coach.settings import Settings
+from consumer import topic_ids
 from consumer.apply import BatchResult, KafkaRecord, is_record_fault, prepare
 from consumer.kafka import client_options
+from consumer.positions import beyond_end, moved
 from consumer.writer import Batch as WriteBatch
 from consumer.writer import InlineWriter, Writer, WriterGone, WriterProcess
 from events.codec import Role
@@ -49,6 +51,11 @@ LOCK_RETRY_SECONDS = 0.2
 
 class OutOfRetention(Exception):
     """A stored offset is no longer in its topic: the projection must be rebuilt."""
+
+
+class TopicRecreated(OutOfRetention):
+    """A topic was deleted and created again: its offsets started again, and those stored
+    belong to the old topic. The projection must be rebuilt."""
 
 
 class _Abandoned(Exception):
@@ -115,6 +122,12 @@ class Projector:
         self.totals = Totals()
         self.health = Health()
         self._assigned: set[TopicPartition] = set()
+        # Per assigned partition: the next offset handed to the writer (or where reading
+        # started), where reading started, and its end offset when it was assigned.
+        self._positions: dict[TopicPartition, int] = {}
+        self._starts: dict[TopicPartition, int] = {}
+        self._ends: dict[TopicPartition, int] = {}
+        self._without_topic_ids = False
         self.writer: Writer | None = None
         self._lock: int | None = None
         self._waiting_logged = False
@@ -197,7 +210,10 @@ class Projector:
             now = loop.time()
             if now >= next_heartbeat:
                 await self._refresh_assignment(consumer, stop)
-                self._write_heartbeat(self._high_watermarks(consumer))
+                self._write_heartbeat(
+                    self._high_watermarks(consumer),
+                    self._assignment(consumer) if self.health.reachable else None,
+                )
                 next_heartbeat = now + self.settings.heartbeat_seconds
             if now >= next_prune:
                 self._prune()
@@ -218,25 +234,30 @@ class Projector:
                 await self._reopen(stop)
                 await self._refresh_assignment(consumer, stop)
                 continue
+            batch = await self._take(consumer, fetched)
             with contextlib.suppress(_Abandoned):
-                if fetched:
-                    await self._apply(self._take(consumer, fetched), stop)
+                # A batch with positions only (past transaction markers) goes through the
+                # writer too, after the batches in hand.
+                if batch.positions:
+                    await self._apply(batch, stop)
                 else:  # nothing new: let what is in hand be committed and counted
                     await self._drain(stop)
 
-    def _take(self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]) -> Batch:
-        positions = []
-        for tp, messages in fetched.items():
-            last = messages[-1]
-            positions.append(
-                PositionRow(
-                    tp.topic,
-                    tp.partition,
-                    last.offset + 1,
-                    consumer.highwater(tp),
-                    last.timestamp * 1000 if last.timestamp is not None else None,
-                )
-            )
+    async def _take(
+        self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]
+    ) -> Batch:
+        """The records fetched, and each partition whose position moved (consumer/positions.py:
+        past its records, and past transaction markers and aborted records, with or without
+        a record). Every assigned partition's position is known (`_refresh_assignment`)."""
+        reached = {tp: await consumer.position(tp) for tp in self._assigned}
+        positions = moved(
+            self._positions,
+            reached,
+            {tp: messages[-1] for tp, messages in fetched.items() if messages},
+            {tp: consumer.highwater(tp) for tp in reached},
+        )
+        for row in positions:
+            self._positions[TopicPartition(row.topic, row.partition)] = row.next_offset
         records = [m for messages in fetched.values() for m in messages]
         return Batch(records, positions)
 
@@ -334,16 +355,25 @@ class Projector:
             self.health.write_error = None
             log.info("projection writes work again")
 
-    def _write_heartbeat(self, highs: list[tuple[int, str, int]]) -> None:
+    def _write_heartbeat(
+        self,
+        highs: list[tuple[int, str, int]],
+        assigned: list[tuple[str, int, int, int | None]] | None = None,
+    ) -> None:
+        """Record the heartbeat, the high watermarks of partitions read, and (unless None)
+        every partition assigned."""
         try:
             with transaction(self.conn):
+                now = now_us()
                 writes.heartbeat(
                     self.conn,
-                    now_us=now_us(),
+                    now_us=now,
                     broker_reachable=self.health.reachable,
                     last_error=self.health.summary(),
                 )
                 writes.save_high_watermarks(self.conn, rows=highs)
+                if assigned is not None:
+                    writes.save_assigned(self.conn, rows=assigned, now_us=now)
         except sqlite3.DatabaseError as exc:  # the storage's fault, as in _until_written
             log.error("could not record the heartbeat: %s", exc)
 
@@ -366,7 +396,8 @@ class Projector:
     # -- assignment -------------------------------------------------------------------------
 
     async def _refresh_assignment(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
-        """Assign every partition of both topics, picking up partitions added while running.
+        """Assign every partition of both topics, picking up partitions added while running;
+        raise TopicRecreated when a topic is not the one the projection was read from.
 
         This metadata request doubles as the broker reachability check.
         """
@@ -376,9 +407,12 @@ class Projector:
                 METADATA_TIMEOUT_SECONDS,
             )
         except (KafkaError, TimeoutError) as exc:
-            if self.health.reachable:
-                log.warning("broker unreachable (%r); the projection is going stale", exc)
-            self.health.broker_error = f"broker unreachable: {exc!r}"
+            self._unreachable(exc)
+            return
+        try:
+            await self._check_topic_ids(consumer)
+        except (KafkaError, TimeoutError) as exc:
+            self._unreachable(exc)
             return
         if not self.health.reachable:
             log.info("broker reachable again")
@@ -406,6 +440,27 @@ class Projector:
                 consumer.seek(tp, offset)
         if from_start:
             await consumer.seek_to_beginning(*from_start)
+        try:
+            # Where each partition's reading starts (asks the broker for the beginnings),
+            # and where each ends.
+            self._positions = await asyncio.wait_for(
+                _positions(consumer, wanted), METADATA_TIMEOUT_SECONDS
+            )
+            ends = await asyncio.wait_for(
+                consumer.end_offsets(sorted(wanted)), METADATA_TIMEOUT_SECONDS
+            )
+        except (KafkaError, TimeoutError) as exc:
+            self._unreachable(exc)
+            self._assigned = set()  # assign again at the next heartbeat
+            return
+        self._starts = dict(self._positions)
+        self._ends = dict(ends)
+        beyond = beyond_end(
+            {(tp.topic, tp.partition): n for tp, n in self._positions.items()},
+            {(tp.topic, tp.partition): n for tp, n in ends.items()},
+        )
+        if beyond:
+            raise TopicRecreated(_beyond_message(beyond))
         log.info(
             "assigned %d partitions (%d new, %d read from the beginning)",
             len(wanted),
@@ -414,13 +469,63 @@ class Projector:
         )
         self._assigned = wanted
 
+    def _unreachable(self, exc: BaseException) -> None:
+        if self.health.reachable:
+            log.warning("broker unreachable (%r); the projection is going stale", exc)
+        self.health.broker_error = f"broker unreachable: {exc!r}"
+
+    async def _check_topic_ids(self, consumer: AIOKafkaConsumer) -> None:
+        """Raise TopicRecreated when a topic's id is not the one stored; store the ids of
+        topics seen for the first time (consumer/topic_ids.py)."""
+        if self._without_topic_ids:
+            return
+        try:
+            current = await asyncio.wait_for(
+                topic_ids.fetch(consumer._client, self.roles), METADATA_TIMEOUT_SECONDS
+            )
+        except (NotImplementedError, IncompatibleBrokerVersion) as exc:
+            log.warning(
+                "the broker has no topic ids (Metadata v12, Kafka 2.8+: %s); a topic deleted "
+                "and created again is noticed only while it holds fewer records than read",
+                exc,
+            )
+            self._without_topic_ids = True
+            return
+        stored = reads.topic_ids(self.conn)
+        changed = topic_ids.recreated(stored, current)
+        if changed:
+            raise TopicRecreated(_recreated_message(changed))
+        new = [(t, i) for t, i in current.items() if t not in stored]
+        if new:
+            with transaction(self.conn):
+                writes.save_topic_ids(self.conn, ids=new, now_us=now_us())
+
+    def _high(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+        """The partition's high watermark: the last fetched, else its end when assigned."""
+        high = consumer.highwater(tp)
+        return self._ends.get(tp) if high is None else high
+
     def _high_watermarks(self, consumer: AIOKafkaConsumer) -> list[tuple[int, str, int]]:
         highs = []
         for tp in self._assigned:
-            high = consumer.highwater(tp)
+            high = self._high(consumer, tp)
             if high is not None:
                 highs.append((high, tp.topic, tp.partition))
         return highs
+
+    def _assignment(self, consumer: AIOKafkaConsumer) -> list[tuple[str, int, int, int | None]]:
+        """Every assigned partition: topic, partition, start offset, high watermark."""
+        return [
+            (tp.topic, tp.partition, self._starts[tp], self._high(consumer, tp))
+            for tp in sorted(self._assigned)
+        ]
+
+
+async def _positions(
+    consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Each partition's position (waits for those sought to the beginning to be resolved)."""
+    return {tp: await consumer.position(tp) for tp in partitions}
 
 
 def _write_retried(exc: BaseException) -> bool:
@@ -436,6 +541,28 @@ def _retention_message(exc: OffsetOutOfRangeError) -> str:
         "stored offset(s) " + ", ".join(where) + " are no longer in the topic (removed by "
         "retention, or the topic was recreated). The projection cannot be continued: "
         "rebuild it from the topics with `coach replay`."
+    )
+
+
+def _replay_hint() -> str:
+    return "The projection cannot be continued: rebuild it from the topics with `coach replay`."
+
+
+def _beyond_message(beyond: dict[tuple[str, int], tuple[int, int]]) -> str:
+    where = ", ".join(
+        f"{t}/{p}@{off} (the partition ends at {end})" for (t, p), (off, end) in beyond.items()
+    )
+    return (
+        f"stored offset(s) {where} are past the end of their partition: the topic was "
+        "deleted and created again. " + _replay_hint()
+    )
+
+
+def _recreated_message(topics: list[str]) -> str:
+    return (
+        f"topic(s) {', '.join(topics)} were deleted and created again (their topic id is not "
+        "the one the projection was read from): the stored offsets belong to the old "
+        "topic. " + _replay_hint()
     )
 
 

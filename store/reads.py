@@ -171,6 +171,11 @@ def positions(conn: sqlite3.Connection) -> dict[tuple[str, int], int]:
     }
 
 
+def topic_ids(conn: sqlite3.Connection) -> dict[str, bytes]:
+    """topic -> its Kafka topic id as first seen by the consumer."""
+    return dict(conn.execute("SELECT topic, topic_id FROM topic_ids"))
+
+
 def stats(conn: sqlite3.Connection) -> dict[str, Any]:
     """What the projection holds, as `coach stats` prints it."""
 

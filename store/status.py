@@ -40,13 +40,23 @@ class Snapshot:
 
 
 def partitions(conn: sqlite3.Connection) -> tuple[PartitionRow, ...]:
-    """Every partition the consumer has read from, ordered by topic and partition."""
+    """Every partition the consumer has read from or is assigned, ordered by topic and
+    partition. One assigned and never read is at its start offset (0 in a topic whose
+    records are all still there), with the high watermark the consumer last saw, and no
+    event: its lag counts every record in it."""
     return tuple(
         PartitionRow(*row)
         for row in conn.execute(
             """SELECT topic, partition, next_offset, high_watermark, last_event_at_us,
                       updated_at_us
-               FROM partitions ORDER BY topic, partition"""
+               FROM partitions
+               UNION ALL
+               SELECT a.topic, a.partition, a.start_offset, a.high_watermark, NULL,
+                      a.updated_at_us
+               FROM assigned_partitions AS a
+               WHERE NOT EXISTS (SELECT 1 FROM partitions AS p
+                                 WHERE p.topic = a.topic AND p.partition = a.partition)
+               ORDER BY 1, 2"""
         )
     )
 

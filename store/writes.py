@@ -332,3 +332,28 @@ def save_high_watermarks(conn: sqlite3.Connection, *, rows: Iterable[tuple[int, 
     conn.executemany(
         "UPDATE partitions SET high_watermark = ? WHERE topic = ? AND partition = ?", rows
     )
+
+
+def save_assigned(
+    conn: sqlite3.Connection, *, rows: Iterable[tuple[str, int, int, int | None]], now_us: int
+) -> None:
+    """Replace the partitions assigned to the consumer (rows: topic, partition, the offset
+    reading starts at, high watermark if known). Read or not, every one is listed by /lag."""
+    conn.execute("DELETE FROM assigned_partitions")
+    conn.executemany(
+        """INSERT INTO assigned_partitions
+             (topic, partition, start_offset, high_watermark, updated_at_us)
+           VALUES (?, ?, ?, ?, ?)""",
+        [(*r, now_us) for r in rows],
+    )
+
+
+def save_topic_ids(
+    conn: sqlite3.Connection, *, ids: Iterable[tuple[str, bytes]], now_us: int
+) -> None:
+    """Remember each topic's id the first time it is seen (a stored id is never replaced)."""
+    conn.executemany(
+        """INSERT INTO topic_ids (topic, topic_id, seen_at_us) VALUES (?, ?, ?)
+           ON CONFLICT (topic) DO NOTHING""",
+        [(topic, topic_id, now_us) for topic, topic_id in ids],
+    )

@@ -70,3 +70,38 @@ def test_ages_round_up_and_never_go_negative():
     assert age_seconds(NOW, None) is None
     assert heartbeat_age_seconds(NOW, beat(-2.5)) == 2.5
     assert heartbeat_age_seconds(NOW, beat(None)) is None
+
+
+def _recorded(tmp_path, *, read, assigned):  # type: ignore[no-untyped-def]
+    """The partitions as store/status.py reads them back, after the consumer recorded
+    `read` (PositionRows stored with batches) and `assigned` (with its heartbeat)."""
+    from store import status, writes
+    from store.db import connect, transaction
+
+    conn = connect(tmp_path / "coach.db")
+    with transaction(conn):
+        writes.save_positions(conn, positions=read, now_us=NOW - S)
+        writes.save_assigned(conn, rows=assigned, now_us=NOW - S)
+    return status.partitions(conn)
+
+
+def test_a_partition_never_read_is_listed_with_all_its_records_as_lag(tmp_path):
+    """Hardening item 6: a partition assigned but never read (no stored offset) is listed
+    at its start offset with its high watermark; its lag counts every record in it and,
+    with no event read, the data age is unknown. An empty one is caught up."""
+    from store.rows import PositionRow
+
+    rows = _recorded(
+        tmp_path,
+        read=[PositionRow("t", 0, 10, 10, NOW - 5 * S)],
+        assigned=[("t", 0, 0, 10), ("t", 1, 0, 7), ("t", 2, 0, 0)],
+    )
+    assert [(r.partition, r.next_offset, r.high_watermark) for r in rows] == [
+        (0, 10, 10),
+        (1, 0, 7),
+        (2, 0, 0),
+    ]
+    assert total_lag(rows) == 7
+    assert complete_until_us(rows, beat(-1)) is None
+    # Once its records are read (and the empty one stays empty), every partition is confirmed.
+    assert complete_until_us([rows[0], rows[2]], beat(-1)) == NOW - S

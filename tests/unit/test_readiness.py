@@ -99,3 +99,21 @@ def test_a_stale_heartbeat_says_what_the_consumer_last_reported():
     by_name = {c.name: c for c in checks}
     assert [c.name for c in checks if not c.ok] == ["heartbeat"]
     assert "disk I/O error" in by_name["heartbeat"].detail
+
+
+def test_not_ready_while_an_assigned_partition_is_unread(tmp_path):
+    """Hardening item 6: a partition the consumer is assigned and has not read fails /ready
+    (lag and data age), though every partition it did read is caught up."""
+    from store import status, writes
+    from store.db import connect, transaction
+    from store.rows import PositionRow
+
+    conn = connect(tmp_path / "coach.db")
+    with transaction(conn):
+        writes.heartbeat(conn, now_us=NOW - S, broker_reachable=True, last_error=None)
+        writes.save_positions(conn, positions=[PositionRow("t", 0, 100, 100, NOW - S)], now_us=NOW)
+        writes.save_assigned(conn, rows=[("t", 0, 0, 100), ("t", 1, 0, 5000)], now_us=NOW)
+    assert failing(status.snapshot(conn)) == ["lag", "data_age"]
+    with transaction(conn):  # the partition is empty: nothing to read
+        writes.save_assigned(conn, rows=[("t", 0, 0, 100), ("t", 1, 0, 0)], now_us=NOW)
+    assert failing(status.snapshot(conn)) == []
