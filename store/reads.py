@@ -143,12 +143,14 @@ def performances(
         return {}
     entries: dict[int, list[Entry]] = {}
     marks = ",".join("?" * len(wanted))
-    for exercise_id, *entry in conn.execute(
+    for exercise_id, at, workout, sets, reps, weight, deleted in conn.execute(
         f"""SELECT exercise_id, completed_at_us, workout_id, sets, reps, weight, deleted
             FROM performances WHERE user_id = ? AND exercise_id IN ({marks})""",
         (user_id, *wanted),
     ):
-        entries.setdefault(exercise_id, []).append(Entry(*entry[:5], bool(entry[5])))
+        entries.setdefault(exercise_id, []).append(
+            Entry(at, workout, sets, reps, weight, bool(deleted))
+        )
     if recent is None:
         recent = history(conn, user_id=user_id)
     for exercise_id, window in recent.entries(wanted).items():

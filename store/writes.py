@@ -234,12 +234,14 @@ def _remember(conn: sqlite3.Connection, folded: dict[tuple[str, int], list[Entry
         return
     held: dict[tuple[str, int], list[Entry]] = {}
     for user in {user for user, _ in folded}:
-        for exercise_id, *entry in conn.execute(
+        for exercise_id, at, workout, sets, reps, weight, deleted in conn.execute(
             """SELECT exercise_id, completed_at_us, workout_id, sets, reps, weight, deleted
                FROM performances WHERE user_id = ?""",
             (user,),
         ):
-            held.setdefault((user, exercise_id), []).append(Entry(*entry[:5], bool(entry[5])))
+            held.setdefault((user, exercise_id), []).append(
+                Entry(at, workout, sets, reps, weight, bool(deleted))
+            )
     upserts, evicted = [], []
     for (user, exercise_id), entries in folded.items():
         before = held.get((user, exercise_id), [])

@@ -265,8 +265,8 @@ def test_migrations_are_idempotent(db_path):
 @pytest.mark.parametrize(
     "key",
     [
-        "²".encode(),  # a superscript two: str.isdigit() says yes, int() raises
-        "٧".encode(),  # an Arabic-Indic seven: int() reads it as 7
+        "\u00b2".encode(),  # a superscript two: str.isdigit() says yes, int() raises
+        "\u0667".encode(),  # an Arabic-Indic seven: int() reads it as 7
         b"007",  # a leading zero: compaction keeps it apart from "7"
         b"0",
         b"9" * 5000,
