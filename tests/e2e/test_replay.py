@@ -253,8 +253,19 @@ def test_replay_killed_at_random_moments_leaves_one_consistent_projection(kafka_
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        # Spread the kills over the whole run; the last ones land near its end, the swap.
-        time.sleep(rng.uniform(0.1, duration * (0.6 + 0.1 * i)))
+        if i < 3:
+            # Surely before the swap: soon after this replay starts building its file. (A
+            # fraction of the dry run's time alone is not: the first replay reads a cold
+            # broker and page cache, so later ones can finish within it under other load.)
+            left = set(files.stale_builds(db))
+            deadline = time.monotonic() + 60
+            while not set(files.stale_builds(db)) - left and proc.poll() is None:
+                assert time.monotonic() < deadline, "the replay never started building"
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, duration * 0.2))
+        else:
+            # Spread over the whole run; the last ones land near its end, the swap.
+            time.sleep(rng.uniform(0.1, duration * (0.6 + 0.1 * i)))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         live = files.live_file(db)
