@@ -1,0 +1,94 @@
+"""The floors of coach, and the arrows allowed between them (docs/ARCHITECTURE.md).
+
+Every import counts: at module level, inside functions, under TYPE_CHECKING. Only the
+production packages (the wheel's, pyproject.toml) are checked; tests/, bench/ and tools/
+may import anything.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGES = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["hatch"]["build"][
+    "targets"
+]["wheel"]["packages"]
+FIRST_PARTY = {p.parent.name for p in REPO.glob("*/__init__.py")}
+
+NOT_YET = pytest.mark.xfail(strict=True, reason="floors not built yet")
+
+ALLOWED: dict[str, set[str]] = {
+    # ground floors: the event contract and the WOD's rules import nothing of ours
+    "events": set(),
+    "wod": set(),
+    # configuration: the settings and the values derived from them (roles use events' Role)
+    "config": {"events"},
+    # the projection: SQL and transactions live here only
+    "store": {"events", "wod", "config"},
+    # the two processes over the store; the api never sees Kafka, the consumer or a replay
+    "api": {"events", "wod", "config", "store"},
+    "consumer": {"events", "wod", "config", "store"},
+    "replay": {"events", "wod", "config", "store", "consumer"},
+    # the command line and composition root: imports every floor, imported by none
+    "coach": {"events", "wod", "config", "store", "api", "consumer", "replay"},
+}
+
+
+def imported_packages(path: Path, package: str) -> dict[str, list[str]]:
+    """First-party package -> the `module:line` imports of `path` that reach it."""
+    found: dict[str, list[str]] = {}
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [package if node.level else (node.module or "")]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            if top in FIRST_PARTY and top != package:
+                found.setdefault(top, []).append(f"{path.relative_to(REPO)}:{node.lineno}")
+    return found
+
+
+@NOT_YET
+def test_every_package_has_a_floor():
+    assert set(PACKAGES) == set(ALLOWED), (
+        f"pyproject's wheel packages and the floors differ: {sorted(set(PACKAGES) ^ set(ALLOWED))}"
+    )
+
+
+@NOT_YET
+def test_each_package_imports_only_the_floors_below_it():
+    wrong = []
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            for target, where in imported_packages(path, package).items():
+                if target not in ALLOWED[package]:
+                    wrong += [f"{w}: {package} -> {target}" for w in where]
+    assert not wrong, "imports across the floors:\n" + "\n".join(wrong)
+
+
+def test_nothing_imports_the_composition_root():
+    assert not any("coach" in allowed for p, allowed in ALLOWED.items() if p != "coach")
+
+
+def test_the_floors_have_no_cycle():
+    seen: dict[str, int] = {}  # 1: on the path, 2: done
+
+    def visit(package: str, path: list[str]) -> None:
+        if seen.get(package) == 1:
+            raise AssertionError("a cycle of floors: " + " -> ".join([*path, package]))
+        if seen.get(package) == 2:
+            return
+        seen[package] = 1
+        for target in ALLOWED[package]:
+            visit(target, [*path, package])
+        seen[package] = 2
+
+    for package in ALLOWED:
+        visit(package, [])
