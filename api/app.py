@@ -26,7 +26,7 @@ from api.projection import ProjectionWatcher
 from api.timewindow import YesterdayCache
 from api.tokencache import CachedVerifier
 from api.wodcache import WodCache
-from coach.settings import ConfigError, Settings, env_name, load_settings
+from config.settings import ConfigError, Settings, env_name, load_settings
 from store import files
 from store.db import connect
 

@@ -17,7 +17,7 @@ from api.freshness import StatusCache
 from api.render import UtcStamps
 from api.timewindow import YesterdayCache
 from api.wodcache import WodCache
-from coach.settings import Settings
+from config.settings import Settings
 
 
 class Verifier(Protocol):

@@ -43,7 +43,7 @@ from api.responses import JSONBytes
 from api.suggest import suggest
 from api.timewindow import YesterdayCache
 from api.zones import is_known_zone, zone
-from coach.settings import load_settings
+from config.settings import load_settings
 from store.reads import History, Performance, WindowWorkout
 from store.rows import CompletedRow, Entry, suggested_entry
 

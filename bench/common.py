@@ -24,7 +24,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from coach.settings import Settings
+from config.settings import Settings
 from events import (
     EXERCISE_UPSERTED,
     WORKOUT_COMPLETED,

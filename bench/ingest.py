@@ -35,7 +35,7 @@ from bench.common import (
     save_result,
     settle_heap,
 )
-from coach.settings import Settings
+from config.settings import Settings
 from consumer.runner import Projector
 from store.db import connect
 

@@ -38,7 +38,7 @@ from bench.common import (
     settle_heap,
 )
 from bench.ingest import bare_read
-from coach.settings import Settings
+from config.settings import Settings
 from replay.progress import LogProgress
 from replay.run import Options, replay
 from store import files

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from api.app import create_app  # noqa: E402
 from bench.wod import SECRET, build_projection, write_tokens  # noqa: E402
-from coach.settings import Settings  # noqa: E402
+from config.settings import Settings  # noqa: E402
 
 
 async def _request(app: Any, path: str, token: str) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 import orjson
 
-from coach.settings import ConfigError, Settings, load_settings
+from config.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("coach")
 
@@ -367,15 +367,13 @@ def dead_letters_list(limit: int) -> None:
 @dead_letters.command("retry")
 def dead_letters_retry() -> None:
     """Apply every dead letter again (after a fix); remove those that now apply."""
+    from config.derived import roles
     from consumer.dead_letters import retry
 
     settings = _settings()
     conn = _open_projection(settings, readonly=False)
     try:
-        result = retry(
-            conn,
-            roles={settings.topic_exercises: "exercises", settings.topic_workouts: "workouts"},
-        )
+        result = retry(conn, roles=roles(settings))
     finally:
         conn.close()
     for error in result.errors:

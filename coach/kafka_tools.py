@@ -10,8 +10,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, NoError, TopicAlreadyExistsError, for_code
 
-from coach.settings import Settings
-from consumer.kafka import client_options
+from config.kafka import client_options
+from config.settings import Settings
 from events.codec import ROLE_OF_TYPE, DecodeError, record_key
 
 

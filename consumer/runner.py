@@ -26,10 +26,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError, OffsetOutOfRangeError
 
-from coach.settings import Settings
+from config.derived import history_cutoff_us, roles
+from config.kafka import consumer_options
+from config.settings import Settings
 from consumer import topic_ids
 from consumer.apply import BatchResult, KafkaRecord, is_record_fault, prepare
-from consumer.kafka import client_options
 from consumer.positions import beyond_end, moved
 from consumer.writer import Batch as WriteBatch
 from consumer.writer import InlineWriter, Writer, WriterGone, WriterProcess
@@ -115,10 +116,7 @@ class Projector:
         self.conn = conn
         self.path = path
         self.identity: tuple[int, int] | None = None
-        self.roles: dict[str, Role] = {
-            settings.topic_exercises: "exercises",
-            settings.topic_workouts: "workouts",
-        }
+        self.roles: dict[str, Role] = roles(settings)
         self.totals = Totals()
         self.health = Health()
         self._assigned: set[TopicPartition] = set()
@@ -193,14 +191,7 @@ class Projector:
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            **client_options(self.settings),
-            client_id="coach-consumer",
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="none",
-            isolation_level="read_committed",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            metadata_max_age_ms=30_000,
+            **consumer_options(self.settings, "coach-consumer", metadata_max_age_ms=30_000)
         )
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
@@ -379,7 +370,7 @@ class Projector:
 
     def _prune(self) -> None:
         """Fold workouts older than the window into the performances, in chunks."""
-        before = now_us() - self.settings.history_hours * 3_600_000_000
+        before = history_cutoff_us(self.settings, now_us())
         removed = 0
         try:
             while True:

@@ -12,8 +12,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 
-from coach.settings import Settings
-from consumer.kafka import client_options
+from config.derived import roles
+from config.kafka import consumer_options
+from config.settings import Settings
 from consumer.runner import close_consumer
 from consumer.writer import Writer
 from events.codec import Role
@@ -40,19 +41,9 @@ class TopicReader:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.roles: dict[str, Role] = {
-            settings.topic_exercises: "exercises",
-            settings.topic_workouts: "workouts",
-        }
+        self.roles: dict[str, Role] = roles(settings)
         self.consumer = AIOKafkaConsumer(
-            **client_options(settings),
-            client_id="coach-replay",
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="none",
-            isolation_level="read_committed",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
+            **consumer_options(settings, "coach-replay", fetch_max_bytes=64 * 1024 * 1024)
         )
         self.partitions: list[TopicPartition] = []
         self.position: dict[Partition, int] = {}

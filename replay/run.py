@@ -24,7 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coach.settings import Settings
+from config.derived import history_cutoff_us
+from config.settings import Settings
 from consumer.writer import InlineWriter, Writer, WriterProcess
 from replay.plan import Gap, Partition, by_topic, describe_gaps, gaps, remaining
 from replay.progress import Progress
@@ -138,7 +139,7 @@ async def _replay(
         if options.into is not None or not live_exists:
             ends = await reader.ends()
             await _read(reader, writer, ends, progress, "replay")
-            _fold(conn, now_us() - settings.history_hours * 3_600_000_000)
+            _fold(conn, history_cutoff_us(settings, now_us()))
             outcome.notes.append(
                 "no live projection to compare with" if not live_exists else "built only (--into)"
             )
@@ -261,7 +262,7 @@ async def _build_and_compare(
                 + ", ".join(f"{t}/{p}" for t, p in unknown)
             )
         await _read(reader, writer, targets, progress, "rebuild")
-        cutoff = now_us() - settings.history_hours * 3_600_000_000
+        cutoff = history_cutoff_us(settings, now_us())
         _fold(conn, cutoff)
         damage = integrity(snapshot)
         if damage:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from coach.settings import Settings
+from config.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-" + "x" * 40

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from coach.settings import Settings
+from config.settings import Settings
 from tests.conftest import env_of
 
 COACH = str(Path(sys.executable).parent / "coach")

@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from coach.kafka_tools import route
-from coach.settings import Settings
+from config.settings import Settings
 from tests.e2e.helpers import Service, coach, free_port, lines, stats, wait_for
 from tests.e2e.test_walking_skeleton import _partition_counts, get_json, yesterday_noon_utc
 from tests.factories import completed, upserted

@@ -23,7 +23,7 @@ import httpx2
 import jwt
 import pytest
 
-from coach.settings import Settings
+from config.settings import Settings
 from tests.conftest import SECRET
 from tests.e2e.helpers import Service, free_port, wait_for
 

@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
-from coach.settings import Settings  # noqa: E402
+from config.settings import Settings  # noqa: E402
 from tests.conftest import SECRET, _load_local_broker  # noqa: E402
 from tests.e2e.helpers import Service, coach, lines, stats, wait_for  # noqa: E402
 from tests.factories import completed, upserted, value_of  # noqa: E402

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from coach.settings import Settings
+from config.settings import Settings
 from consumer.apply import Record, apply_batch
 from consumer.handlers import Context
 from store.db import connect, transaction

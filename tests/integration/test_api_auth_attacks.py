@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 
-from coach.settings import ConfigError, Settings
+from config.settings import ConfigError, Settings
 from tests.factories import upserted
 from tests.integration.conftest import make_token
 

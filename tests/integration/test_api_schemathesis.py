@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from api.app import create_app
-from coach.settings import Settings
+from config.settings import Settings
 from store.instants import now_us
 from tests.factories import completed, upserted
 from tests.integration.conftest import make_token

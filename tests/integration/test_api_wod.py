@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from coach.settings import Settings
+from config.settings import Settings
 from store.instants import to_us
 from tests.conftest import SECRET
 from tests.factories import completed, upserted
@@ -173,7 +173,7 @@ def test_health(client):
 
 
 def test_api_refuses_to_start_without_a_key(db_path):
-    from coach.settings import ConfigError
+    from config.settings import ConfigError
 
     with pytest.raises(ConfigError, match="COACH_JWT_SECRET"):
         create_app(Settings(db_path=db_path))

@@ -19,7 +19,7 @@ import pytest
 
 import consumer.runner as runner
 import consumer.writer as writer_module
-from coach.settings import Settings
+from config.settings import Settings
 from consumer.apply import Record, apply_batch, positions_after, prepare
 from consumer.handlers import Context
 from consumer.runner import Projector

@@ -69,7 +69,7 @@ def test_compose_refuses_to_start_without_a_jwt_secret():
     """No default secret (anyone could sign tokens with one written in the file): every coach
     service takes COACH_JWT_SECRET in the ${VAR:?message} form, so compose stops without it;
     and coach refuses the old default."""
-    from coach.settings import ConfigError, load_settings
+    from config.settings import ConfigError, load_settings
 
     required = re.compile(r"\$\{COACH_JWT_SECRET:\?[^}]*COACH_JWT_SECRET[^}]*\}")
     services = COMPOSE["services"]

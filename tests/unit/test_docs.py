@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from coach.cli import main
-from coach.settings import Settings, env_name
+from config.settings import Settings, env_name
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

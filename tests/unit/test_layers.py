@@ -62,7 +62,6 @@ def test_every_package_has_a_floor():
     )
 
 
-@NOT_YET
 def test_each_package_imports_only_the_floors_below_it():
     wrong = []
     for package in PACKAGES:

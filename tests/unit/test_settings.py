@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from coach.settings import ConfigError, load_settings
+from config.settings import ConfigError, load_settings
 
 GOOD_SECRET = "s" * 40
 
@@ -105,7 +105,7 @@ def test_history_hours_cover_yesterday_in_troll(monkeypatch):
     clocks went back from +02 to +00, 26 h) started 50 h ago: the minimum, computed from the
     zone data, covers it, and one hour less is refused naming the variable."""
     from api.timewindow import local_midnight, yesterday
-    from coach.settings import longest_yesterday_and_today, min_history_hours
+    from config.history import longest_yesterday_and_today, min_history_hours
 
     troll = ZoneInfo("Antarctica/Troll")
     day = yesterday(datetime(2026, 10, 26, 23, 59, tzinfo=UTC), troll)

@@ -7,15 +7,14 @@ names the environment variable.
 
 from __future__ import annotations
 
-import functools
-import math
 import zoneinfo
-from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from config.history import min_history_hours
 
 ENV_PREFIX = "COACH_"
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
@@ -42,45 +41,6 @@ class ConfigError(Exception):
 
 def env_name(field: str) -> str:
     return f"{ENV_PREFIX}{field.upper()}"
-
-
-def longest_yesterday_and_today(zones: list[str], first: date, last: date) -> timedelta:
-    """The longest span, in any of `zones` and for any day from `first` to `last`, from the
-    start of yesterday to the end of today (local midnights, as api.timewindow finds them).
-
-    48 h, or more where a zone's clocks go back within those two days. Each zone's UTC offset
-    is read at noon once a week; where it changed, the days around are measured exactly. (Two
-    changes within a week that cancel out would go unseen; measuring every day of 1990-2037
-    gave the same longest span in every zone.)
-    """
-    step = 7
-    noons = [datetime.combine(first, time(12))]
-    while noons[-1].date() < last:
-        noons.append(noons[-1] + timedelta(days=step))
-    longest = 48 * 3600.0
-    for name in zones:
-        tz = zoneinfo.ZoneInfo(name)
-        offsets = [tz.utcoffset(noon) for noon in noons]
-        for i in range(len(noons) - 1):
-            if offsets[i] != offsets[i + 1]:
-                days = [noons[i].date() + timedelta(days=d) for d in range(-1, step + 3)]
-                midnights = [datetime.combine(d, time(0), tz).timestamp() for d in days]
-                longest = max(
-                    longest, *(b - a for a, b in zip(midnights, midnights[2:], strict=False))
-                )
-    return timedelta(seconds=longest)
-
-
-@functools.cache
-def min_history_hours() -> int:
-    """The least COACH_HISTORY_HOURS: at the last instant of today, the api reads "yesterday",
-    which must still be in the projection in every zone. From the zone data (tzdata), for the
-    days from last year's first to the year after next's last: 50 h with Antarctica/Troll's
-    2 h change at the end of its summer time. Computed once per process (about 0.2 s)."""
-    year = datetime.now(UTC).year
-    zones = sorted(zoneinfo.available_timezones() | {"UTC"})
-    span = longest_yesterday_and_today(zones, date(year - 1, 1, 1), date(year + 2, 12, 31))
-    return math.ceil(span / timedelta(hours=1))
 
 
 class Settings(BaseSettings):

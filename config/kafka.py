@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from coach.settings import Settings
+from config.settings import Settings
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -24,3 +24,18 @@ def client_options(settings: Settings) -> dict[str, Any]:
             cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
         )
     return options
+
+
+def consumer_options(settings: Settings, client_id: str, **extra: Any) -> dict[str, Any]:
+    """Keyword arguments of the consumers (live and replay): every partition assigned by
+    hand, positions kept in the projection, committed transactions only."""
+    return {
+        **client_options(settings),
+        "client_id": client_id,
+        "group_id": None,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "none",
+        "isolation_level": "read_committed",
+        "max_partition_fetch_bytes": 4 * 1024 * 1024,
+        **extra,
+    }
