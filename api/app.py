@@ -23,12 +23,12 @@ from api.errors import ApiError, handle_api_error, handle_validation_error
 from api.freshness import StatusCache
 from api.metrics import MetricsMiddleware, ProjectionCollector, RequestMetrics
 from api.projection import ProjectionWatcher
-from api.timewindow import YesterdayCache
 from api.tokencache import CachedVerifier
 from api.wodcache import WodCache
 from config.settings import ConfigError, Settings, env_name, load_settings
 from store import files
 from store.db import connect
+from wod.day import YesterdayCache
 
 
 def wall_clock_us() -> int:

@@ -15,9 +15,9 @@ from api.catalog import CatalogCache
 from api.errors import ApiError
 from api.freshness import StatusCache
 from api.render import UtcStamps
-from api.timewindow import YesterdayCache
 from api.wodcache import WodCache
 from config.settings import Settings
+from wod.day import YesterdayCache
 
 
 class Verifier(Protocol):

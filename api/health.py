@@ -15,8 +15,8 @@ from api.lag import complete_until_us, heartbeat_age_seconds, partition_lag, tot
 from api.readiness import Check, readiness_checks
 from api.responses import JSONBody
 from api.schemas import Health, Lag, Ready
-from api.timewindow import from_us
 from store import status
+from wod.day import from_us
 
 router = APIRouter(tags=["operations"])
 

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from api.catalog import Catalog
-from api.choose import choose_wod, daily_rng, fresh_rng
 from api.deps import AppState, PrincipalDep
 from api.errors import ApiError
 from api.freshness import Freshness
@@ -16,12 +15,13 @@ from api.query import TZ_MAX_LENGTH, QueryError, parse_wod_query
 from api.render import suggestion_tail, wod_json
 from api.responses import JSONBytes
 from api.schemas import ErrorBody, WodResponse
-from api.suggest import suggest
-from api.timewindow import Day
 from api.wodcache import WodCache
 from api.zones import is_known_zone, known_zones, zone
 from store import changes, reads
 from store.changes import ChangeMark
+from wod.choose import choose_wod, daily_rng, fresh_rng
+from wod.day import Day
+from wod.suggestion import Performance, suggest
 
 router = APIRouter()
 
@@ -165,7 +165,7 @@ def _forget_changed_users(conn: sqlite3.Connection, wods: WodCache, mark: Change
 
 def _read_and_choose(
     state: AppState, freshness: Freshness, user_id: str, day: Day, fresh: bool
-) -> tuple[Catalog, list[int], dict[int, reads.Performance]]:
+) -> tuple[Catalog, list[int], dict[int, Performance]]:
     """The catalog, the chosen exercise ids and the user's latest performances."""
     conn = state.conn
     catalog = state.catalog.current(conn, freshness.catalog_version)

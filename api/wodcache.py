@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from api.timewindow import Day
 from store.changes import ChangeMark
+from wod.day import Day
 
 
 class WodCache:

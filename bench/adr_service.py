@@ -34,18 +34,17 @@ import orjson
 from fastapi import FastAPI, Request
 
 from api.app import make_verifier
-from api.choose import choose_wod, daily_rng, fresh_rng
 from api.deps import PrincipalDep
 from api.errors import ApiError, handle_api_error
 from api.query import QueryError, parse_wod_query
 from api.render import UtcStamps
 from api.responses import JSONBytes
-from api.suggest import suggest
-from api.timewindow import YesterdayCache
 from api.zones import is_known_zone, zone
 from config.settings import load_settings
-from store.reads import History, Performance, WindowWorkout
-from store.rows import CompletedRow, Entry, suggested_entry
+from wod.choose import choose_wod, daily_rng, fresh_rng
+from wod.day import YesterdayCache
+from wod.history import CompletedRow, History, WindowWorkout
+from wod.suggestion import Entry, Performance, best_performances, suggest
 
 
 def history_of(workouts: Iterable[Sequence[Any]]) -> History:
@@ -65,7 +64,7 @@ def history_of(workouts: Iterable[Sequence[Any]]) -> History:
 def latest_performances(
     recent: History, folded: Iterable[Sequence[Any]], wanted: Iterable[int]
 ) -> dict[int, Performance]:
-    """Per wanted exercise, the suggestion by coach's rule (store/rows.py
+    """Per wanted exercise, the suggestion by coach's rule (wod/suggestion.py
     `suggested_entry`) over the folded performances ([[exercise_id, completed_at_us,
     workout_id, sets, reps, weight, deleted], ...]) and the window's workouts."""
     wanted = set(wanted)
@@ -75,12 +74,7 @@ def latest_performances(
             entries.setdefault(int(exercise_id), []).append(Entry(*entry[:5], bool(entry[5])))
     for exercise_id, window in recent.entries(wanted).items():
         entries.setdefault(exercise_id, []).extend(window)
-    found = {}
-    for exercise_id, candidates in entries.items():
-        best = suggested_entry(candidates)
-        if best is not None:
-            found[exercise_id] = Performance(best.weight, best.reps)
-    return found
+    return best_performances(entries)
 
 
 class RawResponse(NamedTuple):

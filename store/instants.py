@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
-
-
-def to_us(moment: datetime) -> int:
-    """Microseconds since the epoch of an aware datetime (exact, no float rounding)."""
-    return (moment - _EPOCH) // _ONE_US
+from wod.instants import to_us
 
 
 def from_us(us: int) -> datetime:

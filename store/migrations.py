@@ -176,7 +176,7 @@ def m003_a_function_of_the_topics(conn: sqlite3.Connection) -> None:
         ALTER TABLE workouts ADD COLUMN deleted_at_us INTEGER;
         UPDATE workouts SET deleted_at_us = completed_at_us WHERE deleted = 1;
 
-        -- Up to KEPT_PER_EXERCISE (store/rows.py) of each user's newest workouts holding an
+        -- Up to KEPT_PER_EXERCISE (wod/suggestion.py) of each user's newest workouts holding an
         -- exercise, deleted ones included: deleting the newest brings the one before back.
         CREATE TABLE performances_kept (
             user_id TEXT NOT NULL,

@@ -5,15 +5,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-from store.rows import (
-    CompletedRow,
-    Entry,
-    decode_exercises,
-    suggested_entry,
-    workout_entries,
-)
+from store.rows import decode_exercises
+from wod.history import History, WindowWorkout
+from wod.suggestion import Entry, Performance, best_performances
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +21,6 @@ class CatalogExercise:
     default_weight: float
     default_reps: int
     muscle_groups: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Performance:
-    weight: float
-    reps: int
 
 
 def catalog_version(conn: sqlite3.Connection) -> int:
@@ -72,42 +62,6 @@ def load_catalog(conn: sqlite3.Connection) -> list[CatalogExercise]:
     ]
 
 
-class WindowWorkout(NamedTuple):
-    """A workout still in the window: completed, or deleted (its marker keeps its rows)."""
-
-    completed_at_us: int
-    workout_id: str
-    rows: list[CompletedRow]
-    deleted: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """A user's workouts not yet folded (the window), oldest first."""
-
-    workouts: list[WindowWorkout]
-
-    def done_between(self, start_us: int, end_us: int) -> frozenset[int]:
-        """Ids of the exercises completed in [start_us, end_us) (deleted workouts: none)."""
-        return frozenset(
-            row.exercise_id
-            for w in self.workouts
-            if not w.deleted and start_us <= w.completed_at_us < end_us
-            for row in w.rows
-        )
-
-    def entries(self, exercise_ids: Iterable[int]) -> dict[int, list[Entry]]:
-        """Per exercise, what each window workout says of it (store/rows.py `Entry`)."""
-        wanted = set(exercise_ids)
-        found: dict[int, list[Entry]] = {}
-        for w in self.workouts:
-            each = workout_entries(w.workout_id, w.completed_at_us, w.rows, deleted=w.deleted)
-            for exercise_id, entry in each.items():
-                if exercise_id in wanted:
-                    found.setdefault(exercise_id, []).append(entry)
-        return found
-
-
 def history(conn: sqlite3.Connection, *, user_id: str) -> History:
     """The user's workouts still in the window, in one indexed read."""
     rows = conn.execute(
@@ -136,7 +90,7 @@ def performances(
     recent: History | None = None,
 ) -> dict[int, Performance]:
     """The user's suggested performance of each of `exercise_ids` that has one, by the
-    rule of store/rows.py `suggested_entry`, over the folded `performances` rows and the
+    rule of wod/suggestion.py, over the folded `performances` rows and the
     workouts still in the window (pass `recent` when it was read already)."""
     wanted = set(exercise_ids)
     if not wanted:
@@ -155,12 +109,7 @@ def performances(
         recent = history(conn, user_id=user_id)
     for exercise_id, window in recent.entries(wanted).items():
         entries.setdefault(exercise_id, []).extend(window)  # after the folded: seen later
-    found = {}
-    for exercise_id, candidates in entries.items():
-        best = suggested_entry(candidates)
-        if best is not None:
-            found[exercise_id] = Performance(best.weight, best.reps)
-    return found
+    return best_performances(entries)
 
 
 def positions(conn: sqlite3.Connection) -> dict[tuple[str, int], int]:

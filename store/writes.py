@@ -10,16 +10,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from store.rows import (
-    Entry,
-    ExerciseRow,
-    ImpactRow,
-    PositionRow,
-    WorkoutRow,
-    decode_exercises,
-    newest_entries,
-    workout_entries,
-)
+from store.rows import ExerciseRow, ImpactRow, PositionRow, WorkoutRow, decode_exercises
+from wod.suggestion import Entry, newest_entries, workout_entries
 
 
 def next_change_seq(conn: sqlite3.Connection) -> int:
@@ -118,7 +110,7 @@ def delete_workout(
     conn: sqlite3.Connection, *, workout_id: str, user_id: str, deleted_at_us: int
 ) -> bool:
     """Delete a workout: its exercises no longer count as done, and its performances no
-    longer count for the suggestions (store/rows.py `suggested_entry`).
+    longer count for the suggestions (wod/suggestion.py `suggested_entry`).
 
     `deleted_at_us` is the delete record's timestamp (from the topic, so a replay stamps
     the same). A workout in the window becomes a deleted marker that keeps its time and
@@ -185,7 +177,7 @@ def fold_and_prune(conn: sqlite3.Connection, *, before_us: int, limit: int = FOL
 
     What the performances hold after it does not depend on when folds ran: per user and
     exercise, the `KEPT_PER_EXERCISE` newest entries of every workout folded so far,
-    deleted ones marked (store/rows.py `newest_entries`). A deleted workout's marker gives
+    deleted ones marked (wod/suggestion.py `newest_entries`). A deleted workout's marker gives
     its entries (deleted) and keeps only its deletion time, until that is older than
     `before_us` too.
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from store.instants import to_us
 from tests.factories import completed, upserted
 from tests.integration.conftest import bearer
+from wod.instants import to_us
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 # Yesterday in UTC and in Tokyo, today in Los Angeles (02:00 local on the 27th).

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from config.settings import Settings
-from store.instants import to_us
 from tests.conftest import SECRET
 from tests.factories import completed, upserted
+from wod.instants import to_us
 
 
 def bearer(sub: str = "7", **claims) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -112,8 +112,8 @@ def test_time_zone_decides_yesterday(project, settings, client):
             completed("w1", "7", tokyo_yesterday_noon, [(1, 5.0, 5)]),
         ],
     )
-    from api.timewindow import yesterday
     from api.zones import zone
+    from wod.day import yesterday
 
     la = yesterday(now, zone("America/Los_Angeles"))
     in_la_yesterday = la.start_us <= to_us(tokyo_yesterday_noon) < la.end_us

@@ -19,7 +19,6 @@ from consumer.writer import InlineWriter
 from events import EXERCISE_UPSERTED
 from store import reads
 from store.db import connect
-from store.instants import to_us
 from tests.factories import EX, ROLES, WO, completed, upserted, value_of
 from tests.integration.test_writer_process import (
     UNKNOWN,
@@ -29,6 +28,7 @@ from tests.integration.test_writer_process import (
     ground_truth,
     projector_on,
 )
+from wod.instants import to_us
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CTX = Context(now_us=to_us(NOW))

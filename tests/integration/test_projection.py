@@ -13,7 +13,6 @@ from consumer.apply import Record, apply_batch
 from consumer.handlers import Context
 from store import reads
 from store.db import connect
-from store.instants import to_us
 from tests.factories import (
     EX,
     ROLES,
@@ -25,6 +24,8 @@ from tests.factories import (
     value_of,
     workout_deleted,
 )
+from wod.instants import to_us
+from wod.suggestion import Performance
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CTX = Context(now_us=to_us(NOW))
@@ -327,4 +328,4 @@ def test_a_tie_on_completed_at_resolves_by_workout_id_before_and_after_the_fold(
     before = reads.performances(conn, user_id="7", exercise_ids=[1])[1]
     fold(conn)
     after = reads.performances(conn, user_id="7", exercise_ids=[1])[1]
-    assert before == after == reads.Performance(60.0, 5)
+    assert before == after == Performance(60.0, 5)

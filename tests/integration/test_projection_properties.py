@@ -55,7 +55,7 @@ from events import (
 from events.codec import Role
 from store import reads, writes
 from store.db import connect, transaction
-from store.instants import to_us
+from wod.instants import to_us
 
 EX, WO = "p.exercises", "p.workouts"
 ROLES: dict[str, Role] = {EX: "exercises", WO: "workouts"}
@@ -437,7 +437,7 @@ class CatalogEntry:
     data: dict[str, Any] | None  # the winning upsert's data
 
 
-KEPT = 3  # store/rows.py KEPT_PER_EXERCISE
+KEPT = 3  # wod/suggestion.py KEPT_PER_EXERCISE
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from events import encode_event
 from replay.verify import checksums
 from store import files, reads
 from store.db import connect
-from store.instants import to_us
 from tests.conftest import SECRET
 from tests.factories import (
     EX,
@@ -41,6 +40,7 @@ from tests.factories import (
     value_of,
     workout_deleted,
 )
+from wod.instants import to_us
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 NOW_US = to_us(NOW)

@@ -4,7 +4,7 @@ coach's rule, or the benchmark would compare two different answers."""
 from __future__ import annotations
 
 from bench.adr_service import history_of, latest_performances
-from store.reads import Performance
+from wod.suggestion import Performance
 
 
 def test_history_of_the_monolith_answer_is_oldest_first():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from api.choose import choose_wod, daily_rng
+from wod.choose import choose_wod, daily_rng
 
 
 def test_six_distinct_from_the_catalog_minus_yesterday():

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from api.choose import choose_wod
+from wod.choose import choose_wod
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ def test_stamps_are_rfc3339_utc_with_microseconds():
     from datetime import UTC, datetime
 
     from api.render import UtcStamps
-    from store.instants import to_us
+    from wod.instants import to_us
 
     stamps = UtcStamps()
     for moment in (

@@ -6,7 +6,8 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from store.rows import CompletedRow, decode_exercises, encode_exercises
+from store.rows import decode_exercises, encode_exercises
+from wod.history import CompletedRow
 
 entries = st.lists(
     st.tuples(

@@ -104,8 +104,8 @@ def test_history_hours_cover_yesterday_in_troll(monkeypatch):
     """At the end of Monday 26 October 2026 in Antarctica/Troll, yesterday (the Sunday its
     clocks went back from +02 to +00, 26 h) started 50 h ago: the minimum, computed from the
     zone data, covers it, and one hour less is refused naming the variable."""
-    from api.timewindow import local_midnight, yesterday
     from config.history import longest_yesterday_and_today, min_history_hours
+    from wod.day import local_midnight, yesterday
 
     troll = ZoneInfo("Antarctica/Troll")
     day = yesterday(datetime(2026, 10, 26, 23, 59, tzinfo=UTC), troll)

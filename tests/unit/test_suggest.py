@@ -1,6 +1,6 @@
 """The suggestion rule: latest performance, else the exercise's defaults."""
 
-from api.suggest import Suggestion, suggest
+from wod.suggestion import Suggestion, suggest
 
 
 def test_defaults_without_history():

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from api.timewindow import Day
 from api.wodcache import WodCache
 from store.changes import ChangeMark
+from wod.day import Day
 
 DAY = Day(date(2026, 11, 27), 100, 200)
 NEXT_DAY = Day(date(2026, 11, 28), 200, 300)

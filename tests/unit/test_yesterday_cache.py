@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.timewindow import YesterdayCache, yesterday
 from api.zones import zone
-from store.instants import to_us
+from wod.day import YesterdayCache, yesterday
+from wod.instants import to_us
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from store.instants import to_us
+from wod.instants import to_us
 
 
 class Day(NamedTuple):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from api.timewindow import yesterday
-from store.instants import to_us
+from wod.day import yesterday
+from wod.instants import to_us
 
 HOUR_US = 3_600_000_000
 
