@@ -9,6 +9,7 @@ from typing import Any
 
 from api.render import exercise_head, suggestion_tail
 from store import reads
+from store.db import read_snapshot
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,9 @@ class CatalogCache:
 
 def _load(conn: sqlite3.Connection) -> Catalog:
     # One read transaction, so the version and the rows belong together.
-    conn.execute("BEGIN")
-    try:
+    with read_snapshot(conn):
         version = reads.catalog_version(conn)
         exercises = reads.load_catalog(conn)
-    finally:
-        conn.execute("COMMIT")
     rendered = {
         e.id: {
             "id": e.id,

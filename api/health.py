@@ -16,6 +16,7 @@ from api.readiness import Check, readiness_checks
 from api.responses import JSONBody
 from api.schemas import Health, Lag, Ready
 from store import status
+from store.db import probe
 from wod.day import from_us
 
 router = APIRouter(tags=["operations"])
@@ -36,7 +37,7 @@ def _iso(us: int | None) -> str | None:
 async def get_health(state: StateDep) -> Any:
     """Liveness: the process answers and the projection can be read."""
     try:
-        state.conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+        probe(state.conn)
     except sqlite3.Error as exc:
         return JSONBody({"status": "failing", "database": str(exc)}, status_code=503)
     return JSONBody({"status": "ok", "database": "ok"})

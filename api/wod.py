@@ -19,6 +19,7 @@ from api.wodcache import WodCache
 from api.zones import is_known_zone, known_zones, zone
 from store import changes, reads
 from store.changes import ChangeMark
+from store.db import begin_read, end_read
 from wod.choose import choose_wod, daily_rng, fresh_rng
 from wod.day import Day
 from wod.suggestion import Performance, suggest
@@ -177,9 +178,7 @@ def _read_and_choose(
         )
     # One read transaction: the two reads see the same snapshot, and take the WAL read
     # lock once instead of once per statement.
-    if conn.in_transaction:  # left open by a failed COMMIT: never read an old snapshot
-        conn.execute("ROLLBACK")
-    conn.execute("BEGIN")
+    begin_read(conn)
     try:
         recent = reads.history(conn, user_id=user_id)
         done = recent.done_between(day.start_us, day.end_us)
@@ -196,5 +195,5 @@ def _read_and_choose(
         chosen = choose_wod(catalog.ids, done, rng, state.settings.wod_size)
         latest = reads.performances(conn, user_id=user_id, exercise_ids=chosen, recent=recent)
     finally:
-        conn.execute("COMMIT")
+        end_read(conn)
     return catalog, chosen, latest

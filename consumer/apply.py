@@ -24,8 +24,8 @@ from typing import Protocol
 from consumer.handlers import HANDLERS, Context, workout_row
 from events import WORKOUT_COMPLETED, DecodeError, decode_record
 from events.codec import Decoded, Role
-from store import writes
-from store.db import transaction
+from store import dead_letters, writes
+from store.db import in_savepoint, transaction
 from store.rows import PositionRow, WorkoutRow
 
 log = logging.getLogger(__name__)
@@ -290,18 +290,12 @@ def _isolated(
 ) -> None:
     """Apply record `index` under a savepoint; a fault of its own makes it a dead letter
     alone (any other failure propagates: the transaction is rolled back)."""
-    conn.execute("SAVEPOINT record")
-    try:
-        changed = apply()
-    except Exception as exc:
-        if not is_record_fault(exc):
-            raise
-        conn.execute("ROLLBACK TO record")
-        conn.execute("RELEASE record")
-        _dead_letter(conn, records[index], f"could not apply: {type(exc).__name__}: {exc}", ctx)
+    changed = in_savepoint(conn, "record", apply, undo=is_record_fault)
+    if isinstance(changed, Exception):
+        error = f"could not apply: {type(changed).__name__}: {changed}"
+        _dead_letter(conn, records[index], error, ctx)
         result.dead_letters += 1
         return
-    conn.execute("RELEASE record")
     if changed:
         result.changed += 1
     else:
@@ -321,7 +315,7 @@ def _where(record: KafkaRecord) -> str:
 
 def _dead_letter(conn: sqlite3.Connection, record: KafkaRecord, error: str, ctx: Context) -> None:
     log.warning("dead letter %s: %s", _where(record), error)
-    writes.add_dead_letter(
+    dead_letters.add_dead_letter(
         conn,
         topic=record.topic,
         partition=record.partition,

@@ -18,30 +18,26 @@ from consumer.apply import apply_decoded, is_record_fault
 from consumer.handlers import Context
 from events import DecodeError, decode_record
 from events.codec import Role
+from store import dead_letters as letters
 from store import writes
-from store.db import transaction
+from store.db import in_savepoint, transaction
 from store.instants import from_us, now_us
 
 
 def list_letters(conn: sqlite3.Connection, *, limit: int = 100) -> list[dict[str, Any]]:
     """The oldest `limit` dead letters, values shown as text where they are text."""
-    rows = conn.execute(
-        """SELECT id, topic, partition, "offset", key, value, error, failed_at_us
-           FROM dead_letters ORDER BY topic, partition, "offset" LIMIT ?""",
-        (limit,),
-    ).fetchall()
     return [
         {
-            "id": id_,
-            "topic": topic,
-            "partition": partition,
-            "offset": offset,
-            "key": _text(key),
-            "value": _text(value),
-            "error": error,
-            "failed_at": from_us(failed_at_us).isoformat().replace("+00:00", "Z"),
+            "id": letter.id,
+            "topic": letter.topic,
+            "partition": letter.partition,
+            "offset": letter.offset,
+            "key": _text(letter.key),
+            "value": _text(letter.value),
+            "error": letter.error,
+            "failed_at": from_us(letter.failed_at_us).isoformat().replace("+00:00", "Z"),
         }
-        for id_, topic, partition, offset, key, value, error, failed_at_us in rows
+        for letter in letters.oldest(conn, limit=limit)
     ]
 
 
@@ -64,25 +60,21 @@ class RetryResult:
 def retry(conn: sqlite3.Connection, *, roles: Mapping[str, Role]) -> RetryResult:
     """Apply every dead letter again; remove those that apply, re-word those that fail."""
     result = RetryResult()
-    letters = conn.execute(
-        """SELECT id, topic, partition, "offset", key, value, timestamp_ms FROM dead_letters
-           ORDER BY topic, partition, "offset\""""
-    ).fetchall()
-    for id_, topic, partition, offset, key, value, timestamp_ms in letters:
-        where = f"{topic}/{partition}@{offset}"
-        role = roles.get(topic)
+    for letter in letters.oldest(conn):
+        where = f"{letter.topic}/{letter.partition}@{letter.offset}"
+        role = roles.get(letter.topic)
         if role is None:
             result.still_failing += 1
-            result.errors.append(f"{where}: topic {topic} is not one coach reads (settings)")
+            result.errors.append(f"{where}: topic {letter.topic} is not one coach reads (settings)")
             continue
-        ctx = Context(now_us=now_us()).for_record(timestamp_ms)
+        ctx = Context(now_us=now_us()).for_record(letter.timestamp_ms)
         with transaction(conn):
-            error = _apply_letter(conn, role, key, value, ctx)
+            error = _apply_letter(conn, role, letter.key, letter.value, ctx)
             if error is None:
-                conn.execute("DELETE FROM dead_letters WHERE id = ?", (id_,))
+                letters.remove(conn, letter.id)
                 result.applied += 1
             else:
-                conn.execute("UPDATE dead_letters SET error = ? WHERE id = ?", (error, id_))
+                letters.reword(conn, letter.id, error)
                 result.still_failing += 1
                 result.errors.append(f"{where}: {error}")
     return result
@@ -98,14 +90,10 @@ def _apply_letter(
     if not decoded.known:
         writes.bump_counter(conn, name="unknown_events")
         return None
-    conn.execute("SAVEPOINT letter")
-    try:
-        apply_decoded(conn, decoded, ctx)
-    except Exception as exc:
-        if not is_record_fault(exc):
-            raise  # a storage or process fault: the letter stays as it was
-        conn.execute("ROLLBACK TO letter")
-        conn.execute("RELEASE letter")
-        return f"could not apply: {type(exc).__name__}: {exc}"
-    conn.execute("RELEASE letter")
+    # A storage or process fault propagates: the letter stays as it was.
+    outcome = in_savepoint(
+        conn, "letter", lambda: apply_decoded(conn, decoded, ctx), undo=is_record_fault
+    )
+    if isinstance(outcome, Exception):
+        return f"could not apply: {type(outcome).__name__}: {outcome}"
     return None

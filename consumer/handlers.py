@@ -18,8 +18,8 @@ from events import EXERCISE_DELETED, EXERCISE_UPSERTED, WORKOUT_DELETED
 from events.codec import TOMBSTONE
 from events.models import Exercise, ExerciseDeleted, WorkoutCompleted, WorkoutDeleted
 from store import writes
-from store.instants import to_us
 from store.rows import ExerciseRow, ImpactRow, WorkoutRow, encode_exercises
+from wod.instants import to_us
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,8 @@ from consumer.positions import beyond_end, moved
 from consumer.writer import Batch as WriteBatch
 from consumer.writer import InlineWriter, Writer, WriterGone, WriterProcess
 from events.codec import Role
-from store import files, reads, writes
-from store.db import connect, transaction
+from store import files, fold, reads, writes
+from store.db import connect, file_of, small_cache, transaction
 from store.instants import now_us
 from store.rows import PositionRow
 
@@ -280,7 +280,7 @@ class Projector:
 
     def _start_writer(self) -> None:
         """A writer of the file `conn` has open (the file itself, not the link to it)."""
-        file = self.conn.execute("PRAGMA database_list").fetchone()[2]
+        file = file_of(self.conn)
         if self.settings.writer_process and file:
             self.writer = WriterProcess(
                 Path(file),
@@ -290,7 +290,7 @@ class Projector:
             )
             # Batches are written by the child (with the large cache, store/db.py); this
             # connection only records status and folds once a minute.
-            self.conn.execute("PRAGMA cache_size = -32000")
+            small_cache(self.conn)
         else:
             self.writer = InlineWriter(self.conn, self.roles, on_result=self.totals.add)
 
@@ -371,16 +371,11 @@ class Projector:
     def _prune(self) -> None:
         """Fold workouts older than the window into the performances, in chunks."""
         before = history_cutoff_us(self.settings, now_us())
-        removed = 0
         try:
-            while True:
-                with transaction(self.conn):
-                    n = writes.fold_and_prune(self.conn, before_us=before)
-                removed += n
-                if n == 0:
-                    break
+            removed = fold.fold_all(self.conn, before_us=before)
         except sqlite3.OperationalError as exc:
             log.error("could not prune: %s", exc)
+            return
         if removed:
             log.info("folded %d workouts older than %d h", removed, self.settings.history_hours)
 

@@ -63,7 +63,7 @@ from consumer.handlers import Context
 from events import DecodeError, decode_record
 from events.codec import Role
 from store import reads
-from store.db import connect
+from store.db import connect, rollback_open, set_pragmas
 from store.rows import PositionRow
 
 log = logging.getLogger(__name__)
@@ -296,8 +296,7 @@ def serve(path: str, roles: dict[str, Role], pragmas: list[str], parent: int) ->
     # cycle collector would only scan them over and over. It runs between batches instead.
     gc.disable()
     conn = connect(path)
-    for pragma in pragmas:
-        conn.execute(f"PRAGMA {pragma}")
+    set_pragmas(conn, pragmas)
     fault = _fault_hook(os.environ.get(FAULT_ENV, ""))
     received = 0
     try:
@@ -359,8 +358,7 @@ class InlineWriter:
         if batch.committed:
             return
         if batch.accepted:  # a previous attempt raised
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            rollback_open(self.conn)
             if _is_stored(batch, reads.positions(self.conn)):
                 self._count(batch, BatchResult(records=len(batch.prepared.records)))
                 return
@@ -523,7 +521,7 @@ class WriterProcess:
         offsets cannot be read, no child can be started), the batches stay in hand and
         calling it again is safe."""
         self.kill()
-        stored = _stored_positions(self.path)
+        stored = reads.positions_at(self.path)
         while self._in_hand and _is_stored(self._in_hand[0], stored):
             batch = self._in_hand.popleft()
             self._count(batch, BatchResult(records=len(batch.prepared.records)))
@@ -559,14 +557,6 @@ class WriterProcess:
 
 
 Writer = InlineWriter | WriterProcess
-
-
-def _stored_positions(path: Path) -> dict[tuple[str, int], int]:
-    conn = sqlite3.connect(path, timeout=10.0)
-    try:
-        return reads.positions(conn)
-    finally:
-        conn.close()
 
 
 def _is_stored(batch: Batch, stored: Mapping[tuple[str, int], int]) -> bool:

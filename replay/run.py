@@ -30,9 +30,10 @@ from consumer.writer import InlineWriter, Writer, WriterProcess
 from replay.plan import Gap, Partition, by_topic, describe_gaps, gaps, remaining
 from replay.progress import Progress
 from replay.reader import ReplayError, TopicReader
-from replay.verify import Comparison, compare, integrity
-from store import files, reads, writes
-from store.db import connect, transaction
+from replay.verify import Comparison, compare
+from store import files, fold, reads
+from store.checks import integrity
+from store.db import checkpoint, connect, copy_of, open_as_is, set_pragmas
 from store.errors import NeedsReplay, SchemaTooNew
 from store.instants import now_us
 from store.migrations import migrate
@@ -75,16 +76,8 @@ leaves a `.building` file that the next replay removes, so durability is off."""
 
 def _open_building(path: Path) -> sqlite3.Connection:
     conn = connect(path)
-    for pragma in BUILDING_PRAGMAS:
-        conn.execute(f"PRAGMA {pragma}")
+    set_pragmas(conn, BUILDING_PRAGMAS)
     return conn
-
-
-def _fold(conn: sqlite3.Connection, before_us: int) -> None:
-    while True:
-        with transaction(conn):
-            if writes.fold_and_prune(conn, before_us=before_us) == 0:
-                return
 
 
 async def replay(settings: Settings, options: Options, progress: Progress) -> Outcome:
@@ -139,7 +132,7 @@ async def _replay(
         if options.into is not None or not live_exists:
             ends = await reader.ends()
             await _read(reader, writer, ends, progress, "replay")
-            _fold(conn, history_cutoff_us(settings, now_us()))
+            fold.fold_all(conn, before_us=history_cutoff_us(settings, now_us()))
             outcome.notes.append(
                 "no live projection to compare with" if not live_exists else "built only (--into)"
             )
@@ -179,7 +172,7 @@ async def _replay(
         files.remove(building)
         raise
     if options.into is not None:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        checkpoint(conn)
         conn.close()
         outcome.built, outcome.kept = options.into, True
         return _finish(outcome, reader, writer, found_gaps, started)
@@ -246,12 +239,7 @@ async def _build_and_compare(
 ) -> Comparison:
     snapshot_path = files.building_path(target_file.with_name(target_file.name + ".live-snapshot"))
     # The live file is copied as it is (no migration: it may be at an older schema).
-    live = sqlite3.connect(live_path, timeout=10.0)
-    snapshot = sqlite3.connect(snapshot_path, isolation_level=None)
-    try:
-        live.backup(snapshot)
-    finally:
-        live.close()
+    snapshot = copy_of(live_path, snapshot_path)
     try:
         stored = reads.positions(snapshot)
         targets = {p: stored.get(p, 0) for p in reader.position}
@@ -263,7 +251,7 @@ async def _build_and_compare(
             )
         await _read(reader, writer, targets, progress, "rebuild")
         cutoff = history_cutoff_us(settings, now_us())
-        _fold(conn, cutoff)
+        fold.fold_all(conn, before_us=cutoff)
         damage = integrity(snapshot)
         if damage:
             return Comparison(
@@ -275,7 +263,7 @@ async def _build_and_compare(
             return Comparison(live={}, rebuilt={}, skipped=str(exc))
         except SchemaTooNew as exc:
             raise ReplayError(f"the live projection was written by a newer coach: {exc}") from exc
-        _fold(snapshot, cutoff)
+        fold.fold_all(snapshot, before_us=cutoff)
         at = {p: reader.position[p] for p in targets}
         result = compare(snapshot, conn, users=options.compare_users)
         if at != targets:
@@ -297,7 +285,7 @@ async def _catch_up(
     reader: TopicReader, writer: Writer, live_path: Path, progress: Progress
 ) -> None:
     """Read on until the new file is at least where the live consumer is."""
-    live = sqlite3.connect(live_path, timeout=10.0)  # positions only: any schema version
+    live = open_as_is(live_path)  # positions only: any schema version
     try:
         for _ in range(CATCH_UP_ROUNDS):
             stored = reads.positions(live)

@@ -1,13 +1,17 @@
-"""Opening the projection file, and transactions."""
+"""Opening the projection file, and transactions: every BEGIN, COMMIT and SAVEPOINT of
+coach is in this module."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from store.migrations import migrate
+
+T = TypeVar("T")
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -46,3 +50,102 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def begin_read(conn: sqlite3.Connection) -> None:
+    """Start a read transaction: the reads until `end_read` see one snapshot, and take the
+    WAL read lock once instead of once per statement. One left open (by a failed COMMIT) is
+    rolled back first: never read an old snapshot."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    conn.execute("BEGIN")
+
+
+def end_read(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT")
+
+
+@contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """`begin_read` ... `end_read` around a block (the WOD route calls the two itself: no
+    context manager to allocate per request)."""
+    begin_read(conn)
+    try:
+        yield conn
+    finally:
+        end_read(conn)
+
+
+def in_savepoint(
+    conn: sqlite3.Connection,
+    name: str,
+    work: Callable[[], T],
+    *,
+    undo: Callable[[Exception], bool],
+) -> T | Exception:
+    """`work()` under SAVEPOINT `name`, inside the caller's transaction. A failure for which
+    `undo(exc)` is true is rolled back to the savepoint and returned; any other propagates
+    untouched (no second SQLite error to hide it): the caller's transaction rolls back."""
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        done = work()
+    except Exception as exc:
+        if not undo(exc):
+            raise
+        conn.execute(f"ROLLBACK TO {name}")
+        conn.execute(f"RELEASE {name}")
+        return exc
+    conn.execute(f"RELEASE {name}")
+    return done
+
+
+def open_as_is(path: str | Path, *, autocommit: bool = False) -> sqlite3.Connection:
+    """A connection to the file as it is, at any schema version: no migration, no pragmas
+    (reading another process's positions, copying the live file)."""
+    if autocommit:
+        return sqlite3.connect(path, timeout=10.0, isolation_level=None)
+    return sqlite3.connect(path, timeout=10.0)
+
+
+def copy_of(live_path: Path, copy_path: Path) -> sqlite3.Connection:
+    """Copy the projection at `live_path` as it is (online backup) to `copy_path`; return a
+    connection to the copy."""
+    live = open_as_is(live_path)
+    copy = sqlite3.connect(copy_path, isolation_level=None)
+    try:
+        live.backup(copy)
+    finally:
+        live.close()
+    return copy
+
+
+def set_pragmas(conn: sqlite3.Connection, pragmas: Iterable[str]) -> None:
+    """Apply `PRAGMA p` for each p (e.g. "synchronous = OFF" while a replay builds)."""
+    for pragma in pragmas:
+        conn.execute(f"PRAGMA {pragma}")
+
+
+def small_cache(conn: sqlite3.Connection) -> None:
+    """A reader's page cache (32 MB): for a connection that no longer writes batches."""
+    conn.execute("PRAGMA cache_size = -32000")
+
+
+def rollback_open(conn: sqlite3.Connection) -> None:
+    """Roll back a transaction a failed COMMIT left open, if any."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def file_of(conn: sqlite3.Connection) -> str:
+    """The path of the main database file (the file itself, not a link to it); "" in memory."""
+    return conn.execute("PRAGMA database_list").fetchone()[2]
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Write the whole WAL into the database file and truncate it."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def probe(conn: sqlite3.Connection) -> None:
+    """Read one page of the projection; raise sqlite3.Error when it cannot be read."""
+    conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from store.db import open_as_is
 from store.rows import decode_exercises
 from wod.history import History, WindowWorkout
 from wod.suggestion import Entry, Performance, best_performances
@@ -120,6 +122,15 @@ def positions(conn: sqlite3.Connection) -> dict[tuple[str, int], int]:
             "SELECT topic, partition, next_offset FROM partitions"
         )
     }
+
+
+def positions_at(path: Path) -> dict[tuple[str, int], int]:
+    """`positions` of the file at `path`, at any schema version, on a connection of its own."""
+    conn = open_as_is(path)
+    try:
+        return positions(conn)
+    finally:
+        conn.close()
 
 
 def topic_ids(conn: sqlite3.Connection) -> dict[str, bytes]:

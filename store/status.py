@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from store.changes import NO_CHANGES, ChangeMark, change_mark
+from store.db import read_snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +79,8 @@ def catalog_version(conn: sqlite3.Connection) -> int:
 
 def snapshot(conn: sqlite3.Connection) -> Snapshot:
     """Partitions, consumer status, catalog version and change mark as of one instant."""
-    conn.execute("BEGIN")
-    try:
+    with read_snapshot(conn):
         return Snapshot(partitions(conn), consumer(conn), catalog_version(conn), change_mark(conn))
-    finally:
-        conn.execute("COMMIT")
 
 
 def dead_letter_count(conn: sqlite3.Connection) -> int:

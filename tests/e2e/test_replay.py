@@ -19,8 +19,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.structs import TopicPartition
 
-from replay.verify import checksums, integrity
 from store import files
+from store.checks import checksums, integrity
 from store.db import connect
 from tests.conftest import SECRET, env_of
 from tests.e2e.helpers import COACH, Service, coach, free_port, stats, wait_for

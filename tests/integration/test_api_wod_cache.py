@@ -14,8 +14,8 @@ from api.deps import AppState
 from api.freshness import StatusCache
 from consumer.apply import Record, apply_batch
 from consumer.handlers import Context
-from store import writes
 from store.db import connect, transaction
+from store.fold import fold_and_prune
 from store.instants import now_us
 from tests.factories import completed, key_of, upserted, value_of, workout_deleted
 from tests.integration.conftest import bearer
@@ -51,7 +51,7 @@ class FakeMonotonic:
 def fold(db_path: Path, before_us: int) -> None:
     conn = connect(db_path)
     with transaction(conn):
-        while writes.fold_and_prune(conn, before_us=before_us):
+        while fold_and_prune(conn, before_us=before_us):
             pass
     conn.close()
 

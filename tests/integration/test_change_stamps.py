@@ -11,6 +11,7 @@ import pytest
 
 from store import changes, writes
 from store.db import connect, transaction
+from store.fold import fold_and_prune
 from store.rows import WorkoutRow, encode_exercises
 
 HOUR_US = 3600 * 1_000_000
@@ -55,7 +56,7 @@ def test_inserts_deletes_and_folds_are_found(conn):
     assert changed(conn, two) == {"2"}  # its marker moved to a new highest rowid
     three = changes.change_mark(conn)
     with transaction(conn):
-        writes.fold_and_prune(conn, before_us=50 * HOUR_US)  # user 1's workout goes
+        fold_and_prune(conn, before_us=50 * HOUR_US)  # user 1's workout goes
     assert changed(conn, three) == {"1"}  # its performance is stamped
 
 
@@ -67,7 +68,7 @@ def test_the_fold_removing_the_highest_rowid_starts_another_epoch(conn):
         writes.add_workouts(conn, workouts=[workout("2", "b", 100 * HOUR_US)])
     first = changes.change_mark(conn)
     with transaction(conn):
-        writes.fold_and_prune(conn, before_us=50 * HOUR_US)  # not the highest rowid
+        fold_and_prune(conn, before_us=50 * HOUR_US)  # not the highest rowid
     second = changes.change_mark(conn)
     assert second.follows(first) and second.epoch == first.epoch
     with transaction(conn):
@@ -75,7 +76,7 @@ def test_the_fold_removing_the_highest_rowid_starts_another_epoch(conn):
     third = changes.change_mark(conn)
     assert third.follows(second) and changed(conn, second) == {"3"}
     with transaction(conn):
-        writes.fold_and_prune(conn, before_us=50 * HOUR_US)  # the highest rowid goes
+        fold_and_prune(conn, before_us=50 * HOUR_US)  # the highest rowid goes
         writes.add_workouts(conn, workouts=[workout("4", "d", 100 * HOUR_US)])
     fourth = changes.change_mark(conn)
     assert fourth.rowid == third.rowid  # the rowid came back
@@ -87,7 +88,7 @@ def test_a_workout_folded_before_anyone_looked_is_found(conn):
     with transaction(conn):
         writes.add_workouts(conn, workouts=[workout("1", "a", HOUR_US), workout("2", "b", HOUR_US)])
         writes.add_workouts(conn, workouts=[workout("3", "c", 100 * HOUR_US)])
-        while writes.fold_and_prune(conn, before_us=50 * HOUR_US):
+        while fold_and_prune(conn, before_us=50 * HOUR_US):
             pass
     assert changed(conn, mark) == {"1", "2", "3"}
 
@@ -96,7 +97,7 @@ def test_deleting_a_folded_workout_whose_marker_exists_is_seen(conn):
     with transaction(conn):
         writes.add_workouts(conn, workouts=[workout("1", "a", 10 * HOUR_US)])
         writes.add_workouts(conn, workouts=[workout("2", "z", 100 * HOUR_US)])
-        writes.fold_and_prune(conn, before_us=50 * HOUR_US)
+        fold_and_prune(conn, before_us=50 * HOUR_US)
         # A marker of the same workout already there (a redelivered delete after a replay).
         conn.execute(
             "INSERT INTO workouts (user_id, workout_id, completed_at_us, deleted) "

@@ -11,7 +11,7 @@ from coach.cli import main
 from consumer.apply import Record, apply_batch
 from consumer.dead_letters import list_letters, retry
 from consumer.handlers import Context
-from store import reads, writes
+from store import dead_letters, reads
 from store.db import connect, transaction
 from store.instants import now_us
 from tests.conftest import env_of
@@ -27,7 +27,7 @@ def test_retry_applies_what_now_decodes_and_keeps_the_rest(db_path):
     good = completed("w1", 7, datetime.now(UTC) - timedelta(hours=1), [(3, 20.0, 5)])
     with transaction(conn):
         # As an older coach would have left them: a record it could not understand...
-        writes.add_dead_letter(
+        dead_letters.add_dead_letter(
             conn,
             topic="wo",
             partition=0,

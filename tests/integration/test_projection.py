@@ -13,6 +13,7 @@ from consumer.apply import Record, apply_batch
 from consumer.handlers import Context
 from store import reads
 from store.db import connect
+from store.fold import fold_and_prune
 from tests.factories import (
     EX,
     ROLES,
@@ -156,11 +157,10 @@ def test_deleting_the_latest_workout_falls_back_to_the_previous(feed, conn):
 
 def fold(conn) -> int:  # type: ignore[no-untyped-def]
     """What the consumer does once a minute: fold workouts older than the window."""
-    from store import writes
     from store.db import transaction
 
     with transaction(conn):
-        return writes.fold_and_prune(conn, before_us=to_us(NOW - timedelta(hours=50)))
+        return fold_and_prune(conn, before_us=to_us(NOW - timedelta(hours=50)))
 
 
 def test_old_workouts_are_folded_into_performances(feed, conn):

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from api.app import create_app
-from replay.verify import checksums, compare, integrity
+from replay.verify import compare
 from store import files
+from store.checks import checksums, integrity
 from store.db import connect
 from tests.factories import upserted
 from tests.integration.conftest import bearer

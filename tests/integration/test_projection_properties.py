@@ -53,8 +53,9 @@ from events import (
     encode_event,
 )
 from events.codec import Role
-from store import reads, writes
+from store import reads
 from store.db import connect, transaction
+from store.fold import FOLD_CHUNK, fold_and_prune
 from wod.instants import to_us
 
 EX, WO = "p.exercises", "p.workouts"
@@ -240,7 +241,7 @@ def batches(
     return st.lists(
         st.tuples(
             st.lists(record, max_size=10),
-            st.one_of(st.none(), st.sampled_from((writes.FOLD_CHUNK, 1, 2))),
+            st.one_of(st.none(), st.sampled_from((FOLD_CHUNK, 1, 2))),
         ),
         max_size=10,
     )
@@ -679,7 +680,7 @@ class Projection:
         """What the consumer does once a minute, chunk by chunk."""
         while True:
             with transaction(self.conn):
-                n = writes.fold_and_prune(self.conn, before_us=CUTOFF_US, limit=limit)
+                n = fold_and_prune(self.conn, before_us=CUTOFF_US, limit=limit)
             if n == 0:
                 break
         self.model.fold()
@@ -787,7 +788,7 @@ def apply_all(
 def fold_all(conn: sqlite3.Connection, before_us: int, limit: int) -> None:
     while True:
         with transaction(conn):
-            if writes.fold_and_prune(conn, before_us=before_us, limit=limit) == 0:
+            if fold_and_prune(conn, before_us=before_us, limit=limit) == 0:
                 return
 
 
@@ -822,7 +823,8 @@ def test_a_replay_equals_the_live_projection_whenever_the_live_one_folded(
     """The same records applied live (in the stream's batches, folding at moments and cuts
     of their own) and as a replay (one batch, one fold at the end): every table's checksum
     and every user's answers are equal, as `coach replay` compares them."""
-    from replay.verify import answers, checksums
+    from replay.verify import answers
+    from store.checks import checksums
 
     steps = outbox_order(steps)
     cuts = iter(sorted(to_us(NOW - timedelta(hours=h)) for h in fold_ages))
@@ -852,7 +854,7 @@ def test_a_replay_equals_the_live_projection_whenever_the_live_one_folded(
             )
             apply_all(rebuilt, sent, Counter(), record_ages, Context(now_us=clock + DAY_US))
             for conn in (live, rebuilt):
-                fold_all(conn, CUTOFF_US, writes.FOLD_CHUNK)
+                fold_all(conn, CUTOFF_US, FOLD_CHUNK)
             assert checksums(live) == checksums(rebuilt)
             assert answers(live, USERS) == answers(rebuilt, USERS)
         except AssertionError as exc:

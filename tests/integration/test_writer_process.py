@@ -18,15 +18,14 @@ from pathlib import Path
 import pytest
 
 import consumer.runner as runner
-import consumer.writer as writer_module
 from config.settings import Settings
 from consumer.apply import Record, apply_batch, positions_after, prepare
 from consumer.handlers import Context
 from consumer.runner import Projector
 from consumer.writer import WriterGone, WriterProcess
 from events import encode_event
-from replay.verify import checksums
 from store import files, reads
+from store.checks import checksums
 from store.db import connect
 from tests.conftest import SECRET
 from tests.factories import (
@@ -515,11 +514,9 @@ def test_a_fault_at_each_seam_of_the_write_path_loses_and_doubles_nothing(
         monkeypatch.setattr(writer, "restart", counted_restart)
         if seam == "restart-offsets":
             monkeypatch.setattr(
-                writer_module,
-                "_stored_positions",
-                fail_once(
-                    writer_module._stored_positions, sqlite3.OperationalError("disk I/O error")
-                ),
+                reads,
+                "positions_at",
+                fail_once(reads.positions_at, sqlite3.OperationalError("disk I/O error")),
             )
         if seam == "restart-spawn":
             monkeypatch.setattr(

@@ -107,3 +107,27 @@ def test_the_domain_imports_only_the_standard_library():
                 if top != "wod" and (top not in sys.stdlib_module_names or top in forbidden):
                     wrong.append(f"{path.relative_to(REPO)}:{node.lineno}: {name}")
     assert not wrong, "wod/ imports beyond the standard library:\n" + "\n".join(wrong)
+
+
+def test_sql_only_in_store():
+    """Every statement and transaction goes through store/ (store/db.py for BEGIN, COMMIT,
+    SAVEPOINT and pragmas)."""
+    calls = {"execute", "executemany", "executescript", "connect"}
+    wrong = []
+    for package in PACKAGES:
+        if package == "store":
+            continue
+        for path in sorted((REPO / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in calls
+                    and not (
+                        isinstance(node.func.value, ast.Name)
+                        and node.func.value.id != "sqlite3"
+                        and node.func.attr == "connect"
+                    )
+                ):
+                    wrong.append(f"{path.relative_to(REPO)}:{node.lineno}: .{node.func.attr}(")
+    assert not wrong, "SQL outside store/:\n" + "\n".join(wrong)
