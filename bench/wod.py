@@ -47,8 +47,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.common import machine_info, save_result  # noqa: E402
-from consumer.apply import Record, apply_batch  # noqa: E402
+from consumer.commit import commit_records  # noqa: E402
 from consumer.handlers import Context  # noqa: E402
+from consumer.records import Record  # noqa: E402
 from events import EXERCISE_UPSERTED, WORKOUT_COMPLETED, encode_event  # noqa: E402
 from store.db import connect  # noqa: E402
 from store.instants import now_us  # noqa: E402
@@ -183,7 +184,7 @@ def build_projection(
             records.append(Record(topic, 0, offsets[topic], key, orjson.dumps(event)))
             offsets[topic] += 1
         current = now_us()
-        apply_batch(conn, records, roles=ROLES, ctx=Context(now_us=current))
+        commit_records(conn, records, roles=ROLES, ctx=Context(now_us=current))
 
     apply("ex", list(catalog_events(rng, exercises)))
     batch: list[dict[str, Any]] = []

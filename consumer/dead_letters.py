@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.apply import apply_decoded, is_record_fault
+from consumer.commit import apply_event
+from consumer.faults import is_record_fault
 from consumer.handlers import Context
 from events import DecodeError, decode_record
 from events.codec import Role
@@ -92,7 +93,7 @@ def _apply_letter(
         return None
     # A storage or process fault propagates: the letter stays as it was.
     outcome = in_savepoint(
-        conn, "letter", lambda: apply_decoded(conn, decoded, ctx), undo=is_record_fault
+        conn, "letter", lambda: apply_event(conn, decoded, ctx), undo=is_record_fault
     )
     if isinstance(outcome, Exception):
         return f"could not apply: {type(outcome).__name__}: {outcome}"

@@ -1,14 +1,13 @@
-"""The consume loop: Kafka in, `apply_batch` out. Thin on purpose.
+"""The consume loop: Kafka in, batches to the writer out. Thin on purpose.
 
 Every replica reads every partition of both topics (manual assignment, no consumer group):
 each keeps its own projection. Offsets live in the projection, never in Kafka.
 
-Each fetched batch is decoded here (`prepare`) and committed, in one transaction with its
-offsets, by a writer process (consumer/writer.py) while the next batches are fetched and
-decoded: two cores instead of one. Batches are committed in the order fetched; when one
-fails (disk full), the writer stops, and it and every later batch are sent again, in order,
-until they are stored. (A writer thread was tried first and was slower: decoding holds the
-GIL, and the broker needs the second core.)
+Each fetched batch is decoded here (consumer/batch.py `from_fetched`) and committed, in one
+transaction with its offsets, by a writer process (consumer/writer.py) while the next
+batches are fetched and decoded: two cores instead of one. Batches are committed in the
+order fetched; when one fails (disk full), the writer stops, and it and every later batch
+are sent again, in order, until they are stored.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError, OffsetOutOfRangeError
@@ -30,15 +28,17 @@ from config.derived import history_cutoff_us, roles
 from config.kafka import consumer_options
 from config.settings import Settings
 from consumer import topic_ids
-from consumer.apply import BatchResult, KafkaRecord, is_record_fault, prepare
-from consumer.positions import beyond_end, moved
-from consumer.writer import Batch as WriteBatch
-from consumer.writer import InlineWriter, Writer, WriterGone, WriterProcess
+from consumer.batch import Batch, from_fetched
+from consumer.commit import no_batches
+from consumer.faults import is_record_fault
+from consumer.positions import beyond_end
+from consumer.records import KafkaRecord
+from consumer.wire import WriterGone
+from consumer.writers import Writer, open_writer
 from events.codec import Role
 from store import files, fold, reads, writes
 from store.db import connect, file_of, small_cache, transaction
 from store.instants import now_us
-from store.rows import PositionRow
 
 log = logging.getLogger(__name__)
 
@@ -61,26 +61,6 @@ class TopicRecreated(OutOfRetention):
 
 class _Abandoned(Exception):
     """A batch that could not be written before shutdown; it is read again next start."""
-
-
-@dataclass
-class Totals:
-    batches: int = 0
-    records: int = 0
-    dead_letters: int = 0
-    unknown: int = 0
-
-    def add(self, result: BatchResult) -> None:
-        self.batches += 1
-        self.records += result.records
-        self.dead_letters += result.dead_letters
-        self.unknown += result.unknown
-
-
-@dataclass
-class Batch:
-    records: list[KafkaRecord]
-    positions: list[PositionRow]
 
 
 @dataclass
@@ -117,7 +97,7 @@ class Projector:
         self.path = path
         self.identity: tuple[int, int] | None = None
         self.roles: dict[str, Role] = roles(settings)
-        self.totals = Totals()
+        self.totals = no_batches()
         self.health = Health()
         self._assigned: set[TopicPartition] = set()
         # Per assigned partition: the next offset handed to the writer (or where reading
@@ -230,27 +210,29 @@ class Projector:
                 # A batch with positions only (past transaction markers) goes through the
                 # writer too, after the batches in hand.
                 if batch.positions:
-                    await self._apply(batch, stop)
+                    await self._submit(batch, stop)
                 else:  # nothing new: let what is in hand be committed and counted
                     await self._drain(stop)
 
     async def _take(
-        self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]
+        self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[KafkaRecord]]
     ) -> Batch:
-        """The records fetched, and each partition whose position moved (consumer/positions.py:
-        past its records, and past transaction markers and aborted records, with or without
-        a record). Every assigned partition's position is known (`_refresh_assignment`)."""
+        """The batch of the records fetched, decoded here (while the writer commits earlier
+        ones), with each partition whose position moved (consumer/positions.py: past its
+        records, and past transaction markers and aborted records, with or without a
+        record). Every assigned partition's position is known (`_refresh_assignment`)."""
         reached = {tp: await consumer.position(tp) for tp in self._assigned}
-        positions = moved(
-            self._positions,
-            reached,
-            {tp: messages[-1] for tp, messages in fetched.items() if messages},
-            {tp: consumer.highwater(tp) for tp in reached},
+        batch = from_fetched(
+            fetched,
+            self.roles,
+            known=self._positions,
+            reached=reached,
+            highs={tp: consumer.highwater(tp) for tp in reached},
+            now_us=now_us(),
         )
-        for row in positions:
+        for row in batch.positions:
             self._positions[TopicPartition(row.topic, row.partition)] = row.next_offset
-        records = [m for messages in fetched.values() for m in messages]
-        return Batch(records, positions)
+        return batch
 
     # -- the projection file ---------------------------------------------------------------
 
@@ -281,18 +263,18 @@ class Projector:
     def _start_writer(self) -> None:
         """A writer of the file `conn` has open (the file itself, not the link to it)."""
         file = file_of(self.conn)
-        if self.settings.writer_process and file:
-            self.writer = WriterProcess(
-                Path(file),
-                self.roles,
-                on_result=self.totals.add,
-                keep_fds=[self._lock] if self._lock is not None else [],
-            )
+        in_child = self.settings.writer_process and bool(file)
+        self.writer = open_writer(
+            self.conn,
+            Path(file) if in_child else None,
+            self.roles,
+            on_result=self.totals.add,
+            keep_fds=[self._lock] if self._lock is not None else [],
+        )
+        if in_child:
             # Batches are written by the child (with the large cache, store/db.py); this
             # connection only records status and folds once a minute.
             small_cache(self.conn)
-        else:
-            self.writer = InlineWriter(self.conn, self.roles, on_result=self.totals.add)
 
     async def _close_writer(self) -> None:
         if self.writer is not None:
@@ -304,12 +286,10 @@ class Projector:
                     raise
                 log.warning("batches not stored at shutdown, read again next start: %s", exc)
 
-    async def _apply(self, batch: Batch, stop: asyncio.Event) -> None:
-        """Decode `batch` (while the writer commits earlier ones), then hand it over."""
-        # One batch object for every attempt: the writer puts it in hand once, however often
-        # a failure makes us submit it again.
-        write = WriteBatch(prepare(batch.records, self.roles), batch.positions, now_us())
-        await self._until_written(stop, lambda w: w.submit(write))
+    async def _submit(self, batch: Batch, stop: asyncio.Event) -> None:
+        """Hand `batch` to the writer. One batch object for every attempt: the writer puts
+        it in hand once, however often a failure makes us submit it again."""
+        await self._until_written(stop, lambda w: w.submit(batch))
 
     async def _drain(self, stop: asyncio.Event) -> None:
         """Wait until every batch handed over is committed."""
@@ -516,7 +496,7 @@ async def _positions(
 
 def _write_retried(exc: BaseException) -> bool:
     """Whether a failure to write is retried: a writer that died, or a fault of storage or
-    of the process (consumer/apply.py `is_record_fault`); a record's own faults never get
+    of the process (consumer/faults.py `is_record_fault`); a record's own faults never get
     here (they are dead letters), so what is left is a bug, which stops the consumer."""
     return isinstance(exc, WriterGone) or (isinstance(exc, Exception) and not is_record_fault(exc))
 

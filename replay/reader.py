@@ -1,6 +1,7 @@
 """Reading both topics from their earliest retained offsets up to given offsets, handing
-each batch to a writer process (consumer/writer.py: the same `prepare` and `commit` the live
-consumer uses), which commits it while the next batch is read."""
+each batch to a writer (consumer/writers.py: the same batches, consumer/batch.py
+`from_fetched`, and the same commit the live consumer uses), which commits it while the
+next batch is read."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from aiokafka.errors import OffsetOutOfRangeError
 from config.derived import roles
 from config.kafka import consumer_options
 from config.settings import Settings
+from consumer.batch import from_fetched
 from consumer.runner import close_consumer
-from consumer.writer import Writer
+from consumer.writers import Writer
 from events.codec import Role
 from replay.plan import Partition, caught_up, clip
 from replay.progress import Progress
 from store.instants import now_us
-from store.rows import PositionRow
 
 METADATA_TIMEOUT_SECONDS = 10.0
 
@@ -103,8 +104,8 @@ class TopicReader:
                     f"records were removed by retention while the replay read them ({exc}); "
                     "run the replay again"
                 ) from exc
-            batch: list[Any] = []
-            positions: list[PositionRow] = []
+            kept_of: dict[Partition, list[Any]] = {}
+            reached: dict[Partition, int] = {}
             for tp in pending:
                 key = (tp.topic, tp.partition)
                 target = targets[key]
@@ -113,28 +114,27 @@ class TopicReader:
                 if len(kept) < len(messages):
                     consumer.seek(tp, target)  # the rest is read when the target moves on
                 if kept:
-                    batch.extend(kept)
+                    kept_of[key] = kept
                     self.counts.first_timestamp_ms.setdefault(key, kept[0].timestamp)
                 # Past the target without a record (compacted away, transaction markers):
                 # the position says where reading stands.
-                reached = min(await consumer.position(tp), target)
-                if reached != self.position[key]:
-                    positions.append(
-                        PositionRow(
-                            tp.topic,
-                            tp.partition,
-                            reached,
-                            consumer.highwater(tp),
-                            kept[-1].timestamp * 1000 if kept else None,
-                        )
-                    )
-                    self.position[key] = reached
-            if not positions:
+                reached[key] = min(await consumer.position(tp), target)
+            batch = from_fetched(
+                kept_of,
+                self.roles,
+                known=self.position,
+                reached=reached,
+                highs={(tp.topic, tp.partition): consumer.highwater(tp) for tp in pending},
+                now_us=now_us(),
+            )
+            if not batch.positions:
                 continue
-            await writer.apply(batch, positions, now_us())
-            self.counts.records += len(batch)
+            for row in batch.positions:
+                self.position[(row.topic, row.partition)] = row.next_offset
+            await writer.submit(batch)
+            self.counts.records += len(batch.records)
             by_topic: dict[str, int] = {}
-            for record in batch:
+            for record in batch.records:
                 by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
             for topic, n in by_topic.items():
                 progress.advance(topic, n)

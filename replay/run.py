@@ -26,7 +26,7 @@ from pathlib import Path
 
 from config.derived import history_cutoff_us
 from config.settings import Settings
-from consumer.writer import InlineWriter, Writer, WriterProcess
+from consumer.writers import Writer, open_writer
 from replay.plan import Gap, Partition, by_topic, describe_gaps, gaps, remaining
 from replay.progress import Progress
 from replay.reader import ReplayError, TopicReader
@@ -119,10 +119,11 @@ async def _replay(
     # Batches are committed by a child process while this one reads and decodes the next;
     # `conn` is used between reads (fold, checks) and after the writer has closed.
     try:
-        writer: Writer = (
-            WriterProcess(building, reader.roles, BUILDING_PRAGMAS)
-            if settings.writer_process
-            else InlineWriter(conn, reader.roles)
+        writer = open_writer(
+            conn,
+            building if settings.writer_process else None,
+            reader.roles,
+            pragmas=BUILDING_PRAGMAS,
         )
     except BaseException:
         conn.close()

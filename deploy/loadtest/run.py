@@ -49,8 +49,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from coach.demo import catalog_events, user_zone, workout_events  # noqa: E402
-from consumer.apply import Record, apply_batch  # noqa: E402
+from consumer.commit import commit_records  # noqa: E402
 from consumer.handlers import Context  # noqa: E402
+from consumer.records import Record  # noqa: E402
 from events.codec import record_key  # noqa: E402
 from store.db import connect  # noqa: E402
 from store.instants import now_us  # noqa: E402
@@ -95,7 +96,7 @@ def build_projection(path: Path, users: int) -> int:
             key = record_key(event).encode()
             records.append(Record(topic, 0, offsets[topic], key, orjson.dumps(event)))
             offsets[topic] += 1
-        apply_batch(conn, records, roles=TOPICS, ctx=Context(now_us=now_us()))
+        commit_records(conn, records, roles=TOPICS, ctx=Context(now_us=now_us()))
 
     apply("fitness.exercises", list(catalog_events()))
     batch: list[dict[str, Any]] = []

@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from config.settings import Settings
-from consumer.apply import Record, apply_batch
+from consumer.commit import commit_records
 from consumer.handlers import Context
+from consumer.records import Record
 from store.db import connect, transaction
 from store.instants import now_us
 from tests.conftest import SECRET
@@ -38,7 +39,7 @@ def project(settings: Settings) -> Callable[..., None]:
             records.append(Record(topic, 0, offsets[topic], key_of(event), value_of(event)))
             offsets[topic] += 1
         current = at_us if at_us is not None else now_us()
-        apply_batch(
+        commit_records(
             conn,
             records,
             roles=ROLES,

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 
 from api.deps import AppState
 from api.freshness import StatusCache
-from consumer.apply import Record, apply_batch
+from consumer.commit import commit_records
 from consumer.handlers import Context
+from consumer.records import Record
 from store.db import connect, transaction
 from store.fold import fold_and_prune
 from store.instants import now_us
@@ -216,7 +217,7 @@ def test_reset_caches_reads_a_replaced_projection_afresh(project, api, settings,
     other = tmp_path / "other.db"
     conn = connect(other)
     events = [upserted(i, weight=30.0, reps=5) for i in range(1, 8)]
-    apply_batch(
+    commit_records(
         conn,
         [Record("ex", 0, n, key_of(e), value_of(e)) for n, e in enumerate(events)],
         roles={"ex": "exercises", "wo": "workouts"},

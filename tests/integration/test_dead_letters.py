@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from click.testing import CliRunner
 
 from coach.cli import main
-from consumer.apply import Record, apply_batch
+from consumer.commit import commit_records
 from consumer.dead_letters import list_letters, retry
 from consumer.handlers import Context
+from consumer.records import Record
 from store import dead_letters, reads
 from store.db import connect, transaction
 from store.instants import now_us
@@ -38,7 +39,7 @@ def test_retry_applies_what_now_decodes_and_keeps_the_rest(db_path):
             failed_at_us=now_us(),
         )
     # ... and one that is broken for good, dead-lettered by this coach.
-    apply_batch(
+    commit_records(
         conn, [Record("wo", 1, 9, b"7", b"{broken")], roles=ROLES, ctx=Context(now_us=now_us())
     )
 
@@ -55,7 +56,7 @@ def test_retry_applies_what_now_decodes_and_keeps_the_rest(db_path):
 
 def test_cli_lists_dead_letters_as_json_lines(settings):
     conn = connect(settings.db_path)
-    apply_batch(
+    commit_records(
         conn,
         [Record(settings.topic_workouts, 0, 0, b"7", b"\xff\x00")],
         roles={settings.topic_workouts: "workouts"},

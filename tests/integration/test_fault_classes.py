@@ -1,5 +1,5 @@
 """A fault that is not the record's (no memory, a corrupt file) is never a dead letter: the
-batch is not stored, no offset advances, and the consumer tries it again (consumer/apply.py
+batch is not stored, no offset advances, and the consumer tries it again (consumer/commit.py
 `is_record_fault`). A record's own fault still is a dead letter, alone."""
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 import pytest
 
 import consumer.handlers
-import consumer.writer
+import consumer.inline_writer
 import store.writes
-from consumer.apply import Record, apply_batch
+from consumer.commit import commit_records
 from consumer.handlers import Context
-from consumer.writer import InlineWriter
+from consumer.inline_writer import InlineWriter
+from consumer.records import Record
 from events import EXERCISE_UPSERTED
 from store import reads
 from store.db import connect
@@ -59,15 +60,15 @@ def test_memory_error_is_not_a_dead_letter(db_path, monkeypatch):
     conn = connect(db_path)
     monkeypatch.setattr(store.writes, "add_workouts", raising(MemoryError()))
     with pytest.raises(MemoryError):
-        apply_batch(conn, records(), roles=ROLES, ctx=CTX)
+        commit_records(conn, records(), roles=ROLES, ctx=CTX)
     assert_nothing_stored(conn)
     monkeypatch.undo()
     handlers = dict(consumer.handlers.HANDLERS)
     handlers[EXERCISE_UPSERTED] = raising(MemoryError())
     monkeypatch.setattr(consumer.handlers, "HANDLERS", handlers)
-    monkeypatch.setattr("consumer.apply.HANDLERS", handlers)
+    monkeypatch.setattr("consumer.commit.HANDLERS", handlers)
     with pytest.raises(MemoryError):
-        apply_batch(conn, records(), roles=ROLES, ctx=CTX)
+        commit_records(conn, records(), roles=ROLES, ctx=CTX)
     assert_nothing_stored(conn)
 
 
@@ -77,7 +78,7 @@ def test_database_corruption_does_not_advance_offsets(db_path, monkeypatch):
     corrupt = sqlite3.DatabaseError("database disk image is malformed")
     monkeypatch.setattr(store.writes, "add_workouts", raising(corrupt))
     with pytest.raises(sqlite3.DatabaseError, match="malformed"):
-        apply_batch(conn, records(), roles=ROLES, ctx=CTX)
+        commit_records(conn, records(), roles=ROLES, ctx=CTX)
     assert_nothing_stored(conn)
 
 
@@ -85,7 +86,7 @@ def test_an_os_error_in_a_handler_does_not_advance_offsets(db_path, monkeypatch)
     conn = connect(db_path)
     monkeypatch.setattr(store.writes, "upsert_exercise", raising(OSError(5, "I/O error")))
     with pytest.raises(OSError):
-        apply_batch(conn, records(), roles=ROLES, ctx=CTX)
+        commit_records(conn, records(), roles=ROLES, ctx=CTX)
     assert_nothing_stored(conn)
 
 
@@ -94,7 +95,7 @@ def test_an_integrity_error_of_one_record_is_still_its_dead_letter(db_path):
     conn.execute(
         "CREATE TRIGGER refuse BEFORE INSERT ON workouts BEGIN SELECT RAISE(ABORT, 'refused'); END"
     )
-    result = apply_batch(conn, records(), roles=ROLES, ctx=CTX)
+    result = commit_records(conn, records(), roles=ROLES, ctx=CTX)
     assert result.dead_letters == 1
     assert reads.positions(conn) == {(EX, 0): 1, (WO, 0): 1}
     [(error,)] = conn.execute("SELECT error FROM dead_letters")
@@ -109,7 +110,7 @@ def consume_inline(tmp_path, monkeypatch, commit) -> sqlite3.Connection:  # type
     `commit`; gives up (raising) after 5 s of retries."""
     path = tmp_path / "coach.db"
     projector = projector_on(path, monkeypatch)
-    monkeypatch.setattr(consumer.writer, "commit", commit)
+    monkeypatch.setattr(consumer.inline_writer, "commit", commit)
     projector.writer = InlineWriter(projector.conn, projector.roles, on_result=projector.totals.add)
     stream = Stream()
     parts = [
@@ -129,13 +130,13 @@ def consume_inline(tmp_path, monkeypatch, commit) -> sqlite3.Connection:  # type
 
 
 def test_memory_error_from_the_writer_is_retried_not_fatal(tmp_path, monkeypatch):
-    real, calls = consumer.writer.commit, []
+    real, calls = consumer.inline_writer.commit, []
 
-    def commit(conn, prepared, **kwargs):  # type: ignore[no-untyped-def]
+    def commit(conn, batch):  # type: ignore[no-untyped-def]
         calls.append(1)
         if len(calls) == 2:
             raise MemoryError()
-        return real(conn, prepared, **kwargs)
+        return real(conn, batch)
 
     consume_inline(tmp_path, monkeypatch, commit)
     assert len(calls) == 3
@@ -145,11 +146,11 @@ def test_an_inline_commit_that_raised_is_safe_to_retry(tmp_path, monkeypatch):
     """The second batch is stored, but its commit raises, leaving a transaction open (as a
     failed COMMIT can): the retry rolls that back, finds the batch's offsets stored, and
     does not apply it again (its tombstone would delete the re-created exercise)."""
-    real, calls = consumer.writer.commit, []
+    real, calls = consumer.inline_writer.commit, []
 
-    def commit(conn, prepared, **kwargs):  # type: ignore[no-untyped-def]
+    def commit(conn, batch):  # type: ignore[no-untyped-def]
         calls.append(1)
-        result = real(conn, prepared, **kwargs)
+        result = real(conn, batch)
         if len(calls) == 2:
             conn.execute("BEGIN IMMEDIATE")
             raise sqlite3.OperationalError("disk I/O error")

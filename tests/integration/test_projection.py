@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from consumer.apply import Record, apply_batch
+from consumer.commit import commit_records
 from consumer.handlers import Context
+from consumer.records import Record
 from store import reads
 from store.db import connect
 from store.fold import fold_and_prune
@@ -49,10 +50,10 @@ class Feed:
         for event in events:
             topic = EX if event["type"].startswith("fitness.exercise") else WO
             records.append(self.record(topic, key_of(event), value_of(event)))
-        return apply_batch(self.conn, records, roles=ROLES, ctx=CTX)
+        return commit_records(self.conn, records, roles=ROLES, ctx=CTX)
 
     def raw(self, topic: str, key: bytes | None, value: bytes | None):  # type: ignore[no-untyped-def]
-        return apply_batch(self.conn, [self.record(topic, key, value)], roles=ROLES, ctx=CTX)
+        return commit_records(self.conn, [self.record(topic, key, value)], roles=ROLES, ctx=CTX)
 
 
 @pytest.fixture
@@ -232,7 +233,7 @@ def test_a_record_that_fails_to_apply_is_dead_lettered_alone(conn):
         feed.record(EX, b"1", value_of(upserted(1))),
         feed.record(WO, b"7", value_of(completed("w", 7, NOW, [(1, 1.0, 1)]))),
     ]
-    result = apply_batch(conn, records, roles=ROLES, ctx=CTX)
+    result = commit_records(conn, records, roles=ROLES, ctx=CTX)
     # The failing record alone became a dead letter; the upsert before it was kept.
     assert result.dead_letters == 1 and catalog_names(conn) == {1: "Exercise 1"}
     assert reads.positions(conn) == {(EX, 0): 1, (WO, 0): 1}
@@ -302,7 +303,7 @@ def test_a_deleted_workouts_marker_carries_the_delete_records_time_not_the_clock
     at = NOW - timedelta(hours=3)
     record = Record(WO, 0, 0, b"7", value_of(workout_deleted("w1", 7)), to_us(at) // 1000)
     later = Context(now_us=to_us(NOW + timedelta(days=3)))  # a replay, three days on
-    apply_batch(conn, [record], roles=ROLES, ctx=later)
+    commit_records(conn, [record], roles=ROLES, ctx=later)
     marker = conn.execute("SELECT deleted, deleted_at_us FROM workouts").fetchone()
     assert marker == (1, to_us(at))
 

@@ -157,13 +157,14 @@ def test_the_api_follows_a_swap_and_forgets_the_old_files_caches(settings, proje
 
 
 def _project_into(settings, events):  # type: ignore[no-untyped-def]
-    from consumer.apply import Record, apply_batch
+    from consumer.commit import commit_records
     from consumer.handlers import Context
+    from consumer.records import Record
     from store.instants import now_us
     from tests.factories import key_of, value_of
 
     conn = connect(settings.db_path)
-    apply_batch(
+    commit_records(
         conn,
         [Record("ex", 0, i, key_of(e), value_of(e)) for i, e in enumerate(events)],
         roles={"ex": "exercises", "wo": "workouts"},

@@ -43,8 +43,9 @@ import orjson
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from consumer.apply import Record, apply_batch
+from consumer.commit import commit_records
 from consumer.handlers import Context
+from consumer.records import Record
 from events import (
     EXERCISE_DELETED,
     EXERCISE_UPSERTED,
@@ -663,7 +664,7 @@ class Projection:
             records.append(Record(sent.topic, 0, offset, sent.key, sent.value, NOW_US // 1000))
         catalog_before = self.model.visible_catalog()
         version_before = reads.catalog_version(self.conn)
-        result = apply_batch(self.conn, records, roles=ROLES, ctx=CTX)
+        result = commit_records(self.conn, records, roles=ROLES, ctx=CTX)
         for sent, record in zip(batch, records, strict=True):
             self.model.apply(sent, record.offset)
         kinds = Counter(sent.op[0] for sent in batch)
@@ -690,7 +691,7 @@ class Projection:
 @contextmanager
 def quiet_dead_letters() -> Iterator[None]:
     """The consumer logs every dead letter; hundreds of them would bury a failure."""
-    logger = logging.getLogger("consumer.apply")
+    logger = logging.getLogger("consumer.commit")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
@@ -782,7 +783,7 @@ def apply_all(
         offsets[where] += 1
         at_ms = NOW_US // 1000 - ages[offset % len(ages)] * HOUR_MS
         records.append(Record(sent.topic, where[1], offset, sent.key, sent.value, at_ms))
-    apply_batch(conn, records, roles=ROLES, ctx=ctx)
+    commit_records(conn, records, roles=ROLES, ctx=ctx)
 
 
 def fold_all(conn: sqlite3.Connection, before_us: int, limit: int) -> None:

@@ -19,10 +19,13 @@ import pytest
 
 import consumer.runner as runner
 from config.settings import Settings
-from consumer.apply import Record, apply_batch, positions_after, prepare
+from consumer.batch import positions_after, prepare
+from consumer.commit import commit_records
 from consumer.handlers import Context
+from consumer.records import Record
 from consumer.runner import Projector
-from consumer.writer import WriterGone, WriterProcess
+from consumer.wire import WriterGone
+from consumer.writer_process import WriterProcess
 from events import encode_event
 from store import files, reads
 from store.checks import checksums
@@ -102,7 +105,7 @@ def batches(records: list[Record], seed: int) -> list[list[Record]]:
 async def feed(writer: WriterProcess, parts: list[list[Record]]) -> None:
     """Hand each batch to `writer`, with the offsets it reaches."""
     for part in parts:
-        await writer.apply(part, positions_after(part), NOW_US)
+        await writer.submit(prepare(part, ROLES, positions_after(part), NOW_US))
 
 
 def offsets_after(parts: list[list[Record]]) -> dict[tuple[str, int], int]:
@@ -127,13 +130,13 @@ def through_writer(path: Path, parts: list[list[Record]], **kwargs) -> WriterPro
 
 
 def test_same_projection_as_applying_in_process(tmp_path):
-    """Table checksums, offsets and counts equal those of apply_batch, batch for batch."""
+    """Table checksums, offsets and counts equal those of commit_records, batch for batch."""
     records = history(seed=3, n=3000)
     parts = batches(records, seed=4)
     inline = connect(tmp_path / "inline.db")
     expected = {"records": 0, "dead_letters": 0, "unknown": 0, "changed": 0}
     for part in parts:
-        result = apply_batch(inline, part, roles=ROLES, ctx=Context(now_us=NOW_US))
+        result = commit_records(inline, part, roles=ROLES, ctx=Context(now_us=NOW_US))
         for name in expected:
             expected[name] += getattr(result, name)
     writer = through_writer(tmp_path / "writer.db", parts)
@@ -175,7 +178,7 @@ def test_a_failed_batch_stops_the_writer_and_restart_sends_it_and_the_rest_again
     writer = asyncio.run(run())
     inline = connect(tmp_path / "inline.db")
     for part in parts:
-        apply_batch(inline, part, roles=ROLES, ctx=Context(now_us=NOW_US))
+        commit_records(inline, part, roles=ROLES, ctx=Context(now_us=NOW_US))
     built = connect(path)
     assert writer.totals.records == sum(map(len, parts))
     assert reads.positions(built) == reads.positions(inline)
@@ -190,7 +193,7 @@ def test_a_killed_writer_is_reported_and_restart_recovers(tmp_path):
     async def run() -> WriterProcess:
         writer = WriterProcess(path, ROLES)
         try:
-            await writer.apply(parts[0], positions_after(parts[0]), NOW_US)
+            await writer.submit(prepare(parts[0], ROLES, positions_after(parts[0]), NOW_US))
             await writer.drain()
             os.kill(writer.pid, signal.SIGKILL)
             with pytest.raises(WriterGone, match="exit code -9"):
@@ -221,14 +224,14 @@ def test_restart_does_not_apply_twice_a_batch_the_dead_child_had_committed(tmp_p
     async def run() -> WriterProcess:
         writer = WriterProcess(path, ROLES)
         try:
-            await writer.apply(first, positions_after(first), NOW_US)
+            await writer.submit(prepare(first, ROLES, positions_after(first), NOW_US))
             deadline = time.monotonic() + 10
             while reads.positions(conn) != {(WO, 0): 5}:  # committed; reply not taken
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.01)
             writer.restart()  # as after a failure: kills the child, sends what is not stored
             assert writer.in_hand == 0 and writer.totals.records == 5
-            await writer.apply(second, positions_after(second), NOW_US)
+            await writer.submit(prepare(second, ROLES, positions_after(second), NOW_US))
             await writer.close()
             return writer
         finally:
@@ -269,7 +272,7 @@ def test_a_sigterm_to_the_process_group_leaves_the_writer_to_its_parent(tmp_path
     async def run() -> WriterProcess:
         writer = WriterProcess(path, ROLES)
         try:
-            await writer.apply(parts[0], positions_after(parts[0]), NOW_US)
+            await writer.submit(prepare(parts[0], ROLES, positions_after(parts[0]), NOW_US))
             await writer.drain()  # started (a signal during its imports still ends it)
             os.kill(writer.pid, signal.SIGTERM)
             os.kill(writer.pid, signal.SIGINT)
@@ -287,7 +290,7 @@ def test_a_sigterm_to_the_process_group_leaves_the_writer_to_its_parent(tmp_path
 PARENT = """
 import sys, time
 sys.path[:0] = {path!r}
-from consumer.writer import WriterProcess
+from consumer.writer_process import WriterProcess
 writer = WriterProcess({db!r}, {{"t.exercises": "exercises", "t.workouts": "workouts"}})
 print(writer.pid, flush=True)
 time.sleep(60)
@@ -317,13 +320,13 @@ def test_the_writer_dies_with_its_parent(tmp_path):
 
 def test_prepare_runs_here_and_the_records_of_workouts_stay_here():
     """Only the records of operations other than completed workouts cross the pipe."""
-    from consumer.writer import WriterError, decode_batch, encode_batch
+    from consumer.wire import WriterError, decode_batch, encode_batch
 
     records = history(seed=9, n=400)
-    prepared = prepare(records, ROLES)
-    payload = encode_batch(prepared, positions_after(records), NOW_US)
-    decoded, positions, ctx = decode_batch(payload, ROLES)
-    assert ctx.now_us == NOW_US and positions == positions_after(records)
+    prepared = prepare(records, ROLES, positions_after(records), NOW_US)
+    payload = encode_batch(prepared)
+    decoded = decode_batch(payload, ROLES)
+    assert decoded.now_us == NOW_US and decoded.positions == positions_after(records)
     assert len(decoded.records) == len(records)
     assert len(payload) < sum(len(r.value or b"") for r in records) / 2
     run_index = next(op[1][0] for op in prepared.ops if isinstance(op[0], list))
@@ -339,7 +342,7 @@ def test_prepare_runs_here_and_the_records_of_workouts_stay_here():
 
 # -- a batch is in hand at most once, whatever fails and wherever ----------------------------------
 #
-# These run the consumer's own retry loop (`Projector._apply`, `_drain`, `_until_written`) over
+# These run the consumer's own retry loop (`Projector._submit`, `_drain`, `_until_written`) over
 # a real writer process, and compare the projection with the same batches applied in-process.
 
 
@@ -351,17 +354,19 @@ def projector_on(path: Path, monkeypatch: pytest.MonkeyPatch) -> Projector:
     return Projector(settings, connect(path))
 
 
-async def consume(projector: Projector, stop: asyncio.Event, parts: list[list[Record]]) -> None:
-    """What the consume loop does with each fetched batch."""
+async def consume(
+    projector: Projector, stop: asyncio.Event, parts: list[list[Record]], decode=prepare
+) -> None:  # type: ignore[no-untyped-def]
+    """What the consume loop does with each fetched batch: decode it, hand it over."""
     for part in parts:
-        await projector._apply(runner.Batch(part, positions_after(part)), stop)
+        await projector._submit(decode(part, ROLES, positions_after(part), NOW_US), stop)
 
 
 def ground_truth(path: Path, parts: list[list[Record]]) -> sqlite3.Connection:
     """The same batches applied in-process, each once."""
     inline = connect(path)
     for part in parts:
-        apply_batch(inline, part, roles=ROLES, ctx=Context(now_us=NOW_US))
+        commit_records(inline, part, roles=ROLES, ctx=Context(now_us=NOW_US))
     return inline
 
 
@@ -488,17 +493,18 @@ def test_a_fault_at_each_seam_of_the_write_path_loses_and_doubles_nothing(
         monkeypatch.setenv("COACH_WRITER_FAULT", "after-commit:4")
     decoded = 0
 
-    def prepare_then_kill(records, roles):  # type: ignore[no-untyped-def]
+    def prepare_then_kill(records, roles, positions, now):  # type: ignore[no-untyped-def]
         nonlocal decoded
-        prepared = prepare(records, roles)
+        prepared = prepare(records, roles, positions, now)
         decoded += 1
         if decoded == 4:
             os.kill(projector.writer.pid, signal.SIGKILL)  # type: ignore[union-attr]
         return prepared
 
+    decode = prepare
     if seam == "before-send":
         monkeypatch.delenv("COACH_WRITER_FAULT")
-        monkeypatch.setattr(runner, "prepare", prepare_then_kill)
+        decode = prepare_then_kill
 
     async def run() -> WriterProcess:
         stop = asyncio.Event()
@@ -525,7 +531,7 @@ def test_a_fault_at_each_seam_of_the_write_path_loses_and_doubles_nothing(
                 fail_once(writer._spawn, OSError(errno.EMFILE, "Too many open files")),
             )
         try:
-            await consume(projector, stop, parts)
+            await consume(projector, stop, parts, decode)
             await projector._drain(stop)
             await writer.close()
             return writer
@@ -576,9 +582,24 @@ def test_workout_record_fault_in_writer_process_becomes_dead_letter(tmp_path):
     inline = connect(tmp_path / "inline.db")
     inline.execute(refuse)
     for part in parts:
-        apply_batch(inline, part, roles=ROLES, ctx=Context(now_us=NOW_US))
+        commit_records(inline, part, roles=ROLES, ctx=Context(now_us=NOW_US))
     built = connect(path)
     assert_same_projection(built, inline)
     [(value, error)] = built.execute("SELECT value, error FROM dead_letters")
     assert value == value_of(bad) and "refused" in error
     assert writer.totals.dead_letters == 1 and writer.totals.records == 8
+
+
+def test_the_child_module_is_the_writer():
+    """`python -m CHILD_MODULE` runs the child's `main`, and the child stays light: it
+    imports neither aiokafka nor the consume loop (every spawn and restart pays for them)."""
+    from consumer.writer_process import CHILD_MODULE
+
+    code = (
+        f"import sys, {CHILD_MODULE} as child; assert callable(child.main); "
+        "print(sorted(m for m in sys.modules if m.startswith(('aiokafka', 'consumer.'))))"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    loaded = out.stdout.decode()
+    assert "aiokafka" not in loaded and "consumer.runner" not in loaded, loaded

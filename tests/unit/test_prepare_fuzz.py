@@ -10,7 +10,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.apply import Record, prepare
+from consumer.batch import positions_after, prepare
+from consumer.records import Record
 from tests.factories import EX, ROLES, WO, completed, exercise_deleted, upserted, workout_deleted
 
 DIGITS = "0123456789\u00b2\u00b3\u00b9\u0660\u0661\u0662\u0663\u0667\u06f1\u0967\uff15"
@@ -80,7 +81,7 @@ def test_any_record_decodes_or_becomes_a_dead_letter(records: list[Record]) -> N
     records = [
         Record(r.topic, 0, i, r.key, r.value, r.timestamp, r.headers) for i, r in enumerate(records)
     ]
-    prepared = prepare(records, ROLES)
+    prepared = prepare(records, ROLES, positions_after(records), 0)
     accounted = prepared.unknown
     for first, second in prepared.ops:
         if isinstance(first, list):

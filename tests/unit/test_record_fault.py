@@ -1,4 +1,4 @@
-"""Whose fault an error is (consumer/apply.py `is_record_fault`): only a record's own fault
+"""Whose fault an error is (consumer/faults.py `is_record_fault`): only a record's own fault
 makes a dead letter; a fault of storage or of the process must never advance an offset."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from consumer.apply import is_record_fault
+from consumer.faults import is_record_fault
 
 
 @pytest.mark.parametrize(
