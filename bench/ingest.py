@@ -36,7 +36,7 @@ from bench.common import (
     settle_heap,
 )
 from config.settings import Settings
-from consumer.runner import Projector
+from consumer.loop import Projector
 from store.db import connect
 
 

@@ -65,7 +65,8 @@ def main(log_level: str) -> None:
 
 
 async def _consume(settings: Settings, stop: asyncio.Event) -> int:
-    from consumer.runner import OutOfRetention, Projector
+    from consumer.kafka import OutOfRetention
+    from consumer.loop import Projector
     from store.errors import StoreError
 
     try:

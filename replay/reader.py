@@ -17,7 +17,7 @@ from config.derived import roles
 from config.kafka import consumer_options
 from config.settings import Settings
 from consumer.batch import from_fetched
-from consumer.runner import close_consumer
+from consumer.kafka import close_consumer
 from consumer.writers import Writer
 from events.codec import Role
 from replay.plan import Partition, caught_up, clip

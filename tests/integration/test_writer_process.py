@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-import consumer.runner as runner
+import consumer.loop as consume_loop
 from config.settings import Settings
 from consumer.batch import positions_after, prepare
 from consumer.commit import commit_records
 from consumer.handlers import Context
+from consumer.loop import Projector
 from consumer.records import Record
-from consumer.runner import Projector
 from consumer.wire import WriterGone
 from consumer.writer_process import WriterProcess
 from events import encode_event
@@ -348,8 +348,8 @@ def test_prepare_runs_here_and_the_records_of_workouts_stay_here():
 
 def projector_on(path: Path, monkeypatch: pytest.MonkeyPatch) -> Projector:
     """A Projector of the file at `path` whose clock says NOW and that retries at once."""
-    monkeypatch.setattr(runner, "now_us", lambda: NOW_US)
-    monkeypatch.setattr(runner, "WRITE_RETRY_SECONDS", 0.01)
+    monkeypatch.setattr(consume_loop, "now_us", lambda: NOW_US)
+    monkeypatch.setattr(consume_loop, "WRITE_RETRY_SECONDS", 0.01)
     settings = Settings(db_path=path, jwt_secret=SECRET, topic_exercises=EX, topic_workouts=WO)
     return Projector(settings, connect(path))
 
@@ -602,4 +602,4 @@ def test_the_child_module_is_the_writer():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
     loaded = out.stdout.decode()
-    assert "aiokafka" not in loaded and "consumer.runner" not in loaded, loaded
+    assert "aiokafka" not in loaded and "consumer.loop" not in loaded, loaded

@@ -280,7 +280,7 @@ def test_the_wheel_of_the_image_inputs_runs_every_command(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["failed"] == {}, report["failed"]
-    assert {"replay.run", "api.app", "consumer.runner"} <= set(report["modules"])
+    assert {"replay.run", "api.app", "consumer.loop"} <= set(report["modules"])
     assert "coach replay" in report["helps"]
 
 

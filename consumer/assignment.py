@@ -1,0 +1,160 @@
+"""Which partitions the consumer reads and from where: every partition of both topics,
+assigned by hand (no consumer group), each sought to the offset stored in the projection.
+Also what is known of each partition for the heartbeat (start, high watermark)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
+
+from consumer import topic_ids
+from consumer.health import Health
+from consumer.kafka import TopicRecreated, beyond_message, positions_of, recreated_message
+from consumer.positions import beyond_end
+from events.codec import Role
+from store import reads, writes
+from store.db import transaction
+from store.instants import now_us
+
+log = logging.getLogger(__name__)
+
+METADATA_TIMEOUT_SECONDS = 5.0
+
+
+class Assignment:
+    def __init__(self, roles: Mapping[str, Role], health: Health) -> None:
+        self.roles = roles
+        self.health = health
+        self.assigned: set[TopicPartition] = set()
+        # Per assigned partition: the next offset handed to the writer (or where reading
+        # started), where reading started, and its end offset when it was assigned.
+        self.positions: dict[TopicPartition, int] = {}
+        self.starts: dict[TopicPartition, int] = {}
+        self.ends: dict[TopicPartition, int] = {}
+        self._without_topic_ids = False
+
+    async def refresh(
+        self,
+        consumer: AIOKafkaConsumer,
+        conn: sqlite3.Connection,
+        drain: Callable[[], Awaitable[object]],
+    ) -> None:
+        """Assign every partition of both topics, picking up partitions added while running;
+        raise TopicRecreated when a topic is not the one the projection was read from.
+        `drain` lets the batches in hand be stored before the partitions are sought.
+
+        This metadata request doubles as the broker reachability check.
+        """
+        try:
+            cluster = await asyncio.wait_for(
+                consumer._client.fetch_all_metadata(),  # the public API has no such call
+                METADATA_TIMEOUT_SECONDS,
+            )
+            await self._check_topic_ids(consumer, conn)
+        except (KafkaError, TimeoutError) as exc:
+            self.health.unreachable(exc)
+            return
+        if not self.health.reachable:
+            log.info("broker reachable again")
+        self.health.broker_error = None
+        wanted = {
+            TopicPartition(topic, p)
+            for topic in self.roles
+            for p in cluster.partitions_for_topic(topic) or ()
+        }
+        self.health.missing_topics = [t for t in self.roles if not cluster.partitions_for_topic(t)]
+        if wanted == self.assigned:
+            return
+        await drain()
+        stored = reads.positions(conn)
+        # assign() resets every partition's position: seek them all to what is stored
+        # (every batch fetched so far has been applied, so that is where reading stopped).
+        consumer.assign(sorted(wanted))
+        from_start = []
+        for tp in wanted:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                from_start.append(tp)
+            else:
+                consumer.seek(tp, offset)
+        if from_start:
+            await consumer.seek_to_beginning(*from_start)
+        try:
+            # Where each partition's reading starts (asks the broker for the beginnings),
+            # and where each ends.
+            self.positions = await asyncio.wait_for(
+                positions_of(consumer, wanted), METADATA_TIMEOUT_SECONDS
+            )
+            ends = await asyncio.wait_for(
+                consumer.end_offsets(sorted(wanted)), METADATA_TIMEOUT_SECONDS
+            )
+        except (KafkaError, TimeoutError) as exc:
+            self.health.unreachable(exc)
+            self.assigned = set()  # assign again at the next heartbeat
+            return
+        self.starts = dict(self.positions)
+        self.ends = dict(ends)
+        beyond = beyond_end(
+            {(tp.topic, tp.partition): n for tp, n in self.positions.items()},
+            {(tp.topic, tp.partition): n for tp, n in ends.items()},
+        )
+        if beyond:
+            raise TopicRecreated(beyond_message(beyond))
+        log.info(
+            "assigned %d partitions (%d new, %d read from the beginning)",
+            len(wanted),
+            len(wanted - self.assigned),
+            len(from_start),
+        )
+        self.assigned = wanted
+
+    async def _check_topic_ids(self, consumer: AIOKafkaConsumer, conn: sqlite3.Connection) -> None:
+        """Raise TopicRecreated when a topic's id is not the one stored; store the ids of
+        topics seen for the first time (consumer/topic_ids.py)."""
+        if self._without_topic_ids:
+            return
+        try:
+            current = await asyncio.wait_for(
+                topic_ids.fetch(consumer._client, self.roles), METADATA_TIMEOUT_SECONDS
+            )
+        except (NotImplementedError, IncompatibleBrokerVersion) as exc:
+            log.warning(
+                "the broker has no topic ids (Metadata v12, Kafka 2.8+: %s); a topic deleted "
+                "and created again is noticed only while it holds fewer records than read",
+                exc,
+            )
+            self._without_topic_ids = True
+            return
+        stored = reads.topic_ids(conn)
+        changed = topic_ids.recreated(stored, current)
+        if changed:
+            raise TopicRecreated(recreated_message(changed))
+        new = [(t, i) for t, i in current.items() if t not in stored]
+        if new:
+            with transaction(conn):
+                writes.save_topic_ids(conn, ids=new, now_us=now_us())
+
+    def _high(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+        """The partition's high watermark: the last fetched, else its end when assigned."""
+        high = consumer.highwater(tp)
+        return self.ends.get(tp) if high is None else high
+
+    def high_watermarks(self, consumer: AIOKafkaConsumer) -> list[tuple[int, str, int]]:
+        highs = []
+        for tp in self.assigned:
+            high = self._high(consumer, tp)
+            if high is not None:
+                highs.append((high, tp.topic, tp.partition))
+        return highs
+
+    def rows(self, consumer: AIOKafkaConsumer) -> list[tuple[str, int, int, int | None]]:
+        """Every assigned partition: topic, partition, start offset, high watermark."""
+        return [
+            (tp.topic, tp.partition, self.starts[tp], self._high(consumer, tp))
+            for tp in sorted(self.assigned)
+        ]

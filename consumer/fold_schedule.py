@@ -1,0 +1,36 @@
+"""The fold schedule: once a minute the consumer folds workouts older than the history
+window into the performances (store/fold.py), on its own connection."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+from config.derived import history_cutoff_us
+from config.settings import Settings
+from store import fold
+from store.instants import now_us
+
+log = logging.getLogger(__name__)
+
+FOLD_EVERY_SECONDS = 60.0
+
+
+class FoldSchedule:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.next_at = 0.0
+
+    def run_if_due(self, conn: sqlite3.Connection, now: float) -> None:
+        """Fold if `now` (loop time, seconds) is past the next fold's time."""
+        if now < self.next_at:
+            return
+        self.next_at = now + FOLD_EVERY_SECONDS
+        before = history_cutoff_us(self.settings, now_us())
+        try:
+            removed = fold.fold_all(conn, before_us=before)
+        except sqlite3.OperationalError as exc:
+            log.error("could not prune: %s", exc)
+            return
+        if removed:
+            log.info("folded %d workouts older than %d h", removed, self.settings.history_hours)

@@ -1,0 +1,58 @@
+"""What the consumer knows is wrong, written with each heartbeat for the api (/ready)."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+
+from store import writes
+from store.db import transaction
+from store.instants import now_us
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Health:
+    broker_error: str | None = None
+    missing_topics: list[str] = field(default_factory=list)
+    write_error: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self.broker_error is None
+
+    def summary(self) -> str | None:
+        parts = [
+            self.broker_error,
+            *(f"topic {t} does not exist yet" for t in self.missing_topics),
+            self.write_error,
+        ]
+        return "; ".join(p for p in parts if p) or None
+
+    def unreachable(self, exc: BaseException) -> None:
+        if self.reachable:
+            log.warning("broker unreachable (%r); the projection is going stale", exc)
+        self.broker_error = f"broker unreachable: {exc!r}"
+
+
+def write_heartbeat(
+    conn: sqlite3.Connection,
+    health: Health,
+    highs: list[tuple[int, str, int]],
+    assigned: list[tuple[str, int, int, int | None]] | None = None,
+) -> None:
+    """Record the heartbeat, the high watermarks of partitions read, and (unless None)
+    every partition assigned. A storage fault is logged, not raised (as the writes retry)."""
+    try:
+        with transaction(conn):
+            now = now_us()
+            writes.heartbeat(
+                conn, now_us=now, broker_reachable=health.reachable, last_error=health.summary()
+            )
+            writes.save_high_watermarks(conn, rows=highs)
+            if assigned is not None:
+                writes.save_assigned(conn, rows=assigned, now_us=now)
+    except sqlite3.DatabaseError as exc:
+        log.error("could not record the heartbeat: %s", exc)

@@ -1,0 +1,81 @@
+"""What the consumer and the replay need of aiokafka beyond its API: stopping a consumer
+cleanly, the partitions' positions, and the errors that stop the consumer for good."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError
+
+log = logging.getLogger(__name__)
+
+
+class OutOfRetention(Exception):
+    """A stored offset is no longer in its topic: the projection must be rebuilt."""
+
+
+class TopicRecreated(OutOfRetention):
+    """A topic was deleted and created again: its offsets started again, and those stored
+    belong to the old topic. The projection must be rebuilt."""
+
+
+async def close_consumer(consumer: AIOKafkaConsumer) -> None:
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        # aiokafka's stop() can re-raise the cancellation of one of its own tasks when it
+        # is stopped right after start(); only a cancellation of ours must propagate.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.debug("ignored a CancelledError from aiokafka's own shutdown")
+    except KafkaError as exc:
+        log.warning("error while closing the Kafka consumer: %s", exc)
+
+
+async def positions_of(
+    consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Each partition's position (waits for those sought to the beginning to be resolved)."""
+    return {tp: await consumer.position(tp) for tp in partitions}
+
+
+async def sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or until `stop` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def retention_message(exc: OffsetOutOfRangeError) -> str:
+    where: Iterable[str] = (f"{tp.topic}/{tp.partition}@{off}" for tp, off in exc.args[0].items())
+    return (
+        "stored offset(s) " + ", ".join(where) + " are no longer in the topic (removed by "
+        "retention, or the topic was recreated). The projection cannot be continued: "
+        "rebuild it from the topics with `coach replay`."
+    )
+
+
+def _replay_hint() -> str:
+    return "The projection cannot be continued: rebuild it from the topics with `coach replay`."
+
+
+def beyond_message(beyond: dict[tuple[str, int], tuple[int, int]]) -> str:
+    where = ", ".join(
+        f"{t}/{p}@{off} (the partition ends at {end})" for (t, p), (off, end) in beyond.items()
+    )
+    return (
+        f"stored offset(s) {where} are past the end of their partition: the topic was "
+        "deleted and created again. " + _replay_hint()
+    )
+
+
+def recreated_message(topics: list[str]) -> str:
+    return (
+        f"topic(s) {', '.join(topics)} were deleted and created again (their topic id is not "
+        "the one the projection was read from): the stored offsets belong to the old "
+        "topic. " + _replay_hint()
+    )
