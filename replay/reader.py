@@ -20,7 +20,7 @@ from consumer.batch import from_fetched
 from consumer.kafka import close_consumer
 from consumer.writers import Writer
 from events.codec import Role
-from replay.plan import Partition, caught_up, clip
+from replay.plan import Partition, by_topic, caught_up, clip
 from replay.progress import Progress
 from store.instants import now_us
 
@@ -138,3 +138,17 @@ class TopicReader:
                 by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
             for topic, n in by_topic.items():
                 progress.advance(topic, n)
+
+
+async def read_and_commit(
+    reader: TopicReader,
+    writer: Writer,
+    targets: dict[Partition, int],
+    progress: Progress,
+    phase: str,
+) -> None:
+    """Read to `targets`; return when all of it is committed."""
+    todo = {p: max(0, t - reader.position.get(p, 0)) for p, t in targets.items()}
+    progress.phase(phase, by_topic(todo))
+    await reader.read_to(writer, targets, progress)
+    await writer.drain()

@@ -13,11 +13,13 @@ Steps (the live projection is only ever read, until the one atomic swap):
    consumer notice within a second and carry on with it, the consumer from its offsets.
 
 `--into PATH` does step 2 to the topics' ends, the fold and SQLite's quick check, and stops.
+
+Steps 1 to 4 are replay/compare_live.py, step 5 replay/swap_in.py; reading is
+replay/reader.py, the plan of offsets replay/plan.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import time
@@ -27,23 +29,18 @@ from pathlib import Path
 from config.derived import history_cutoff_us
 from config.settings import Settings
 from consumer.writers import Writer, open_writer
-from replay.plan import Gap, Partition, by_topic, describe_gaps, gaps, remaining
+from replay.compare_live import build_and_compare, catch_up
+from replay.plan import Gap, describe_gaps, gaps
 from replay.progress import Progress
-from replay.reader import ReplayError, TopicReader
-from replay.verify import Comparison, compare
-from store import files, fold, reads
+from replay.reader import ReplayError, TopicReader, read_and_commit
+from replay.swap_in import swap_in
+from replay.verify import Comparison
+from store import files, fold
 from store.checks import integrity
-from store.db import checkpoint, connect, copy_of, open_as_is, set_pragmas
-from store.errors import NeedsReplay, SchemaTooNew
+from store.db import checkpoint, connect, set_pragmas
 from store.instants import now_us
-from store.migrations import migrate
 
 log = logging.getLogger("coach.replay")
-
-NO_BACKUP_GRACE_SECONDS = 5.0
-"""With --no-backup, the previous file is removed this long after the swap, once the api
-workers and the consumer (which check every second) have let go of it."""
-CATCH_UP_ROUNDS = 50
 
 
 @dataclass
@@ -105,8 +102,7 @@ async def _replay(
 ) -> Outcome:
     started = time.monotonic()
     outcome = Outcome()
-    beginnings = await reader.beginnings()
-    found_gaps = gaps(beginnings)
+    found_gaps = gaps(await reader.beginnings())
     if options.into is not None:
         if options.into.exists():
             raise ReplayError(f"{options.into} exists; --into builds a new file only")
@@ -114,7 +110,7 @@ async def _replay(
     else:
         target_file = files.new_generation(live_path)
         building = files.building_path(target_file)
-    live_exists = live_path.exists()
+    live = live_path if live_path.exists() else None
     conn = _open_building(building)
     # Batches are committed by a child process while this one reads and decodes the next;
     # `conn` is used between reads (fold, checks) and after the writer has closed.
@@ -126,78 +122,85 @@ async def _replay(
             pragmas=BUILDING_PRAGMAS,
         )
     except BaseException:
-        conn.close()
-        files.remove(building)
+        _discard(None, conn, building)
         raise
     try:
-        if options.into is not None or not live_exists:
-            ends = await reader.ends()
-            await _read(reader, writer, ends, progress, "replay")
-            fold.fold_all(conn, before_us=history_cutoff_us(settings, now_us()))
-            outcome.notes.append(
-                "no live projection to compare with" if not live_exists else "built only (--into)"
-            )
-            if options.dry_run and options.into is None:
-                outcome.notes.append("dry run: built, not swapped")
-                raise _Stop
-        else:
-            outcome.comparison = await _build_and_compare(
-                settings, options, progress, reader, writer, conn, live_path, target_file
-            )
-            if not outcome.comparison.equal and not options.force:
-                outcome.notes.append(
-                    "not swapped: the rebuilt projection differs (see above); "
-                    "--force swaps it in anyway"
+        keep = await _build(options, progress, reader, writer, conn, outcome, target_file, live)
+        if keep:
+            await writer.close()
+            # --into only builds: SQLite's quick check. A file that is swapped in gets the
+            # full integrity check (and has been compared with the live one).
+            problems = integrity(conn, quick=options.into is not None)
+            if problems:
+                raise ReplayError(
+                    f"the rebuilt projection fails SQLite's integrity check: {problems}"
                 )
-                raise _Stop
-            if not outcome.comparison.equal:
-                outcome.notes.append("swapping although it differs (--force)")
-            if options.dry_run:
-                outcome.notes.append("dry run: checked, not swapped")
-                raise _Stop
-            await _catch_up(reader, writer, live_path, progress)
-        await writer.close()
-        # --into only builds: SQLite's quick check. A file that is swapped in gets the full
-        # integrity check (and has been compared with the live one).
-        problems = integrity(conn, quick=options.into is not None)
-        if problems:
-            raise ReplayError(f"the rebuilt projection fails SQLite's integrity check: {problems}")
-    except _Stop:
-        writer.kill()
-        conn.close()
-        files.remove(building)
-        return _finish(outcome, reader, writer, found_gaps, started)
     except BaseException:
-        writer.kill()
-        conn.close()
-        files.remove(building)
+        _discard(writer, conn, building)
         raise
-    if options.into is not None:
+    if not keep:
+        _discard(writer, conn, building)
+    elif options.into is not None:
         checkpoint(conn)
         conn.close()
         outcome.built, outcome.kept = options.into, True
-        return _finish(outcome, reader, writer, found_gaps, started)
-    files.mark_swapping(live_path, target_file)
-    final = files.finish(conn, building)
-    outcome.built, outcome.kept = final, True
-    outcome.swapped = files.swap(live_path, final, backup=options.backup)
-    files.swap_done(live_path)
-    log.info("swapped in %s (the api and the consumer switch within a second)", final)
-    previous = outcome.swapped.previous
-    if outcome.swapped.was_plain_file:
-        # It was a plain file: the rename unlinked it. Its -wal and -shm stay under the old
-        # name until the processes that have it open switch over; then they can go.
-        await asyncio.sleep(NO_BACKUP_GRACE_SECONDS)
-        files.remove_side_files(live_path)
-    elif previous is not None and not options.backup:
-        await asyncio.sleep(NO_BACKUP_GRACE_SECONDS)
-        files.remove(previous)
-        outcome.notes.append(f"removed the previous projection {previous} (--no-backup)")
+    else:
+        final, outcome.swapped, note = await swap_in(
+            conn, building, target_file, live_path, backup=options.backup
+        )
+        outcome.built, outcome.kept = final, True
+        if note is not None:
+            outcome.notes.append(note)
     return _finish(outcome, reader, writer, found_gaps, started)
 
 
-class _Stop(Exception):
-    pass
+async def _build(
+    options: Options,
+    progress: Progress,
+    reader: TopicReader,
+    writer: Writer,
+    conn: sqlite3.Connection,
+    outcome: Outcome,
+    target_file: Path,
+    live: Path | None,
+) -> bool:
+    """Build the new file (steps 2 to 4) beside the `live` projection (None: there is
+    none); whether to keep it (False: a dry run, or it differs from the live one without
+    --force). The reasons go to `outcome.notes`."""
+    settings = reader.settings
+    if options.into is not None or live is None:
+        await read_and_commit(reader, writer, await reader.ends(), progress, "replay")
+        fold.fold_all(conn, before_us=history_cutoff_us(settings, now_us()))
+        outcome.notes.append(
+            "no live projection to compare with" if live is None else "built only (--into)"
+        )
+        if options.dry_run and options.into is None:
+            outcome.notes.append("dry run: built, not swapped")
+            return False
+        return True
+    outcome.comparison = await build_and_compare(
+        settings, options.compare_users, progress, reader, writer, conn, live, target_file
+    )
+    if not outcome.comparison.equal and not options.force:
+        outcome.notes.append(
+            "not swapped: the rebuilt projection differs (see above); --force swaps it in anyway"
+        )
+        return False
+    if not outcome.comparison.equal:
+        outcome.notes.append("swapping although it differs (--force)")
+    if options.dry_run:
+        outcome.notes.append("dry run: checked, not swapped")
+        return False
+    await catch_up(reader, writer, live, progress)
+    return True
+
+
+def _discard(writer: Writer | None, conn: sqlite3.Connection, building: Path) -> None:
+    """Give up the file being built: stop its writer, close it, remove it."""
+    if writer is not None:
+        writer.kill()
+    conn.close()
+    files.remove(building)
 
 
 def _finish(
@@ -212,88 +215,3 @@ def _finish(
     outcome.dead_letters = writer.totals.dead_letters
     outcome.seconds = time.monotonic() - started
     return outcome
-
-
-async def _read(
-    reader: TopicReader,
-    writer: Writer,
-    targets: dict[Partition, int],
-    progress: Progress,
-    phase: str,
-) -> None:
-    """Read to `targets`; return when all of it is committed."""
-    todo = {p: max(0, t - reader.position.get(p, 0)) for p, t in targets.items()}
-    progress.phase(phase, by_topic(todo))
-    await reader.read_to(writer, targets, progress)
-    await writer.drain()
-
-
-async def _build_and_compare(
-    settings: Settings,
-    options: Options,
-    progress: Progress,
-    reader: TopicReader,
-    writer: Writer,
-    conn: sqlite3.Connection,
-    live_path: Path,
-    target_file: Path,
-) -> Comparison:
-    snapshot_path = files.building_path(target_file.with_name(target_file.name + ".live-snapshot"))
-    # The live file is copied as it is (no migration: it may be at an older schema).
-    snapshot = copy_of(live_path, snapshot_path)
-    try:
-        stored = reads.positions(snapshot)
-        targets = {p: stored.get(p, 0) for p in reader.position}
-        unknown = sorted(set(stored) - set(targets))
-        if unknown:
-            raise ReplayError(
-                "the live projection has read partitions the topics do not have: "
-                + ", ".join(f"{t}/{p}" for t, p in unknown)
-            )
-        await _read(reader, writer, targets, progress, "rebuild")
-        cutoff = history_cutoff_us(settings, now_us())
-        fold.fold_all(conn, before_us=cutoff)
-        damage = integrity(snapshot)
-        if damage:
-            return Comparison(
-                live={}, rebuilt={}, skipped=f"the live projection is damaged: {damage[:3]}"
-            )
-        try:
-            migrate(snapshot)
-        except NeedsReplay as exc:
-            return Comparison(live={}, rebuilt={}, skipped=str(exc))
-        except SchemaTooNew as exc:
-            raise ReplayError(f"the live projection was written by a newer coach: {exc}") from exc
-        fold.fold_all(snapshot, before_us=cutoff)
-        at = {p: reader.position[p] for p in targets}
-        result = compare(snapshot, conn, users=options.compare_users)
-        if at != targets:
-            result.differences.append(
-                "the rebuilt projection could not stop at the live one's offsets: "
-                + ", ".join(
-                    f"{t}/{p} {at[(t, p)]} vs {o}"
-                    for (t, p), o in targets.items()
-                    if at[(t, p)] != o
-                )
-            )
-        return result
-    finally:
-        snapshot.close()
-        files.remove(snapshot_path)
-
-
-async def _catch_up(
-    reader: TopicReader, writer: Writer, live_path: Path, progress: Progress
-) -> None:
-    """Read on until the new file is at least where the live consumer is."""
-    live = open_as_is(live_path)  # positions only: any schema version
-    try:
-        for _ in range(CATCH_UP_ROUNDS):
-            stored = reads.positions(live)
-            if remaining(reader.position, stored) == 0:
-                return
-            targets = {p: max(stored.get(p, 0), reader.position[p]) for p in reader.position}
-            await _read(reader, writer, targets, progress, "catch up")
-        raise ReplayError(f"could not catch up with the live consumer in {CATCH_UP_ROUNDS} rounds")
-    finally:
-        live.close()
