@@ -69,6 +69,17 @@ def no_batches() -> BatchResult:
     return BatchResult(batches=0)
 
 
+def settle(
+    batch: Batch, totals: BatchResult, on_result: OnResult | None, result: BatchResult
+) -> None:
+    """`batch` is committed (or found stored): mark it, add `result` to a writer's
+    `totals`, and pass it to `on_result`."""
+    batch.committed = True
+    totals.add(result)
+    if on_result is not None:
+        on_result(result)
+
+
 class _RecordFailed(Exception):
     """Rolls the batch's transaction back, to commit it again record by record."""
 

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Mapping
 
 from consumer.batch import Batch, is_stored
-from consumer.commit import BatchResult, OnResult, commit, no_batches
+from consumer.commit import BatchResult, OnResult, commit, no_batches, settle
 from events.codec import Role
 from store import reads
 from store.db import rollback_open
@@ -37,17 +37,11 @@ class InlineWriter:
         if batch.accepted:  # a previous attempt raised
             rollback_open(self.conn)
             if is_stored(batch, reads.positions(self.conn)):
-                self._count(batch, BatchResult(records=len(batch.records)))
+                settle(batch, self.totals, self.on_result, BatchResult(records=len(batch.records)))
                 return
         batch.accepted = True
         result = commit(self.conn, batch)
-        self._count(batch, result)
-
-    def _count(self, batch: Batch, result: BatchResult) -> None:
-        batch.committed = True
-        self.totals.add(result)
-        if self.on_result is not None:
-            self.on_result(result)
+        settle(batch, self.totals, self.on_result, result)
 
     async def drain(self) -> None:
         pass

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from consumer.batch import Batch, is_stored
-from consumer.commit import BatchResult, OnResult, no_batches
+from consumer.commit import BatchResult, OnResult, no_batches, settle
 from consumer.wire import (
     CLOSE,
     RecordNotHeld,
@@ -160,13 +160,7 @@ class WriterProcess:
                 continue
             break
         self._in_hand.popleft()
-        self._count(batch, result)
-
-    def _count(self, batch: Batch, result: BatchResult) -> None:
-        batch.committed = True
-        self.totals.add(result)
-        if self.on_result is not None:
-            self.on_result(result)
+        settle(batch, self.totals, self.on_result, result)
 
     def restart(self) -> None:
         """A new child, sent every batch in hand again (after a failure).
@@ -180,7 +174,7 @@ class WriterProcess:
         stored = reads.positions_at(self.path)
         while self._in_hand and is_stored(self._in_hand[0], stored):
             batch = self._in_hand.popleft()
-            self._count(batch, BatchResult(records=len(batch.records)))
+            settle(batch, self.totals, self.on_result, BatchResult(records=len(batch.records)))
         self._spawn()
         for batch in self._in_hand:
             self._send(batch)
