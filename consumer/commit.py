@@ -1,11 +1,14 @@
 """Committing a batch to the projection, in one transaction.
 
-The steps, all inside one `BEGIN IMMEDIATE` transaction (store/db.py `transaction`), in
-the writer process (consumer/writer.py) or, without one, in the consumer's own:
+Decoding is done before, in the consumer (or the replay): consumer/batch.py `prepare` turns
+the records into rows and operations, and a record that does not decode is marked there.
+Committing happens here, in the writer process (consumer/writer.py, the child that receives
+the batch over consumer/wire.py) or, without one, on the consumer's thread
+(consumer/inline_writer.py). All inside one `BEGIN IMMEDIATE` transaction (store/db.py
+`transaction`):
 1. each operation of the batch, in record order: a run of completed workouts in one
-   statement; any other event by its handler (consumer/handlers.py); a record that did not
-   decode (consumer/batch.py `prepare`, in the parent) as a dead letter; unknown types are
-   only counted;
+   statement; any other event by its handler (consumer/handlers.py); a record marked
+   undecodable as a dead letter; unknown types are only counted;
 2. per partition, the next offset to read and what was seen of the partition;
 3. COMMIT. A crash before 3 leaves nothing of the batch; after it, all of it.
 
