@@ -1,7 +1,7 @@
 """The event contract between the monolith (publisher) and coach (consumer).
 
 Every Kafka record value is a CloudEvents 1.0 JSON object in structured mode. This package
-holds the pydantic models of the envelope and of the four event types, the topic and key
+holds the pydantic models of the envelope and of the five event types, the topic and key
 rules, and the decoding of a raw record. It depends on nothing else of coach's.
 """
 
@@ -9,12 +9,14 @@ from events.codec import Decoded, DecodeError, decode_record, encode_event
 from events.models import (
     EXERCISE_DELETED,
     EXERCISE_UPSERTED,
+    USER_ERASED,
     WORKOUT_COMPLETED,
     WORKOUT_DELETED,
     CloudEvent,
     Exercise,
     ExerciseDeleted,
     MuscleGroupImpact,
+    UserErased,
     WorkoutCompleted,
     WorkoutDeleted,
     WorkoutExercise,
@@ -23,6 +25,7 @@ from events.models import (
 __all__ = [
     "EXERCISE_DELETED",
     "EXERCISE_UPSERTED",
+    "USER_ERASED",
     "WORKOUT_COMPLETED",
     "WORKOUT_DELETED",
     "CloudEvent",
@@ -31,6 +34,7 @@ __all__ = [
     "Exercise",
     "ExerciseDeleted",
     "MuscleGroupImpact",
+    "UserErased",
     "WorkoutCompleted",
     "WorkoutDeleted",
     "WorkoutExercise",

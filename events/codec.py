@@ -16,6 +16,7 @@ from events.models import (
     EVENTS_BY_ROLE,
     EXERCISE_DELETED,
     EXERCISE_UPSERTED,
+    USER_ERASED,
     WORKOUT_COMPLETED,
     WORKOUT_DELETED,
     CloudEvent,
@@ -32,6 +33,7 @@ ROLE_OF_TYPE: dict[str, Role] = {
     EXERCISE_DELETED: "exercises",
     WORKOUT_COMPLETED: "workouts",
     WORKOUT_DELETED: "workouts",
+    USER_ERASED: "workouts",
 }
 
 
@@ -83,9 +85,16 @@ def exercise_id_from_key(key: str | None) -> int:
         or key[0] == "0"
         or int(key) > MAX_ID
     ):
-        shown = key if key is None or len(key) <= 40 else key[:40] + "..."
-        raise DecodeError(f"exercises key must be a canonical positive decimal id, got {shown!r}")
+        raise DecodeError(
+            f"exercises key must be a canonical positive decimal id, got {_described(key)}"
+        )
     return int(key)
+
+
+def _described(key: str | None) -> str:
+    """A key as reasons and logs may show it: its length, never its text (a key may be a
+    user's id, which logs must not carry; the dead letter keeps the key itself)."""
+    return "no key" if key is None else f"a key of {len(key)} characters"
 
 
 def decode_record(role: Role, key: bytes | None, value: bytes | None) -> Decoded:
@@ -107,10 +116,11 @@ def decode_record(role: Role, key: bytes | None, value: bytes | None) -> Decoded
         event = _BY_ROLE[role].decode(value)
     except msgspec.DecodeError as exc:
         return _not_of_this_topic(role, value, exc)
-    entity = str(getattr(event.data, _ENTITY_FIELD[role]))
-    if key_text != entity:
-        shown = key_text if key_text is None or len(key_text) <= 40 else key_text[:40] + "..."
-        raise DecodeError(f"record key {shown!r} does not match the event's entity {entity!r}")
+    field = _ENTITY_FIELD[role]
+    if key_text != str(getattr(event.data, field)):
+        raise DecodeError(
+            f"record key ({_described(key_text)}) does not match the event's data.{field}"
+        )
     return Decoded(_TYPE_OF[type(event)], event.data, event.id)
 
 

@@ -17,6 +17,7 @@ EXERCISE_UPSERTED = "fitness.exercise.upserted"
 EXERCISE_DELETED = "fitness.exercise.deleted"
 WORKOUT_COMPLETED = "fitness.workout.completed"
 WORKOUT_DELETED = "fitness.workout.deleted"
+USER_ERASED = "fitness.user.erased"
 
 PositiveId = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 Revision = Annotated[int, Meta(ge=0, le=2**63 - 1)]
@@ -87,6 +88,15 @@ class WorkoutDeleted(_Shape, kw_only=True):
     user_id: UserId
 
 
+class UserErased(_Shape, kw_only=True):
+    """`data` of fitness.user.erased: the monolith erased this user (GDPR article 17).
+
+    Coach removes everything it holds of the user, and keeps none of their workouts
+    completed before the erasure, whenever they arrive (docs/PRIVACY.md)."""
+
+    user_id: UserId
+
+
 class CloudEvent(_Shape, kw_only=True):
     """The CloudEvents 1.0 envelope (structured mode) around every record value.
 
@@ -128,16 +138,21 @@ class WorkoutDeletedEvent(_Event, tag=WORKOUT_DELETED, kw_only=True):
     data: WorkoutDeleted
 
 
+class UserErasedEvent(_Event, tag=USER_ERASED, kw_only=True):
+    data: UserErased
+
+
 DATA_MODELS: dict[str, type[_Shape]] = {
     EXERCISE_UPSERTED: Exercise,
     EXERCISE_DELETED: ExerciseDeleted,
     WORKOUT_COMPLETED: WorkoutCompleted,
     WORKOUT_DELETED: WorkoutDeleted,
+    USER_ERASED: UserErased,
 }
 """The event types this version of coach understands, with the shape of their `data`."""
 
 EVENTS_BY_ROLE: dict[str, Any] = {
     "exercises": ExerciseUpsertedEvent | ExerciseDeletedEvent,
-    "workouts": WorkoutCompletedEvent | WorkoutDeletedEvent,
+    "workouts": WorkoutCompletedEvent | WorkoutDeletedEvent | UserErasedEvent,
 }
 """Per topic role, the events that belong on it, told apart by their `type`."""
