@@ -14,10 +14,10 @@ from typing import Any
 
 from msgspec.structs import astuple
 
-from events import EXERCISE_DELETED, EXERCISE_UPSERTED, WORKOUT_DELETED
+from events import EXERCISE_DELETED, EXERCISE_UPSERTED, USER_ERASED, WORKOUT_DELETED
 from events.codec import TOMBSTONE
-from events.models import Exercise, ExerciseDeleted, WorkoutCompleted, WorkoutDeleted
-from store import writes
+from events.models import Exercise, ExerciseDeleted, UserErased, WorkoutCompleted, WorkoutDeleted
+from store import erasure, writes
 from store.rows import ExerciseRow, ImpactRow, WorkoutRow, encode_exercises
 from wod.instants import to_us
 
@@ -104,10 +104,19 @@ def on_workout_deleted(conn: sqlite3.Connection, data: WorkoutDeleted, ctx: Cont
     )
 
 
+def on_user_erased(conn: sqlite3.Connection, data: UserErased, ctx: Context) -> bool:
+    """Everything of the user goes; their workouts completed up to the erasure record's
+    timestamp stay out (store/erasure.py)."""
+    return erasure.erase_user(
+        conn, user_id=str(data.user_id), erased_at_us=ctx.event_at_us, now_us=ctx.now_us
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     EXERCISE_UPSERTED: on_exercise_upserted,
     EXERCISE_DELETED: on_exercise_deleted,
     TOMBSTONE: on_tombstone,
     WORKOUT_DELETED: on_workout_deleted,
+    USER_ERASED: on_user_erased,
 }
 """Handlers of the events applied one at a time (all but fitness.workout.completed)."""

@@ -2,8 +2,9 @@
 users. What they compare is decided by replay/verify.py.
 
 Columns that record when coach applied something (not what) are left out of the
-checksums: the time a dead letter was stored and its reason's wording, the consumer's
-status, the change stamps. The catalog is summed as the api sees it (live exercises).
+checksums: the time a dead letter was stored or redacted (whether it is redacted is
+compared) and its reason's wording, the consumer's status, the change and erasure stamps.
+The catalog is summed as the api sees it (live exercises).
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ CANONICAL: dict[str, str] = {
     "performances": """SELECT user_id, exercise_id, workout_id, completed_at_us, sets, reps,
                               weight, deleted
                        FROM performances ORDER BY user_id, exercise_id, workout_id""",
-    "dead_letters": """SELECT topic, partition, "offset", key, value, timestamp_ms
+    "dead_letters": """SELECT topic, partition, "offset", key, value, timestamp_ms,
+                              redacted_at_us IS NOT NULL
                        FROM dead_letters ORDER BY topic, partition, "offset\"""",
+    "erased_users": "SELECT user_id, erased_at_us FROM erased_users ORDER BY user_id",
     "unknown_events": "SELECT value FROM meta WHERE name = 'unknown_events'",
 }
 

@@ -243,6 +243,31 @@ def m004_assigned_partitions(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m005_erased_users(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- Users the monolith erased (fitness.user.erased), with the erasure record's Kafka
+        -- timestamp: none of their workouts completed at or before it is stored again,
+        -- whenever it arrives (a redelivery, another partition, a replay). `seq` stamps
+        -- each erasure applied (meta.erasure_seq), so that each api process drops what it
+        -- holds of the users erased since it last looked.
+        CREATE TABLE erased_users (
+            user_id TEXT PRIMARY KEY,
+            erased_at_us INTEGER NOT NULL,
+            seq INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX erased_users_by_seq ON erased_users (seq);
+        INSERT INTO meta (name, value) VALUES ('erasure_seq', 0);
+
+        -- A dead letter of an erased user keeps its place and reason; its key and value
+        -- are dropped, and this says when.
+        ALTER TABLE dead_letters ADD COLUMN redacted_at_us INTEGER;
+        """,
+    )
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema up to date; return its version. Safe to call from many processes."""
     latest = len(MIGRATIONS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 
+from store.erasure import any_erased
 from store.rows import ExerciseRow, ImpactRow, PositionRow, WorkoutRow
 
 
@@ -91,18 +92,26 @@ def delete_exercise(conn: sqlite3.Connection, *, exercise_id: int, revision: int
 
 
 def add_workouts(conn: sqlite3.Connection, *, workouts: Sequence[WorkoutRow]) -> int:
-    """Store completed workouts, each once: a workout seen before (or deleted) is ignored.
+    """Store completed workouts, each once: a workout seen before (or deleted) is ignored,
+    and so is one of an erased user completed at or before their erasure.
 
     One statement for a whole run of workouts; returns how many were new.
     """
     before = conn.total_changes
     # No change stamp: readers find new rows by rowid (see store/changes.py).
-    conn.executemany(
-        """INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)
-           VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-        workouts,
-    )
+    conn.executemany(_ADD_UNLESS_ERASED if any_erased(conn) else _ADD, workouts)
     return conn.total_changes - before
+
+
+_ADD = """INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)
+          VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"""
+_ADD_UNLESS_ERASED = """
+    INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)
+    SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS
+      (SELECT 1 FROM erased_users WHERE user_id = ?1 AND erased_at_us >= ?3)
+    ON CONFLICT DO NOTHING"""
+"""A workout of an erased user completed at or before the erasure is not stored
+(store/erasure.py); the check costs nothing while no user was ever erased."""
 
 
 def delete_workout(

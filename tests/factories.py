@@ -10,6 +10,7 @@ import orjson
 from events import (
     EXERCISE_DELETED,
     EXERCISE_UPSERTED,
+    USER_ERASED,
     WORKOUT_COMPLETED,
     WORKOUT_DELETED,
     encode_event,
@@ -78,6 +79,10 @@ def completed(
 
 def workout_deleted(workout_id: str, user_id: str | int) -> dict[str, Any]:
     return encode_event(WORKOUT_DELETED, {"workout_id": workout_id, "user_id": user_id})
+
+
+def user_erased(user_id: str | int) -> dict[str, Any]:
+    return encode_event(USER_ERASED, {"user_id": user_id})
 
 
 def key_of(event: dict[str, Any]) -> bytes:

@@ -1,0 +1,111 @@
+"""Erasing a user (fitness.user.erased): every row of theirs goes, and stays gone.
+
+Applied by the consumer in the batch's transaction, with the erasure's offset. The rule
+that keeps an erased user erased whatever order records come in (a redelivery after the
+erasure, another partition, a replay reading partitions in another order): a user's
+workout completed at or before the erasure record's timestamp is never stored
+(store/writes.py `add_workouts`), and a dead letter naming an erased user is kept
+redacted (store/dead_letters.py `add_dead_letter`). The final rows are then the same
+whichever came first, the erasure or the workout. Workouts completed after the erasure
+(the id given to a new account) are kept.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection
+
+from events.personal import users_named
+
+
+def erase_user(conn: sqlite3.Connection, *, user_id: str, erased_at_us: int, now_us: int) -> bool:
+    """Remove the user's workouts (deleted markers included) and performances (with their
+    change stamps), redact their dead letters, and remember the erasure (the latest, if
+    erased again). Returns whether anything changed."""
+    highest = _highest_rowid(conn)
+    removed = conn.execute("DELETE FROM workouts WHERE user_id = ?", (user_id,)).rowcount
+    removed += conn.execute("DELETE FROM performances WHERE user_id = ?", (user_id,)).rowcount
+    if _highest_rowid(conn) < highest:
+        # A new row could take the removed highest rowid: readers of changes
+        # (store/changes.py) must not take it for one they saw.
+        conn.execute("UPDATE meta SET value = value + 1 WHERE name = 'rowid_epoch'")
+    held = conn.execute(
+        "SELECT erased_at_us FROM erased_users WHERE user_id = ?", (user_id,)
+    ).fetchone()
+    later = held is None or erased_at_us > held[0]
+    redacted = redact_dead_letters(conn, users={user_id}, now_us=now_us)
+    if not (removed or later or redacted):
+        return False
+    seq = conn.execute(
+        "UPDATE meta SET value = value + 1 WHERE name = 'erasure_seq' RETURNING value"
+    ).fetchone()[0]
+    conn.execute(
+        """INSERT INTO erased_users (user_id, erased_at_us, seq) VALUES (?, ?, ?)
+           ON CONFLICT (user_id) DO UPDATE SET
+             erased_at_us = max(erased_at_us, excluded.erased_at_us), seq = excluded.seq""",
+        (user_id, erased_at_us, seq),
+    )
+    return True
+
+
+def redact_dead_letters(conn: sqlite3.Connection, *, users: Collection[str], now_us: int) -> int:
+    """Drop the key and value of every dead letter that names one of `users` (events/
+    personal.py `users_named`), and their ids from its reason; keep its place, reason and
+    times. Returns how many were redacted."""
+    found = []
+    for user in users:
+        raw = user.encode()
+        for letter_id, key, value, error in conn.execute(
+            """SELECT id, key, value, error FROM dead_letters
+               WHERE redacted_at_us IS NULL AND (key = ? OR instr(value, ?) > 0)""",
+            (raw, raw),
+        ):
+            named = users_named(key, value)
+            if not named.isdisjoint(users):
+                found.append((scrubbed(error, named & set(users)), now_us, letter_id))
+    conn.executemany(
+        """UPDATE dead_letters SET key = NULL, value = NULL, error = ?, redacted_at_us = ?
+           WHERE id = ?""",
+        found,
+    )
+    return len(found)
+
+
+def scrubbed(reason: str, users: Collection[str]) -> str:
+    """`reason` without the quoted ids of `users` (earlier versions of coach quoted a
+    mismatched key in the reason; today's reasons never hold one)."""
+    for user in users:
+        reason = reason.replace(repr(user), "'<erased>'")
+    return reason
+
+
+def erased_among(conn: sqlite3.Connection, users: Collection[str]) -> set[str]:
+    """Which of `users` were erased."""
+    if not users or not any_erased(conn):
+        return set()
+    marks = ",".join("?" * len(users))
+    return {
+        u
+        for (u,) in conn.execute(
+            f"SELECT user_id FROM erased_users WHERE user_id IN ({marks})", tuple(users)
+        )
+    }
+
+
+def any_erased(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM erased_users LIMIT 1").fetchone() is not None
+
+
+def erased_since(conn: sqlite3.Connection, *, seq: int) -> list[str]:
+    """The users whose erasure was applied after stamp `seq` (0: every erased user)."""
+    return [u for (u,) in conn.execute("SELECT user_id FROM erased_users WHERE seq > ?", (seq,))]
+
+
+def erasure_seq(conn: sqlite3.Connection) -> int:
+    """The stamp of the latest erasure applied (0: none)."""
+    row = conn.execute("SELECT value FROM meta WHERE name = 'erasure_seq'").fetchone()
+    return 0 if row is None else row[0]
+
+
+def _highest_rowid(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT coalesce(max(rowid), 0) FROM workouts").fetchone()[0]
