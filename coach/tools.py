@@ -211,7 +211,10 @@ def dead_letters_retry() -> None:
         conn.close()
     for error in result.errors:
         click.echo(f"still failing: {error}", err=True)
-    click.echo(f"applied {result.applied}, still failing {result.still_failing}")
+    click.echo(
+        f"applied {result.applied}, still failing {result.still_failing}, "
+        f"redacted (erased users, left as they are) {result.redacted}"
+    )
 
 
 def _open_projection(settings: Settings, *, readonly: bool = True) -> Any:

@@ -16,3 +16,11 @@ def roles(settings: Settings) -> dict[str, Role]:
 def history_cutoff_us(settings: Settings, now_us: int) -> int:
     """Completed exercises before this instant (µs) are folded away."""
     return now_us - settings.history_hours * HOUR_US
+
+
+DAY_US = 24 * HOUR_US
+
+
+def dead_letter_cutoff_us(settings: Settings, now_us: int) -> int:
+    """Dead letters of records before this instant (µs) are removed."""
+    return now_us - settings.dead_letter_days * DAY_US

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     history_hours: int = Field(50, le=24 * 60, validate_default=True)
     """How long completed exercises are kept; at least `min_history_hours()`, which covers
     "yesterday" in every time zone until the end of today."""
+    dead_letter_days: int = Field(14, ge=1, le=3650)
+    """How long dead letters (which may hold a user's workout) are kept, counted from their
+    record's Kafka timestamp; the consumer removes older ones."""
     batch_max_records: int = Field(20_000, ge=1, le=200_000)
     poll_timeout_ms: int = Field(500, ge=10, le=60_000)
     heartbeat_seconds: float = Field(2.0, gt=0, le=300)

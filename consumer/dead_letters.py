@@ -4,7 +4,8 @@ A record that could not be decoded or applied was kept in `dead_letters` with it
 and its partition moved on. After a fix (a newer coach that understands it, a corrected
 contract), `retry` applies each one again, in topic/partition/offset order, each in its own
 transaction: one that applies now is removed; one that still fails keeps its row with the
-new reason.
+new reason. A redacted letter (its user was erased: no key, no value) has nothing to apply
+and is left as it is, until `COACH_DEAD_LETTER_DAYS` removes it.
 """
 
 from __future__ import annotations
@@ -36,10 +37,15 @@ def list_letters(conn: sqlite3.Connection, *, limit: int = 100) -> list[dict[str
             "key": _text(letter.key),
             "value": _text(letter.value),
             "error": letter.error,
-            "failed_at": from_us(letter.failed_at_us).isoformat().replace("+00:00", "Z"),
+            "failed_at": _iso(letter.failed_at_us),
+            "redacted_at": None if letter.redacted_at_us is None else _iso(letter.redacted_at_us),
         }
         for letter in letters.oldest(conn, limit=limit)
     ]
+
+
+def _iso(at_us: int) -> str:
+    return from_us(at_us).isoformat().replace("+00:00", "Z")
 
 
 def _text(raw: bytes | None) -> str | None:
@@ -55,6 +61,8 @@ def _text(raw: bytes | None) -> str | None:
 class RetryResult:
     applied: int = 0
     still_failing: int = 0
+    redacted: int = 0
+    """Letters of erased users, left as they are."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -63,6 +71,9 @@ def retry(conn: sqlite3.Connection, *, roles: Mapping[str, Role]) -> RetryResult
     result = RetryResult()
     for letter in letters.oldest(conn):
         where = f"{letter.topic}/{letter.partition}@{letter.offset}"
+        if letter.redacted_at_us is not None:
+            result.redacted += 1
+            continue
         role = roles.get(letter.topic)
         if role is None:
             result.still_failing += 1

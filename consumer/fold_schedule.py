@@ -1,14 +1,16 @@
 """The fold schedule: once a minute the consumer folds workouts older than the history
-window into the performances (store/fold.py), on its own connection."""
+window into the performances (store/fold.py), and removes dead letters older than
+`COACH_DEAD_LETTER_DAYS` (store/dead_letters.py), on its own connection."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
 
-from config.derived import history_cutoff_us
+from config.derived import dead_letter_cutoff_us, history_cutoff_us
 from config.settings import Settings
-from store import fold
+from store import dead_letters, fold
+from store.db import transaction
 from store.instants import now_us
 
 log = logging.getLogger(__name__)
@@ -26,11 +28,21 @@ class FoldSchedule:
         if now < self.next_at:
             return
         self.next_at = now + FOLD_EVERY_SECONDS
-        before = history_cutoff_us(self.settings, now_us())
+        now = now_us()
         try:
-            removed = fold.fold_all(conn, before_us=before)
+            removed = fold.fold_all(conn, before_us=history_cutoff_us(self.settings, now))
+            with transaction(conn):
+                letters = dead_letters.remove_older(
+                    conn, before_us=dead_letter_cutoff_us(self.settings, now)
+                )
         except sqlite3.OperationalError as exc:
             log.error("could not prune: %s", exc)
             return
         if removed:
             log.info("folded %d workouts older than %d h", removed, self.settings.history_hours)
+        if letters:
+            log.info(
+                "removed %d dead letters older than %d days",
+                letters,
+                self.settings.dead_letter_days,
+            )

@@ -6,16 +6,16 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from config.derived import history_cutoff_us
+from config.derived import dead_letter_cutoff_us, history_cutoff_us
 from config.settings import Settings
 from consumer.writers import Writer
 from replay.plan import remaining
 from replay.progress import Progress
 from replay.reader import ReplayError, TopicReader, read_and_commit
 from replay.verify import Comparison, compare
-from store import files, fold, reads
+from store import dead_letters, files, fold, reads
 from store.checks import integrity
-from store.db import copy_of, open_as_is
+from store.db import copy_of, open_as_is, transaction
 from store.errors import NeedsReplay, SchemaTooNew
 from store.instants import now_us
 from store.migrations import migrate
@@ -48,8 +48,11 @@ async def build_and_compare(
                 + ", ".join(f"{t}/{p}" for t, p in unknown)
             )
         await read_and_commit(reader, writer, targets, progress, "rebuild")
-        cutoff = history_cutoff_us(settings, now_us())
+        now = now_us()
+        cutoff = history_cutoff_us(settings, now)
+        letters_cutoff = dead_letter_cutoff_us(settings, now)
         fold.fold_all(conn, before_us=cutoff)
+        _remove_old_letters(conn, letters_cutoff)
         damage = integrity(snapshot)
         if damage:
             return Comparison(
@@ -62,6 +65,7 @@ async def build_and_compare(
         except SchemaTooNew as exc:
             raise ReplayError(f"the live projection was written by a newer coach: {exc}") from exc
         fold.fold_all(snapshot, before_us=cutoff)
+        _remove_old_letters(snapshot, letters_cutoff)
         at = {p: reader.position[p] for p in targets}
         result = compare(snapshot, conn, users=compare_users)
         if at != targets:
@@ -94,3 +98,10 @@ async def catch_up(
         raise ReplayError(f"could not catch up with the live consumer in {CATCH_UP_ROUNDS} rounds")
     finally:
         live.close()
+
+
+def _remove_old_letters(conn: sqlite3.Connection, before_us: int) -> None:
+    """Both sides keep dead letters up to one cutoff, as they fold with one (the live
+    consumer removes them once a minute)."""
+    with transaction(conn):
+        dead_letters.remove_older(conn, before_us=before_us)

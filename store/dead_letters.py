@@ -1,9 +1,17 @@
-"""Dead letters: records that could not be applied, kept with the reason."""
+"""Dead letters: records that could not be applied, kept with the reason.
+
+They may hold personal data (a workout that did not validate), so they are kept
+`COACH_DEAD_LETTER_DAYS` (`remove_older`), and a letter naming an erased user is kept
+redacted: its place and reason only (store/erasure.py).
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from typing import NamedTuple
+
+from events.personal import users_named
+from store.erasure import erased_among, scrubbed
 
 
 class Letter(NamedTuple):
@@ -16,9 +24,12 @@ class Letter(NamedTuple):
     error: str
     failed_at_us: int
     timestamp_ms: int | None
+    redacted_at_us: int | None = None
+    """When its key and value were dropped (its user was erased); None: kept whole."""
 
 
-_COLUMNS = """id, topic, partition, "offset", key, value, error, failed_at_us, timestamp_ms"""
+_COLUMNS = """id, topic, partition, "offset", key, value, error, failed_at_us, timestamp_ms,
+              redacted_at_us"""
 
 
 def add_dead_letter(
@@ -33,14 +44,33 @@ def add_dead_letter(
     failed_at_us: int,
     timestamp_ms: int | None = None,
 ) -> bool:
-    """Keep a record that could not be applied, with the reason (once per position)."""
+    """Keep a record that could not be applied, with the reason (once per position); one
+    that names an erased user is kept redacted (no key, no value)."""
+    redacted_at_us = None
+    erased = erased_among(conn, users_named(key, value))
+    if erased:
+        key = value = None
+        error = scrubbed(error, erased)
+        redacted_at_us = failed_at_us
     cur = conn.execute(
         """INSERT INTO dead_letters
-             (topic, partition, "offset", key, value, error, failed_at_us, timestamp_ms)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-        (topic, partition, offset, key, value, error, failed_at_us, timestamp_ms),
+             (topic, partition, "offset", key, value, error, failed_at_us, timestamp_ms,
+              redacted_at_us)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+        (topic, partition, offset, key, value, error, failed_at_us, timestamp_ms, redacted_at_us),
     )
     return cur.rowcount > 0
+
+
+def remove_older(conn: sqlite3.Connection, *, before_us: int) -> int:
+    """Remove the dead letters of records older than `before_us` (by the record's Kafka
+    timestamp, which a replay sees the same; by when it was stored for a record without
+    one). Returns how many went."""
+    return conn.execute(
+        """DELETE FROM dead_letters
+           WHERE coalesce(timestamp_ms * 1000, failed_at_us) < ?""",
+        (before_us,),
+    ).rowcount
 
 
 def oldest(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Letter]:
