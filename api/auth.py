@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,12 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         return self.verify_token(token).principal
+
+    def forget(self, users: Collection[str]) -> None:
+        """Nothing to forget: no token is kept (see api/tokencache.py)."""
+
+    def clear(self) -> None:
+        """Nothing to forget: no token is kept."""
 
     def verify_token(self, token: str) -> Verified:
         """Check `token`; raise AuthError on any failure, whatever the input."""

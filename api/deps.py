@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
@@ -23,6 +23,11 @@ from wod.day import YesterdayCache
 class Verifier(Protocol):
     def verify_header(self, authorization: str | None) -> Principal: ...
 
+    def forget(self, users: Collection[str]) -> None:
+        """Drop what is held of `users` (erased)."""
+
+    def clear(self) -> None: ...
+
 
 @dataclass
 class AppState:
@@ -40,15 +45,22 @@ class AppState:
     stamps: UtcStamps = field(default_factory=UtcStamps)
     ceiling_body: bytes | None = None
     """GET /bench/ceiling's body, rendered from the catalog on its first request."""
+    erasures_seen: int | None = None
+    """The projection's erasure stamp (store/erasure.py) that the held WODs and cached
+    tokens are up to date with (None: none read from this file yet)."""
 
     def reset_caches(self) -> None:
         """Forget everything held from the projection file (the catalog, the consumer's
-        status, the rendered WODs, the ceiling's body), so that the next request reads the
-        file afresh: for when another projection file replaces it."""
+        status, the rendered WODs, the ceiling's body, the verified tokens), so that the next
+        request reads the file afresh: for when another projection file replaces it. (The
+        new file's erasure stamps are its own, so tokens of users erased meanwhile could
+        not be told apart: all are verified again.)"""
         self.catalog.reset()
         self.status.reset()
         self.wods.clear()
+        self.verifier.clear()
         self.ceiling_body = None
+        self.erasures_seen = None
 
 
 def get_state(request: Request) -> AppState:

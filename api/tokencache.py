@@ -3,14 +3,15 @@
 Keyed by the exact token string: a hit means the very same bytes were verified before.
 Only tokens that passed verification are stored, with their `exp`; a hit at or after `exp`
 is dropped and verified again (so the cache never extends a token's life, not even by the
-verifier's leeway). Least recently used entries go first when the cache is full.
+verifier's leeway). Least recently used entries go first when the cache is full. The
+tokens of an erased user are dropped (`forget`) when the api learns of the erasure.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from api.auth import Principal, TokenVerifier, Verified, bearer_token
 
@@ -46,3 +47,15 @@ class CachedVerifier:
             while len(entries) > self.size:
                 entries.popitem(last=False)
         return verified.principal
+
+    def forget(self, users: Collection[str]) -> None:
+        """Drop every cached token of `users` (erased): one pass over the cache."""
+        wanted = set(users)
+        if not wanted:
+            return
+        entries = self._entries
+        for token in [t for t, v in entries.items() if v.principal.user_id in wanted]:
+            del entries[token]
+
+    def clear(self) -> None:
+        self._entries.clear()

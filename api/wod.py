@@ -17,7 +17,7 @@ from api.responses import JSONBytes
 from api.schemas import ErrorBody, WodResponse
 from api.wodcache import WodCache
 from api.zones import is_known_zone, known_zones, zone
-from store import changes, reads
+from store import changes, erasure, reads
 from store.changes import ChangeMark
 from store.db import begin_read, end_read
 from wod.choose import choose_wod, daily_rng, fresh_rng
@@ -129,6 +129,8 @@ def _exercises(state: AppState, user_id: str, day: Day, fresh: bool) -> tuple[Fr
     wods = state.wods
     if wods.stale(freshness.changes):
         _forget_changed_users(conn, wods, freshness.changes)
+    if freshness.snapshot.erasures != state.erasures_seen:
+        _forget_erased_users(state, conn, freshness.snapshot.erasures)
     if not fresh:
         held = wods.get(user_id, day, freshness.catalog_version)
         if held is not None:
@@ -162,6 +164,18 @@ def _forget_changed_users(conn: sqlite3.Connection, wods: WodCache, mark: Change
         wods.advance(mark, None)
         return
     wods.advance(mark, changes.changed_users(conn, after=last, upto=mark, limit=wods.size))
+
+
+def _forget_erased_users(state: AppState, conn: sqlite3.Connection, seq: int) -> None:
+    """Drop the held WODs and cached tokens of the users erased since the stamp last seen
+    (the first stamp read from a file drops nothing: nothing was held from it before)."""
+    seen = state.erasures_seen
+    state.erasures_seen = seq
+    if seen is None or seq <= seen:
+        return
+    users = erasure.erased_since(conn, seq=seen)
+    state.wods.forget(users)
+    state.verifier.forget(users)
 
 
 def _read_and_choose(

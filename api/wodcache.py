@@ -73,6 +73,11 @@ class WodCache:
                     self._entries.pop(user_id, None)
         self.mark = mark
 
+    def forget(self, users: Iterable[str]) -> None:
+        """Drop the entries of `users` (erased)."""
+        for user_id in users:
+            self._entries.pop(user_id, None)
+
     def clear(self) -> None:
         """Forget every entry and the mark (a new projection file)."""
         self._entries.clear()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from store.changes import NO_CHANGES, ChangeMark, change_mark
 from store.db import read_snapshot
+from store.erasure import erasure_seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,13 +32,15 @@ class ConsumerRow:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The consumer's status, the catalog version and how far the changes of workouts and
-    performances went (see store/changes.py), read in one transaction."""
+    """The consumer's status, the catalog version, how far the changes of workouts and
+    performances went (see store/changes.py) and the erasures, read in one transaction."""
 
     partitions: tuple[PartitionRow, ...]
     consumer: ConsumerRow
     catalog_version: int
     changes: ChangeMark = NO_CHANGES
+    erasures: int = 0
+    """The stamp of the latest erasure applied (store/erasure.py `erasure_seq`)."""
 
 
 def partitions(conn: sqlite3.Connection) -> tuple[PartitionRow, ...]:
@@ -80,7 +83,13 @@ def catalog_version(conn: sqlite3.Connection) -> int:
 def snapshot(conn: sqlite3.Connection) -> Snapshot:
     """Partitions, consumer status, catalog version and change mark as of one instant."""
     with read_snapshot(conn):
-        return Snapshot(partitions(conn), consumer(conn), catalog_version(conn), change_mark(conn))
+        return Snapshot(
+            partitions(conn),
+            consumer(conn),
+            catalog_version(conn),
+            change_mark(conn),
+            erasure_seq(conn),
+        )
 
 
 def dead_letter_count(conn: sqlite3.Connection) -> int:
