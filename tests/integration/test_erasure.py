@@ -1,0 +1,314 @@
+"""fitness.user.erased on a real SQLite file: every row of the user goes, their dead letters
+are redacted, and no order of redelivered records brings anything of theirs back."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings
+from consumer.commit import commit_records
+from consumer.dead_letters import list_letters, retry
+from consumer.fold_schedule import FoldSchedule
+from consumer.handlers import Context
+from consumer.records import Record
+from store import dead_letters, erasure, fold, reads
+from store.checks import checksums
+from store.db import connect, transaction
+from store.instants import now_us
+from tests.factories import (
+    EX,
+    WO,
+    completed,
+    key_of,
+    upserted,
+    user_erased,
+    value_of,
+    workout_deleted,
+)
+
+ROLES = {EX: "exercises", WO: "workouts"}
+NOW = datetime.now(UTC).replace(microsecond=0)
+NOW_US = int(NOW.timestamp() * 1_000_000)
+HOUR = timedelta(hours=1)
+
+
+def ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def apply(conn: sqlite3.Connection, records: Sequence[Record], *, at_us: int = NOW_US) -> None:
+    commit_records(conn, records, roles=ROLES, ctx=Context(now_us=at_us))
+
+
+class Topic:
+    """Records of one partition, offsets counted, each with a Kafka timestamp."""
+
+    def __init__(self, topic: str, partition: int = 0) -> None:
+        self.topic, self.partition, self.next = topic, partition, 0
+
+    def record(self, event: dict | None, *, at: datetime, key: bytes | None = None) -> Record:  # type: ignore[type-arg]
+        value = None if event is None else value_of(event)
+        record = Record(
+            self.topic,
+            self.partition,
+            self.next,
+            key if key is not None or event is None else key_of(event),
+            value,
+            ms(at),
+        )
+        self.next += 1
+        return record
+
+
+def rows_naming(conn: sqlite3.Connection, user: str) -> dict[str, int]:
+    """Every row of every table that holds the user's id in any column (keys and values of
+    dead letters included), by table."""
+    found = {}
+    tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for table in tables:
+        if table == "erased_users":
+            continue  # the erasure itself (docs/PRIVACY.md)
+        columns = [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]
+        where = " OR ".join(
+            f"""(CAST("{c}" AS TEXT) = ?1 OR instr(CAST("{c}" AS BLOB), CAST(?2 AS BLOB)) > 0)"""
+            for c in columns
+        )
+        n = conn.execute(
+            f"SELECT count(*) FROM {table} WHERE {where}", (user, f'"{user}"'.encode())
+        ).fetchone()[0]
+        if n:
+            found[table] = n
+    return found
+
+
+@pytest.fixture
+def conn(db_path: Path) -> sqlite3.Connection:
+    c = connect(db_path)
+    yield c  # type: ignore[misc]
+    c.close()
+
+
+def test_an_erased_user_leaves_no_row_and_their_dead_letters_are_redacted(conn):
+    ex, wo = Topic(EX), Topic(WO)
+    user, other = "user-1f6e", "user-9c2b"
+    apply(conn, [ex.record(upserted(e), at=NOW - 60 * HOUR) for e in (1, 2, 3)])
+    apply(
+        conn,
+        [
+            # folded into performances below, then one in the window, one deleted
+            wo.record(completed("w-old", user, NOW - 60 * HOUR, [(1, 50.0, 5)]), at=NOW),
+            wo.record(completed("w-old-2", other, NOW - 60 * HOUR, [(1, 70.0, 5)]), at=NOW),
+            wo.record(completed("w-new", user, NOW - 2 * HOUR, [(2, 20.0, 8)]), at=NOW),
+            wo.record(completed("w-gone", user, NOW - 3 * HOUR, [(3, 10.0, 8)]), at=NOW),
+            wo.record(workout_deleted("w-gone", user), at=NOW),
+            wo.record(workout_deleted("w-never-seen", user), at=NOW),  # a bare marker
+            # dead letters: keyed by the user, and their workout misrouted to the catalog
+            Record(WO, 0, 100, user.encode(), b"{broken json", ms(NOW)),
+            Record(WO, 0, 101, b"not-the-user", value_of(completed("w-x", user, NOW, [])), 1),
+            Record(WO, 0, 102, b"user-9c2b", b"{also broken", ms(NOW)),
+        ],
+    )
+    apply(
+        conn,
+        [Record(EX, 0, 50, b"1", value_of(completed("w-y", user, NOW, [(1, 1.0, 1)])), ms(NOW))],
+    )
+    with transaction(conn):
+        fold.fold_and_prune(conn, before_us=NOW_US - 50 * 3_600_000_000)
+    assert set(rows_naming(conn, user)) == {"workouts", "performances", "dead_letters"}
+    before_letters = {(d.topic, d.offset): d for d in dead_letters.oldest(conn)}
+
+    apply(conn, [Record(WO, 0, 103, user.encode(), value_of(user_erased(user)), ms(NOW))])
+
+    assert rows_naming(conn, user) == {}
+    letters = {(d.topic, d.offset): d for d in dead_letters.oldest(conn)}
+    assert letters.keys() == before_letters.keys()  # each keeps its place ...
+    for where in [(WO, 100), (WO, 101), (EX, 50)]:
+        letter = letters[where]
+        assert (letter.key, letter.value) == (None, None), where  # ... without key and value
+        assert letter.redacted_at_us == NOW_US
+        assert letter.error == before_letters[where].error  # and with its reason
+    assert letters[(WO, 102)] == before_letters[(WO, 102)]  # another user's is untouched
+    # the other user keeps everything
+    assert reads.performances(conn, user_id=other, exercise_ids=[1], recent=None)[1].weight == 70
+    assert conn.execute("SELECT user_id, erased_at_us FROM erased_users").fetchall() == [
+        (user, NOW_US)
+    ]
+    listed = {(d["topic"], d["offset"]): d for d in list_letters(conn)}
+    assert listed[(WO, 100)]["redacted_at"] is not None
+    assert listed[(WO, 102)]["redacted_at"] is None
+    # a redacted letter has nothing to apply: retry leaves it
+    result = retry(conn, roles=ROLES)
+    assert result.redacted == 3
+    assert len(dead_letters.oldest(conn)) == 4
+
+
+def test_workouts_completed_before_the_erasure_stay_out_whenever_they_arrive(conn):
+    wo = Topic(WO)
+    user = "u-42"
+    erased_at = NOW - HOUR
+    apply(
+        conn,
+        [
+            wo.record(completed("w1", user, NOW - 5 * HOUR, [(1, 50.0, 5)]), at=NOW - 4 * HOUR),
+            wo.record(user_erased(user), at=erased_at),
+            # redelivered after the erasure: the same workout, and one not seen before
+            wo.record(completed("w1", user, NOW - 5 * HOUR, [(1, 50.0, 5)]), at=NOW),
+            wo.record(completed("w0", user, NOW - 30 * HOUR, [(2, 5.0, 5)]), at=NOW),
+            # at the erasure's very instant: before it, for this rule
+            wo.record(completed("w-at", user, erased_at, [(2, 5.0, 5)]), at=NOW),
+            # a workout completed after the erasure (a new account with the same id) is kept
+            wo.record(completed("w2", user, NOW - HOUR / 2, [(3, 30.0, 5)]), at=NOW),
+        ],
+    )
+    ids = [w for (w,) in conn.execute("SELECT workout_id FROM workouts WHERE user_id = ?", (user,))]
+    assert ids == ["w2"]
+    with transaction(conn):
+        fold.fold_and_prune(conn, before_us=NOW_US)  # the late ones would fold in here
+    assert conn.execute(
+        "SELECT workout_id FROM performances WHERE user_id = ?", (user,)
+    ).fetchall() == [("w2",)]
+
+
+def test_a_dead_letter_of_a_user_erased_before_it_is_stored_redacted(conn):
+    apply(conn, [Record(WO, 0, 0, b"u-7", value_of(user_erased("u-7")), ms(NOW))])
+    apply(conn, [Record(WO, 1, 0, b"u-7", b'{"data": {"user_id": "u-7"}, "oops"', ms(NOW))])
+    [letter] = dead_letters.oldest(conn)
+    assert (letter.key, letter.value, letter.redacted_at_us) == (None, None, NOW_US)
+
+
+def test_an_erasure_with_nothing_to_erase_is_remembered_once():
+    """The erasure of a user coach never saw still keeps their later-redelivered workouts
+    out; erasing again with an older record changes nothing."""
+    c = sqlite3.connect(":memory:")
+    from store.migrations import migrate
+
+    migrate(c)
+    with transaction(c):
+        assert erasure.erase_user(c, user_id="u", erased_at_us=10, now_us=99)
+        assert not erasure.erase_user(c, user_id="u", erased_at_us=5, now_us=99)
+        assert erasure.erase_user(c, user_id="u", erased_at_us=20, now_us=99)
+    assert c.execute("SELECT erased_at_us, seq FROM erased_users").fetchall() == [(20, 2)]
+    assert erasure.erased_since(c, seq=1) == ["u"]
+    assert erasure.erased_since(c, seq=2) == []
+
+
+def _history(seed: int) -> tuple[list[Record], list[Record]]:
+    """Two partitions of workouts of three users, with erasures, deletes, redeliveries and a
+    dead letter; timestamps rising within each partition."""
+    rng = random.Random(seed)
+    parts = [Topic(WO, 0), Topic(WO, 1)]
+    out: list[list[Record]] = [[], []]
+    users = ["a", "b", "c"]
+    at = NOW - 70 * HOUR
+    sent: list[tuple[str, str, dict]] = []  # type: ignore[type-arg]
+    for i in range(60):
+        at += HOUR
+        user = rng.choice(users)
+        p = users.index(user) % 2  # a user's records stay in one partition (the key)
+        kind = rng.random()
+        if kind < 0.6 or not sent:
+            done = at - rng.randrange(0, 60) * HOUR / 2
+            event = completed(f"w{i}", user, done, [(rng.randrange(1, 5), 10.0 + i, 5)])
+            sent.append((user, f"w{i}", event))
+        elif kind < 0.7:
+            u, _, event = rng.choice(sent)  # redelivered as it was
+            p = users.index(u) % 2
+        elif kind < 0.8:
+            u, w, _ = rng.choice(sent)
+            event, p = workout_deleted(w, u), users.index(u) % 2
+        elif kind < 0.9:
+            event = user_erased(user)
+        else:  # a broken record naming the user, in either partition (a producer's bug)
+            p = rng.randrange(2)
+            out[p].append(Record(WO, p, parts[p].next, user.encode(), b"{x", ms(at)))
+            parts[p].next += 1
+            continue
+        out[p].append(parts[p].record(event, at=at))
+    return out[0], out[1]
+
+
+def _project(path: Path, records: list[Record], fold_at: set[int]) -> dict:  # type: ignore[type-arg]
+    c = connect(path)
+    try:
+        for i, record in enumerate(records):
+            apply(c, [record])
+            if i in fold_at:
+                fold.fold_all(c, before_us=NOW_US - 50 * 3_600_000_000)
+        fold.fold_all(c, before_us=NOW_US - 50 * 3_600_000_000)
+        return checksums(c)
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_any_interleaving_of_the_partitions_and_any_fold_times_give_the_same_rows(tmp_path, seed):
+    """The live consumer and a replay read two partitions in different orders and fold at
+    different times; with erasures among the records, they must still end equal."""
+    p0, p1 = _history(seed)
+    rng = random.Random(seed)
+    results = []
+    for run in range(4):
+        merged, a, b = [], list(p0), list(p1)
+        while a or b:
+            source = a if (a and (not b or rng.random() < 0.5)) else b
+            merged.append(source.pop(0))
+        folds = {rng.randrange(len(merged)) for _ in range(3)} if run else set()
+        results.append(_project(tmp_path / f"run{run}.db", merged, folds))
+    assert all(r == results[0] for r in results[1:])
+    assert results[0]["erased_users"].rows > 0
+
+
+def test_dead_letters_past_their_days_are_removed_by_the_consumers_schedule(settings, conn):
+    days = settings.dead_letter_days
+    apply(
+        conn,
+        [
+            Record(WO, 0, 0, b"u", b"{old", ms(NOW - timedelta(days=days, hours=1))),
+            Record(WO, 0, 1, b"u", b"{recent", ms(NOW - timedelta(days=days - 1))),
+            Record(WO, 0, 2, b"u", b"{no timestamp", None),
+        ],
+    )
+    FoldSchedule(settings).run_if_due(conn, now=0.0)
+    assert [d.offset for d in dead_letters.oldest(conn)] == [1, 2]
+
+
+def test_a_reason_written_by_an_earlier_coach_loses_the_erased_users_id(conn):
+    with transaction(conn):
+        dead_letters.add_dead_letter(
+            conn,
+            topic=WO,
+            partition=0,
+            offset=0,
+            key=b"u-3",
+            value=b"{}",
+            error="record key 'u-3' does not match the event's entity 'u-4'",
+            failed_at_us=NOW_US,
+        )
+    apply(conn, [Record(WO, 0, 1, b"u-3", value_of(user_erased("u-3")), ms(NOW))])
+    [letter] = dead_letters.oldest(conn)
+    assert letter.error == "record key '<erased>' does not match the event's entity 'u-4'"
+
+
+def test_settings_refuse_a_dead_letter_days_of_zero():
+    with pytest.raises(ValueError, match="dead_letter_days"):
+        Settings(dead_letter_days=0)
+
+
+def test_a_user_erased_twice_in_one_batch_and_redelivered_in_the_next_stays_erased(conn):
+    wo = Topic(WO)
+    batch = [
+        wo.record(completed("w1", "u", NOW - 2 * HOUR, [(1, 5.0, 5)]), at=NOW - HOUR),
+        wo.record(user_erased("u"), at=NOW - HOUR),
+        wo.record(completed("w2", "u", NOW - 3 * HOUR, [(1, 5.0, 5)]), at=NOW - HOUR),
+        wo.record(user_erased("u"), at=NOW),
+    ]
+    apply(conn, batch)
+    apply(conn, [wo.record(completed("w1", "u", NOW - 2 * HOUR, [(1, 5.0, 5)]), at=NOW)])
+    assert rows_naming(conn, "u") == {}
+    assert now_us() >= NOW_US
