@@ -312,3 +312,37 @@ def test_a_user_erased_twice_in_one_batch_and_redelivered_in_the_next_stays_eras
     apply(conn, [wo.record(completed("w1", "u", NOW - 2 * HOUR, [(1, 5.0, 5)]), at=NOW)])
     assert rows_naming(conn, "u") == {}
     assert now_us() >= NOW_US
+
+
+def test_an_api_process_drops_the_erased_users_held_wod_and_cached_tokens(project, api):
+    """Before the erasure the user's held WOD carries their own suggestions and their token
+    is cached; after it, with the next status read, both are gone and the WOD is a new
+    user's (the catalog defaults)."""
+    from tests.integration.conftest import make_token
+
+    five_days_ago = NOW - timedelta(days=5)
+    project([upserted(i, weight=20.0, reps=10) for i in range(1, 7)])
+    project([completed("w1", "7", five_days_ago, [(e, 80.0, 5) for e in range(1, 7)])])
+    project([completed("w2", "8", five_days_ago, [(e, 90.0, 5) for e in range(1, 7)])])
+    token, other = make_token("7"), make_token("8")
+    with api() as client:
+        state = client.app.state.coach  # type: ignore[attr-defined]
+
+        def suggested(t: str) -> set[float]:
+            body = client.get("/fitness/wod", headers={"Authorization": f"Bearer {t}"}).json()
+            return {e["suggested_weight"] for e in body["exercises"]}
+
+        assert suggested(token) != {20.0}  # their own history
+        assert suggested(other) != {20.0}
+        assert {"7", "8"} <= set(state.wods._entries)
+        cached = {v.principal.user_id for v in state.verifier._entries.values()}
+        assert cached == {"7", "8"}
+
+        project([user_erased("7")])
+        client.get("/health")  # (no status read: nothing dropped yet)
+        assert "7" in state.wods._entries
+        assert suggested(other) != {20.0}  # any WOD request reads the status ...
+        assert "7" not in state.wods._entries  # ... and drops what was held of user 7
+        assert {v.principal.user_id for v in state.verifier._entries.values()} == {"8"}
+        assert "8" in state.wods._entries  # and nothing of anyone else
+        assert suggested(token) == {20.0}  # a new user's WOD: the catalog defaults

@@ -10,7 +10,14 @@ from consumer.handlers import workout_row
 from events import DecodeError, decode_record
 from events.codec import TOMBSTONE, record_key
 from events.schema import SCHEMA_DIR, render, schemas
-from tests.factories import completed, exercise_deleted, key_of, upserted, value_of
+from tests.factories import (
+    completed,
+    exercise_deleted,
+    key_of,
+    upserted,
+    user_erased,
+    value_of,
+)
 
 NOW = datetime(2026, 11, 27, 18, 30, tzinfo=UTC)
 
@@ -107,6 +114,26 @@ def test_key_must_match_the_entity():
     """A record keyed by another entity would break per-entity ordering: invalid."""
     with pytest.raises(DecodeError, match="does not match"):
         decode_record("exercises", b"2", value_of(upserted(1)))
+
+
+def test_user_erased_decodes_on_the_workouts_topic_only():
+    decoded = decode_record("workouts", b"7", value_of(user_erased(7)))
+    assert (decoded.type, decoded.data.user_id) == ("fitness.user.erased", 7)
+    assert record_key(user_erased("u-1")) == "u-1"
+    with pytest.raises(DecodeError, match="does not match"):
+        decode_record("workouts", b"8", value_of(user_erased(7)))
+    with pytest.raises(DecodeError, match="does not belong"):
+        decode_record("exercises", b"7", value_of(user_erased(7)))
+
+
+def test_a_mismatched_key_is_not_quoted_in_the_reason():
+    with pytest.raises(DecodeError) as caught:
+        decode_record("workouts", b"user-secret-id", value_of(user_erased("someone-else")))
+    assert "user-secret-id" not in str(caught.value)
+    assert "someone-else" not in str(caught.value)
+    with pytest.raises(DecodeError) as caught:
+        decode_record("exercises", b"user-secret-id", None)
+    assert "user-secret-id" not in str(caught.value)
 
 
 def test_event_on_the_wrong_topic_is_invalid():

@@ -12,7 +12,17 @@ from hypothesis import strategies as st
 
 from consumer.batch import positions_after, prepare
 from consumer.records import Record
-from tests.factories import EX, ROLES, WO, completed, exercise_deleted, upserted, workout_deleted
+from events.personal import users_named
+from tests.factories import (
+    EX,
+    ROLES,
+    WO,
+    completed,
+    exercise_deleted,
+    upserted,
+    user_erased,
+    workout_deleted,
+)
 
 DIGITS = "0123456789\u00b2\u00b3\u00b9\u0660\u0661\u0662\u0663\u0667\u06f1\u0967\uff15"
 KEY_TEXT = st.one_of(
@@ -42,6 +52,7 @@ VALID = (
     exercise_deleted(7, 3),
     completed("w1", 7, __import__("datetime").datetime.fromisoformat(NOW), [(1, 5.0, 5)]),
     workout_deleted("w1", "7"),
+    user_erased("7"),
 )
 
 
@@ -91,3 +102,32 @@ def test_any_record_decodes_or_becomes_a_dead_letter(records: list[Record]) -> N
                 assert second, "a dead letter without a reason"
             accounted += 1
     assert accounted == len(records)
+
+
+@settings(max_examples=600, deadline=None)
+@given(KEY, VALUE)
+def test_the_users_a_dead_letter_names_are_read_from_any_record(key, value) -> None:
+    """What erasure matches dead letters by (events/personal.py) takes any record: it never
+    raises, and it names the data's user_id when the value is an event that has one."""
+    named = users_named(key, value)
+    assert all(isinstance(u, str) for u in named)
+    try:
+        event = orjson.loads(value) if value else None
+    except orjson.JSONDecodeError:
+        return
+    data = event.get("data") if isinstance(event, dict) else None
+    user = data.get("user_id") if isinstance(data, dict) else None
+    if isinstance(user, str) or (isinstance(user, int) and not isinstance(user, bool)):
+        assert str(user) in named
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", max_size=30), VALUE)
+def test_a_reason_never_quotes_the_records_key(text, value) -> None:
+    """Reasons go to the logs, and a key may be a user's id."""
+    key_text = "UID" + text  # (a text no reason holds by itself)
+    for topic in (EX, WO):
+        batch = prepare([Record(topic, 0, 0, key_text.encode(), value)], ROLES, [], 0)
+        for op in batch.ops:
+            if isinstance(op[1], str):
+                assert key_text not in op[1] or key_text in (value or b"").decode(errors="replace")
