@@ -1,6 +1,7 @@
 """The fold schedule: once a minute the consumer folds workouts older than the history
-window into the performances (store/fold.py), and removes dead letters older than
-`COACH_DEAD_LETTER_DAYS` (store/dead_letters.py), on its own connection."""
+window into the performances (store/fold.py), removes dead letters older than
+`COACH_DEAD_LETTER_DAYS` (store/dead_letters.py), and brings the erasures to the backups
+that replays kept (consumer/backups.py), on its own connection."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sqlite3
 
 from config.derived import dead_letter_cutoff_us, history_cutoff_us
 from config.settings import Settings
+from consumer.backups import BackupEraser
 from store import dead_letters, fold
 from store.db import transaction
 from store.instants import now_us
@@ -22,22 +24,26 @@ class FoldSchedule:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.next_at = 0.0
+        self.backups = BackupEraser(settings.db_path)
 
     def run_if_due(self, conn: sqlite3.Connection, now: float) -> None:
-        """Fold if `now` (loop time, seconds) is past the next fold's time."""
+        """Run if `now` (loop time, seconds) is past the next run's time."""
         if now < self.next_at:
             return
         self.next_at = now + FOLD_EVERY_SECONDS
-        now = now_us()
+        at_us = now_us()
         try:
-            removed = fold.fold_all(conn, before_us=history_cutoff_us(self.settings, now))
+            removed = fold.fold_all(conn, before_us=history_cutoff_us(self.settings, at_us))
             with transaction(conn):
                 letters = dead_letters.remove_older(
-                    conn, before_us=dead_letter_cutoff_us(self.settings, now)
+                    conn, before_us=dead_letter_cutoff_us(self.settings, at_us)
                 )
+            erased = self.backups.run(conn, at_us)
         except sqlite3.OperationalError as exc:
             log.error("could not prune: %s", exc)
             return
+        if erased:
+            log.info("applied %d erasures to earlier projection files", erased)
         if removed:
             log.info("folded %d workouts older than %d h", removed, self.settings.history_hours)
         if letters:

@@ -109,3 +109,20 @@ def erasure_seq(conn: sqlite3.Connection) -> int:
 
 def _highest_rowid(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT coalesce(max(rowid), 0) FROM workouts").fetchone()[0]
+
+
+def erasures(conn: sqlite3.Connection) -> dict[str, int]:
+    """Every erased user, with the time of their latest erasure."""
+    return dict(conn.execute("SELECT user_id, erased_at_us FROM erased_users"))
+
+
+def erase_missing(conn: sqlite3.Connection, *, erased: dict[str, int], now_us: int) -> int:
+    """Apply to another projection file (a backup) every erasure of `erased` it has not
+    applied yet; returns how many users it erased."""
+    held = erasures(conn)
+    done = 0
+    for user, at in erased.items():
+        if held.get(user, -1) < at:
+            erase_user(conn, user_id=user, erased_at_us=at, now_us=now_us)
+            done += 1
+    return done

@@ -96,6 +96,21 @@ def stale_builds(path: str | Path) -> list[Path]:
     )
 
 
+def other_generations(path: str | Path) -> list[Path]:
+    """The projection files beside `path` other than the live one and those being built:
+    earlier generations and the backups replays kept (they hold personal data too)."""
+    path = Path(path)
+    live = live_file(path)
+    return sorted(
+        p
+        for p in path.parent.glob(f"{path.name}.*")
+        if BUILDING_SUFFIX not in p.name
+        and not p.name.endswith(SIDE_FILES)
+        and not p.is_symlink()
+        and p.resolve() != live
+    )
+
+
 def remove(file: Path) -> None:
     """Remove a projection file and its side files (only files no process writes to)."""
     with contextlib.suppress(FileNotFoundError):

@@ -346,3 +346,38 @@ def test_an_api_process_drops_the_erased_users_held_wod_and_cached_tokens(projec
         assert {v.principal.user_id for v in state.verifier._entries.values()} == {"8"}
         assert "8" in state.wods._entries  # and nothing of anyone else
         assert suggested(token) == {20.0}  # a new user's WOD: the catalog defaults
+
+
+def test_erasures_reach_the_backups_a_replay_kept(db_path, caplog):
+    """Earlier generations and backups beside the live file are projections too: the
+    consumer's schedule applies every erasure they lack, and names a file it cannot open."""
+    from consumer.backups import BackupEraser
+
+    wo = Topic(WO)
+    history = [
+        wo.record(completed("w1", "u-1", NOW - 5 * HOUR, [(1, 5.0, 5)]), at=NOW),
+        wo.record(completed("w2", "u-2", NOW - 5 * HOUR, [(1, 5.0, 5)]), at=NOW),
+    ]
+    backup = db_path.with_name(db_path.name + ".20261130T000000000000Z.backup")
+    earlier = db_path.with_name(db_path.name + ".20261129T000000000000Z")
+    for path in (backup, earlier, db_path):
+        c = connect(path)
+        apply(c, history)
+        c.close()
+    db_path.with_name(db_path.name + ".notes").write_bytes(b"not a database, at all" * 100)
+    live = connect(db_path)
+    apply(live, [wo.record(user_erased("u-1"), at=NOW)])
+    eraser = BackupEraser(db_path)
+
+    assert eraser.run(live, NOW_US) == 2
+    for path in (backup, earlier):
+        c = connect(path)
+        assert rows_naming(c, "u-1") == {}, path
+        assert "workouts" in rows_naming(c, "u-2")
+        c.close()
+    assert "could not apply erasures to" in caplog.text and ".notes" in caplog.text
+    # Nothing new: the next pass opens nothing (and logs nothing).
+    caplog.clear()
+    assert eraser.run(live, NOW_US) == 0
+    assert "could not apply" not in caplog.text
+    live.close()
