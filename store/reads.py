@@ -153,6 +153,7 @@ def stats(conn: sqlite3.Connection) -> dict[str, Any]:
         "performances": count("SELECT count(*) FROM performances WHERE deleted = 0"),
         "dead_letters": count("SELECT count(*) FROM dead_letters"),
         "unknown_events": count("SELECT value FROM meta WHERE name = 'unknown_events'"),
+        "erased_users": count("SELECT count(*) FROM erased_users"),
         "offsets": {
             f"{topic}/{partition}": offset
             for (topic, partition), offset in sorted(positions(conn).items())

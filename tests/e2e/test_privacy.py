@@ -125,6 +125,7 @@ def test_an_erased_user_is_gone_from_the_projection_the_api_and_a_replay(kafka_s
             assert len(letters) == 3
             assert all(d.key is None and d.value is None and d.redacted_at_us for d in letters)
             assert "performances" in rows_naming(conn, other)
+        assert stats(settings)["erased_users"] == 1
 
         # A rebuild from the topics, which still hold the user's workouts, ends erased too,
         # and its comparison with the live projection passes.
