@@ -12,6 +12,7 @@ whichever came first, the erasure or the workout. Workouts completed after the e
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Collection
 
@@ -39,6 +40,12 @@ def erase_user(conn: sqlite3.Connection, *, user_id: str, erased_at_us: int, now
     seq = conn.execute(
         "UPDATE meta SET value = value + 1 WHERE name = 'erasure_seq' RETURNING value"
     ).fetchone()[0]
+    # A value never seen before, even where a rolled-back transaction left the same seq:
+    # what `erased_before` keys its copy of the table on.
+    conn.execute(
+        "UPDATE meta SET value = ? WHERE name = 'erasure_version'",
+        (secrets.randbits(62),),
+    )
     conn.execute(
         """INSERT INTO erased_users (user_id, erased_at_us, seq) VALUES (?, ?, ?)
            ON CONFLICT (user_id) DO UPDATE SET
@@ -94,6 +101,39 @@ def erased_among(conn: sqlite3.Connection, users: Collection[str]) -> set[str]:
 
 def any_erased(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM erased_users LIMIT 1").fetchone() is not None
+
+
+ErasedBefore = dict[str, int]
+"""User id -> the time of their latest erasure (µs)."""
+
+MAX_HELD = 200_000
+"""Most erased users `erased_before` keeps in memory (about 100 bytes each)."""
+
+_held: dict[int, tuple[int, ErasedBefore]] = {}
+"""Per connection (by id): the `erasure_version` read and the table as it was then."""
+
+
+def erased_before(conn: sqlite3.Connection) -> ErasedBefore | None:
+    """Every erased user with their erasure's time, for filtering a run of workouts in
+    Python (a dict lookup per row rather than a query): read again only when
+    `meta.erasure_version` changed, which every erasure sets to a new random value in its
+    transaction (so a copy read inside a transaction that was rolled back is never taken
+    for the table after it). {} when no one was erased; None when more than `MAX_HELD`
+    were (filter in SQL then)."""
+    row = conn.execute("SELECT value FROM meta WHERE name = 'erasure_version'").fetchone()
+    version = 0 if row is None else row[0]
+    if version == 0:
+        return {}
+    held = _held.get(id(conn))
+    if held is not None and held[0] == version:
+        return held[1]
+    if conn.execute("SELECT count(*) FROM erased_users").fetchone()[0] > MAX_HELD:
+        return None
+    if len(_held) >= 16:  # connections closed long ago (ids may come back: the version
+        _held.clear()  # tells a copy of another file apart, being random)
+    table = erasures(conn)
+    _held[id(conn)] = (version, table)
+    return table
 
 
 def erased_since(conn: sqlite3.Connection, *, seq: int) -> list[str]:

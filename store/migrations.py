@@ -259,7 +259,7 @@ def m005_erased_users(conn: sqlite3.Connection) -> None:
             seq INTEGER NOT NULL
         ) WITHOUT ROWID;
         CREATE INDEX erased_users_by_seq ON erased_users (seq);
-        INSERT INTO meta (name, value) VALUES ('erasure_seq', 0);
+        INSERT INTO meta (name, value) VALUES ('erasure_seq', 0), ('erasure_version', 0);
 
         -- A dead letter of an erased user keeps its place and reason; its key and value
         -- are dropped, and this says when.

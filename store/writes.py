@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from store.erasure import any_erased
+from store.erasure import erased_before
 from store.rows import ExerciseRow, ImpactRow, PositionRow, WorkoutRow
 
 
@@ -98,8 +98,15 @@ def add_workouts(conn: sqlite3.Connection, *, workouts: Sequence[WorkoutRow]) ->
     One statement for a whole run of workouts; returns how many were new.
     """
     before = conn.total_changes
+    erased = erased_before(conn)
+    if erased is None:  # very many erased users: each row is checked in SQL
+        conn.executemany(_ADD_UNLESS_ERASED, workouts)
+        return conn.total_changes - before
+    if erased:
+        get = erased.get
+        workouts = [w for w in workouts if (at := get(w[0])) is None or w[2] > at]
     # No change stamp: readers find new rows by rowid (see store/changes.py).
-    conn.executemany(_ADD_UNLESS_ERASED if any_erased(conn) else _ADD, workouts)
+    conn.executemany(_ADD, workouts)
     return conn.total_changes - before
 
 
@@ -111,7 +118,9 @@ _ADD_UNLESS_ERASED = """
       (SELECT 1 FROM erased_users WHERE user_id = ?1 AND erased_at_us >= ?3)
     ON CONFLICT DO NOTHING"""
 """A workout of an erased user completed at or before the erasure is not stored
-(store/erasure.py); the check costs nothing while no user was ever erased."""
+(store/erasure.py). Checked in Python against a copy of `erased_users` while it is small
+(0.3x the insert's own instructions at 10,000 erased users, against 0.5x for this
+statement), in SQL beyond."""
 
 
 def delete_workout(

@@ -17,10 +17,11 @@ from consumer.dead_letters import list_letters, retry
 from consumer.fold_schedule import FoldSchedule
 from consumer.handlers import Context
 from consumer.records import Record
-from store import dead_letters, erasure, fold, reads
+from store import dead_letters, erasure, fold, reads, writes
 from store.checks import checksums
 from store.db import connect, transaction
 from store.instants import now_us
+from store.rows import WorkoutRow
 from tests.factories import (
     EX,
     WO,
@@ -381,3 +382,32 @@ def test_erasures_reach_the_backups_a_replay_kept(db_path, caplog):
     assert eraser.run(live, NOW_US) == 0
     assert "could not apply" not in caplog.text
     live.close()
+
+
+def test_the_writers_copy_of_the_erased_users_follows_rollbacks(conn):
+    """add_workouts filters against a copy of erased_users kept per connection: an erasure
+    rolled back must not keep filtering, and one committed after it must."""
+    old = [Record(WO, 0, 0, b"u-1", value_of(completed("w1", "u-1", NOW - HOUR, [(1, 5.0, 5)])))]
+    with pytest.raises(RuntimeError), transaction(conn):
+        erasure.erase_user(conn, user_id="u-1", erased_at_us=NOW_US, now_us=NOW_US)
+        # the copy is read inside this transaction, and filters
+        assert writes.add_workouts(conn, workouts=[WorkoutRow("u-1", "x", 1, b"[]", 0)]) == 0
+        raise RuntimeError("rolled back")
+    apply(conn, old)
+    assert reads.stats(conn)["workouts"] == 1  # u-1 is not erased after all
+    apply(conn, [Record(WO, 0, 1, b"u-2", value_of(user_erased("u-2")), ms(NOW))])
+    apply(
+        conn,
+        [Record(WO, 0, 2, b"u-2", value_of(completed("w2", "u-2", NOW - HOUR, [(1, 5.0, 5)])))],
+    )
+    assert reads.stats(conn)["workouts"] == 1  # u-2's older workout stays out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_with_very_many_erased_users_the_check_moves_to_sql_and_agrees(tmp_path, seed, monkeypatch):
+    monkeypatch.setattr(erasure, "MAX_HELD", 1)
+    p0, p1 = _history(seed)
+    in_sql = _project(tmp_path / "sql.db", p0 + p1, set())
+    monkeypatch.setattr(erasure, "MAX_HELD", 10**6)
+    in_python = _project(tmp_path / "python.db", p0 + p1, set())
+    assert in_sql == in_python and in_sql["erased_users"].rows > 1
