@@ -119,8 +119,9 @@ _ADD_UNLESS_ERASED = """
     ON CONFLICT DO NOTHING"""
 """A workout of an erased user completed at or before the erasure is not stored
 (store/erasure.py). Checked in Python against a copy of `erased_users` while it is small
-(0.3x the insert's own instructions at 10,000 erased users, against 0.5x for this
-statement), in SQL beyond."""
+(with 10,000 erased users, storing 100,000 workouts took 0.44 s of CPU against 0.425 s
+with none, median of 5; this statement, per row in SQL, costs half the insert again),
+in SQL beyond."""
 
 
 def delete_workout(
