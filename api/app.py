@@ -21,6 +21,7 @@ from api.catalog import CatalogCache
 from api.deps import AppState, Verifier
 from api.errors import ApiError, handle_api_error, handle_validation_error
 from api.freshness import StatusCache
+from api.loop_lag import LoopLag
 from api.metrics import MetricsMiddleware, ProjectionCollector, RequestMetrics
 from api.projection import ProjectionWatcher
 from api.tokencache import CachedVerifier
@@ -83,12 +84,14 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
             Path(settings.db_path), state, identity
         )
         watching = asyncio.create_task(watcher.run())
+        measuring = asyncio.create_task(loop_lag.run())
         try:
             yield
         finally:
-            watching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watching
+            for task in (watching, measuring):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             watcher.close()
             app.state.coach = None
             state.conn.close()
@@ -102,6 +105,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
     app.state.coach = None
     registry = CollectorRegistry()
     app.state.registry = registry
+    loop_lag = app.state.loop_lag = LoopLag(registry)
     registry.register(ProjectionCollector(lambda: app.state.coach, clock))
     app.add_middleware(MetricsMiddleware, metrics=RequestMetrics(registry))
     app.add_exception_handler(ApiError, handle_api_error)

@@ -4,6 +4,7 @@ writes (partitions, consumer_status, dead_letters). None of them needs Kafka."""
 from __future__ import annotations
 
 import re
+import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -297,3 +298,28 @@ def test_each_app_has_its_own_registry(api, project):
         two.get("/health")
         text = two.get("/metrics").text
     assert re.search(r'coach_http_requests_total\{[^}]*route="/health"[^}]*\} 1\.0', text)
+
+
+def test_a_stall_of_the_event_loop_shows_in_the_loop_lag_histogram(api, project, record_status):
+    """Something holding the api's event loop for 0.3 s (here: a sleep run on the loop
+    itself) is measured where it happens: coach_event_loop_lag_seconds gains a sample above
+    0.25 s."""
+    project([upserted(1)])
+    with api(clock=clock) as client:
+        time.sleep(0.2)  # the monitor's first samples
+
+        def lag_at_least(seconds: float) -> float:
+            samples = scrape(client)["coach_event_loop_lag_seconds"]
+            total = next(s.value for s in samples if s.name.endswith("_count"))
+            below = next(
+                s.value
+                for s in samples
+                if s.name.endswith("_bucket") and float(s.labels["le"]) == seconds
+            )
+            return total - below
+
+        before = lag_at_least(0.25)  # (0 on a quiet machine)
+        client.portal.call(time.sleep, 0.3)  # type: ignore[union-attr]
+        time.sleep(0.15)  # the monitor's next wake-up records it
+        assert lag_at_least(0.25) >= before + 1
+        assert client.app.state.loop_lag.worst >= 0.25  # type: ignore[attr-defined]
