@@ -1,0 +1,435 @@
+"""The WOD's tail against a plain FastAPI app, closed loop and open loop, hot and cold.
+
+Side by side in one run, each server alone on core 0 (taskset) and the load generator on
+core 1, each run on a freshly started server (so a cold run's users are new to it) after a
+warm-up with other users:
+
+- coach: `coach api`, one worker, over a projection of 200 exercises and 100,000 workouts
+  of 50,000 users;
+- plain: bench/plain_app.py, a plain FastAPI app with the same HS256 check and token cache
+  and a fixed body (a real WOD of coach's).
+
+Mixes: hot (1,000 users drawn at random, their tokens cached and WODs held after the
+first request) and cold (every request a user and a token the server has not seen: the
+day's first WOD).
+
+1. Closed loop: wrk at 100 and 200 connections; throughput, p50, p99, p99.9.
+2. Open loop: vegeta at a fixed rate of 50 % and 80 % of the lower of the two maxima
+   measured in step 1 (latency from each request's scheduled send time, so a stall counts
+   for every request it delays); p50, p99, p99.9.
+3. After each coach run, the worst and the count of stalls over 100 ms of its event loop
+   (`coach_event_loop_lag_seconds`).
+
+    .venv/bin/python bench/tail.py            # about 8 minutes
+    .venv/bin/python bench/tail.py --quick    # about 3 minutes, noisier
+
+Needs wrk (apt-get install wrk) and vegeta (`go install github.com/tsenart/vegeta/v12@v12.12.0`,
+found on PATH or in $(go env GOPATH)/bin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.common import machine_info, save_result  # noqa: E402
+from bench.wod import SECRET, USERS, build_projection, free_port, running  # noqa: E402
+
+HOT_USERS = 1_000
+COLD_TOKENS = 80_000
+"""Distinct users and tokens of a cold run (more than a run sends)."""
+SERVER_CPU, LOAD_CPU = "0", "1"
+
+WRK_LUA = r"""
+local tokens = {}
+for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
+local mode = os.getenv("BENCH_MODE")
+local counter = 0
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+
+function init(args)
+  math.randomseed(id * 7919 + 1)
+  i = math.floor(id * #tokens / 2)  -- each of the 2 threads takes its own half
+end
+
+function request()
+  local token
+  if mode == "hot" then
+    token = tokens[math.random(#tokens)]
+  else
+    i = i + 1
+    if i > #tokens then i = 1 end
+    token = tokens[i]
+  end
+  return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. token})
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "p999_us": %d, ' ..
+    '"max_us": %d, "non2xx": %d, "socket_errors": %d, "timeouts": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency:percentile(99.9), latency.max, e.status, e.connect + e.read + e.write,
+    e.timeout))
+end
+"""
+
+
+def tokens_for(users: list[str], path: Path) -> Path:
+    exp = int(time.time()) + 6 * 3600
+    path.write_text(
+        "\n".join(jwt.encode({"sub": u, "exp": exp}, SECRET, algorithm="HS256") for u in users)
+        + "\n"
+    )
+    return path
+
+
+def vegeta_binary() -> str | None:
+    found = shutil.which("vegeta")
+    if found:
+        return found
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        gopath = subprocess.run(
+            ["go", "env", "GOPATH"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        candidate = Path(gopath) / "bin" / "vegeta"
+        if candidate.exists():
+            return str(candidate)
+    return None
+
+
+# -- the two servers -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def coach_server(db_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
+    env.update(COACH_DB_PATH=str(db_path), COACH_JWT_SECRET=SECRET)
+    argv = ["taskset", "-c", SERVER_CPU, str(REPO / ".venv/bin/coach"), "api", "--port", str(port)]
+    with running(argv, env=env, port=port, name="coach api") as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def plain_server(body_file: Path) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "BENCH_SECRET": SECRET, "BENCH_BODY_FILE": str(body_file)}
+    argv = [
+        "taskset",
+        "-c",
+        SERVER_CPU,
+        str(REPO / ".venv/bin/python"),
+        str(REPO / "bench/plain_app.py"),
+        "--port",
+        str(port),
+    ]
+    with running(argv, env=env, port=port, name="plain app") as (base, _):
+        yield base
+
+
+SERVERS = {"coach": coach_server, "plain": plain_server}
+
+
+def get(url: str, token: str | None = None) -> bytes:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read()  # type: ignore[no-any-return]
+
+
+def loop_stalls(base: str) -> dict[str, float]:
+    """coach's event-loop lag so far: samples, those over 100 ms, and the bucket of the
+    worst."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = get(base + "/metrics").decode()
+    buckets: list[tuple[float, float]] = []
+    for family in text_string_to_metric_families(text):
+        if family.name == "coach_event_loop_lag_seconds":
+            buckets = [
+                (float(s.labels["le"]), s.value)
+                for s in family.samples
+                if s.name.endswith("_bucket")
+            ]
+    total = max(v for _, v in buckets)
+    under_100ms = next(v for le, v in buckets if le == 0.1)
+    worst = next(le for le, v in sorted(buckets) if v == total)
+    return {"samples": total, "over_100ms": total - under_100ms, "worst_bucket_s": worst}
+
+
+# -- load ----------------------------------------------------------------------------------------
+
+
+def wrk(base: str, seconds: float, connections: int, tokens: Path, mode: str, lua: Path) -> dict:  # type: ignore[type-arg]
+    out = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            LOAD_CPU,
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{round(seconds)}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(lua),
+            base + "/fitness/wod",
+        ],
+        env={**os.environ, "BENCH_TOKENS": str(tokens), "BENCH_MODE": mode},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    r = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[7:])
+    return {
+        "rps": r["requests"] / (r["duration_us"] / 1e6),
+        "p50_ms": r["p50_us"] / 1000,
+        "p99_ms": r["p99_us"] / 1000,
+        "p999_ms": r["p999_us"] / 1000,
+        "max_ms": r["max_us"] / 1000,
+        "requests": r["requests"],
+        "errors": r["non2xx"] + r["socket_errors"] + r["timeouts"],
+    }
+
+
+def vegeta(vegeta_bin: str, base: str, rate: int, seconds: float, tokens: list[str]) -> dict:  # type: ignore[type-arg]
+    """An open-loop run: `rate` requests a second, whatever the server does."""
+    wanted = int(rate * seconds) + 1
+    targets = "".join(
+        f"GET {base}/fitness/wod\nAuthorization: Bearer {t}\n\n" for t in tokens[:wanted]
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False) as f:
+        f.write(targets)
+    try:
+        attack = subprocess.run(
+            [
+                "taskset",
+                "-c",
+                LOAD_CPU,
+                vegeta_bin,
+                "attack",
+                f"-targets={f.name}",
+                f"-rate={rate}/s",
+                f"-duration={seconds:g}s",
+                "-timeout=10s",
+                "-keepalive=true",
+            ],
+            capture_output=True,
+            check=True,
+        ).stdout
+        encoded = subprocess.run(
+            [vegeta_bin, "encode", "-to", "csv"], input=attack, capture_output=True, check=True
+        ).stdout.decode()
+    finally:
+        os.unlink(f.name)
+    latencies, errors = [], 0
+    for row in csv.reader(io.StringIO(encoded)):
+        latencies.append(int(row[2]) / 1e6)
+        if row[1] != "200":
+            errors += 1
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p / 100))]
+
+    return {
+        "rate": rate,
+        "requests": len(latencies),
+        "p50_ms": pct(50),
+        "p99_ms": pct(99),
+        "p999_ms": pct(99.9),
+        "max_ms": latencies[-1],
+        "errors": errors,
+        "percentiles_ms": {str(p): pct(p) for p in (50, 75, 90, 95, 99, 99.5, 99.9, 99.99)},
+    }
+
+
+# -- the benchmark -------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short runs (noisier)")
+    parser.add_argument("--rounds", type=int, default=None)
+    args = parser.parse_args()
+    seconds = 5.0 if args.quick else 10.0
+    rounds = args.rounds or (1 if args.quick else 2)
+    vegeta_bin = vegeta_binary()
+    if shutil.which("wrk") is None or vegeta_bin is None or shutil.which("taskset") is None:
+        print("needs wrk, vegeta and taskset (see --help)", file=sys.stderr)
+        return 2
+    info = machine_info()
+    rng = random.Random(5)
+    result: dict[str, Any] = {"seconds": seconds, "rounds": rounds, "closed": [], "open": []}
+    with tempfile.TemporaryDirectory(prefix="coach-tail-") as tmp:
+        tmpdir = Path(tmp)
+        db_path, lua = tmpdir / "coach.db", tmpdir / "wrk.lua"
+        lua.write_text(WRK_LUA)
+        built = build_projection(db_path)
+        print(f"projection built in {built:.1f} s; {USERS:,} users with workouts")
+        users = [str(u) for u in range(1, USERS + 1)]
+        rng.shuffle(users)
+        hot_users = users[:HOT_USERS]
+        warm_users = [f"warm-{n}" for n in range(2_000)]
+        # cold: users of the projection first, then new ones (a server restarts per run)
+        cold_users = (users[HOT_USERS:] + [f"new-{n}" for n in range(COLD_TOKENS)])[:COLD_TOKENS]
+        tokens = {
+            "hot": tokens_for(hot_users, tmpdir / "hot.txt"),
+            "cold": tokens_for(cold_users, tmpdir / "cold.txt"),
+            "warm": tokens_for(warm_users, tmpdir / "warm.txt"),
+        }
+        with coach_server(db_path) as base:
+            body = get(base + "/fitness/wod", tokens["hot"].read_text().split()[0])
+        body_file = tmpdir / "wod.json"
+        body_file.write_bytes(body)
+        print(f"fixed body of the plain app: a real WOD, {len(body)} bytes\n")
+
+        def one_run(app: str, run: Any) -> dict[str, Any]:
+            with SERVERS[app](db_path if app == "coach" else body_file) as base:
+                wrk(base, 2, 100, tokens["warm"], "cold", lua)  # warm-up, other users
+                figures: dict[str, Any] = run(base)
+                if app == "coach":
+                    figures["loop"] = loop_stalls(base)
+                return figures
+
+        print("closed loop (wrk):")
+        for mix in ("hot", "cold"):
+            for connections in (100, 200):
+                for r in range(rounds):
+                    for app in ("coach", "plain") if r % 2 == 0 else ("plain", "coach"):
+                        figures = one_run(
+                            app,
+                            lambda base, c=connections, m=mix: wrk(
+                                base, seconds, c, tokens[m], m, lua
+                            ),
+                        )
+                        figures |= {"app": app, "mix": mix, "connections": connections}
+                        result["closed"].append(figures)
+                        loop = figures.get("loop")
+                        print(
+                            f"  {mix:<4} {connections:>3} conns {app:<5}"
+                            f" {figures['rps']:7.0f} req/s"
+                            f"  p50 {figures['p50_ms']:7.1f}  p99 {figures['p99_ms']:7.1f}"
+                            f"  p99.9 {figures['p999_ms']:7.1f}  max {figures['max_ms']:7.1f} ms"
+                            f"  errors {figures['errors']}"
+                            + (
+                                f"  loop stalls > 100 ms: {loop['over_100ms']:.0f} "
+                                f"(worst <= {loop['worst_bucket_s']} s)"
+                                if loop
+                                else ""
+                            ),
+                            flush=True,
+                        )
+        summary = summarize(result["closed"])
+        result["closed_summary"] = summary
+        print()
+        for key, s in summary.items():
+            print(
+                f"  {key:<9} throughput coach/plain {s['throughput']:.2f}   "
+                f"p99 coach/plain {s['p99']:.2f}   p99.9 {s['p999']:.2f}"
+            )
+
+        print("\nopen loop (vegeta, latency from each request's scheduled time):")
+        for mix in ("hot", "cold"):
+            maximum = min(
+                statistics.median(
+                    c["rps"] for c in result["closed"] if c["app"] == app and c["mix"] == mix
+                )
+                for app in ("coach", "plain")
+            )
+            mix_tokens = tokens[mix].read_text().split()
+            if mix == "hot":
+                mix_tokens = [rng.choice(mix_tokens) for _ in range(int(maximum * seconds) + 10)]
+            for share in (0.5, 0.8):
+                rate = int(maximum * share)
+                for app in ("coach", "plain"):
+                    figures = one_run(
+                        app,
+                        lambda base, r=rate, t=mix_tokens: vegeta(vegeta_bin, base, r, seconds, t),
+                    )
+                    figures |= {"app": app, "mix": mix, "share": share}
+                    result["open"].append(figures)
+                    print(
+                        f"  {mix:<4} {share:.0%} of {maximum:.0f} = {rate} req/s {app:<5}"
+                        f"  p50 {figures['p50_ms']:7.1f}  p99 {figures['p99_ms']:7.1f}"
+                        f"  p99.9 {figures['p999_ms']:7.1f}  max {figures['max_ms']:7.1f} ms"
+                        f"  errors {figures['errors']}",
+                        flush=True,
+                    )
+        result["open_summary"] = {
+            f"{mix} {share:.0%}": {
+                "p99": ratio(result["open"], mix, share, "p99_ms"),
+                "p999": ratio(result["open"], mix, share, "p999_ms"),
+            }
+            for mix in ("hot", "cold")
+            for share in (0.5, 0.8)
+        }
+        for key, s in result["open_summary"].items():
+            print(f"  {key:<9} p99 coach/plain {s['p99']:.2f}   p99.9 {s['p999']:.2f}")
+    save_result("tail", result, info=info)
+    return 0
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per mix and connection count: coach's median figures over the plain app's."""
+    out = {}
+    for mix in ("hot", "cold"):
+        for connections in (100, 200):
+
+            def med(app: str, field: str, c: int = connections, m: str = mix) -> float:
+                return statistics.median(
+                    r[field]
+                    for r in runs
+                    if r["app"] == app and r["mix"] == m and r["connections"] == c
+                )
+
+            out[f"{mix} {connections}"] = {
+                "throughput": med("coach", "rps") / med("plain", "rps"),
+                "p99": med("coach", "p99_ms") / med("plain", "p99_ms"),
+                "p999": med("coach", "p999_ms") / med("plain", "p999_ms"),
+            }
+    return out
+
+
+def ratio(runs: list[dict[str, Any]], mix: str, share: float, field: str) -> float:
+    def one(app: str) -> float:
+        return next(
+            r[field] for r in runs if r["app"] == app and r["mix"] == mix and r["share"] == share
+        )
+
+    return one("coach") / one("plain")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
