@@ -617,6 +617,186 @@ Throughput WOD / ceiling **{r["throughput"]:.2f}** (goal at least 0.9:
     return text, headline
 
 
+def plot_tail(d: dict[str, Any]) -> str:
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    for ax, mix in zip(axes, ("hot", "cold"), strict=True):
+        for run in (r for r in d["open"] if r["mix"] == mix):
+            points = sorted((float(p), ms) for p, ms in run["percentiles_ms"].items())
+            xs = [1 / (1 - p / 100) for p, _ in points]  # 2 = p50, 100 = p99, 1000 = p99.9
+            ax.plot(
+                xs,
+                [ms for _, ms in points],
+                "o-" if run["app"] == "coach" else "s--",
+                label=f"{run['app']}, {run['share']:.0%} of max ({run['rate']} req/s)",
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ticks = [2, 4, 10, 20, 100, 200, 1000, 10000]
+        ax.set_xticks(ticks, ["p50", "p75", "p90", "p95", "p99", "p99.5", "p99.9", "p99.99"])
+        ax.set_title(f"{mix} mix, open loop")
+        ax.set_ylabel("latency, ms (log)")
+        ax.legend(fontsize=7)
+    return save(fig, "tail.png")
+
+
+def plot_freshness(d: dict[str, Any]) -> str:
+    plt = _pyplot()
+    ms = sorted(d["all_ms"])
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    ax.plot(ms, [(i + 1) / len(ms) for i in range(len(ms))], "-")
+    ax.axvline(100, color="grey", ls=":", label="goal: p99 < 100 ms")
+    ax.set_xlabel("publish (acks=all) to a WOD that reflects it, ms")
+    ax.set_ylabel("share of probes")
+    ax.set_ylim(0, 1.01)
+    ax.legend()
+    return save(fig, "freshness.png")
+
+
+CLOSED_HEADER = [
+    "mix",
+    "connections",
+    "app",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "p99.9 ms",
+    "max ms",
+    "errors",
+    "loop stalls > 100 ms",
+]
+OPEN_HEADER = ["mix", "share", "req/s", "app", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors"]
+
+
+def tail_section(record: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
+    title = "The tail against a plain FastAPI app"
+    if record is None:
+        return missing(title, ".venv/bin/python bench/tail.py"), []
+    d = record["data"]
+    closed_rows = [
+        [
+            r["mix"],
+            r["connections"],
+            r["app"],
+            r["rps"],
+            r["p50_ms"],
+            r["p99_ms"],
+            r["p999_ms"],
+            r["max_ms"],
+            r["errors"],
+            r["loop"]["over_100ms"] if "loop" in r else "",
+        ]
+        for r in d["closed"]
+    ]
+    open_rows = [
+        [
+            r["mix"],
+            f"{r['share']:.0%}",
+            r["rate"],
+            r["app"],
+            r["p50_ms"],
+            r["p99_ms"],
+            r["p999_ms"],
+            r["max_ms"],
+            r["errors"],
+        ]
+        for r in d["open"]
+    ]
+    s, o = d["closed_summary"], d["open_summary"]
+    ratio_rows = [[k, v["throughput"], v["p99"], v["p999"]] for k, v in s.items()]
+    text = f"""## {title}
+
+{provenance(record)}
+
+coach (`coach api`, one worker, a projection of 200 exercises and 100,000 workouts of 50,000
+users) against a plain FastAPI app (bench/plain_app.py: the same HS256 check and token
+cache, a real WOD as its fixed body), each on a freshly started server alone on core 0,
+the load on core 1. Hot: 1,000 users at random. Cold: every request a user and a token
+the server has not seen (the day's first WOD). Runs of {d["seconds"]:g} s,
+{d["rounds"]} round(s), the two apps alternated (bench/tail.py).
+
+Closed loop (wrk):
+
+{table(CLOSED_HEADER, closed_rows)}
+
+Ratios coach / plain (medians of the rounds):
+
+{table(["mix, connections", "throughput", "p99", "p99.9"], ratio_rows)}
+
+Open loop (vegeta: a fixed rate, 50 % and 80 % of the lower of the two maxima; latency from
+each request's scheduled time, so a stall counts for every request it delays):
+
+{table(OPEN_HEADER, open_rows)}
+
+{plot_tail(d)}
+"""
+    headline = []
+    for key, v in s.items():
+        headline.append(
+            [
+                f"WOD / plain app p99, {key} connections",
+                f"{v['p99']:.2f}",
+                "<= 1.2",
+                verdict(v["p99"] <= 1.2),
+                record["command"],
+            ]
+        )
+        headline.append(
+            [
+                f"WOD / plain app throughput, {key} connections",
+                f"{v['throughput']:.2f}",
+                ">= 1",
+                verdict(v["throughput"] >= 1),
+                record["command"],
+            ]
+        )
+    for key, v in o.items():
+        if key.endswith("80%"):
+            headline.append(
+                [
+                    f"WOD / plain app p99, open loop, {key}",
+                    f"{v['p99']:.2f}",
+                    "<= 1.5",
+                    verdict(v["p99"] <= 1.5),
+                    record["command"],
+                ]
+            )
+    return text, headline
+
+
+def freshness_section(record: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
+    title = "Freshness: publish to WOD"
+    if record is None:
+        return missing(title, ".venv/bin/python bench/freshness.py"), []
+    d = record["data"]
+    cache = d.get("status_cache_seconds")
+    figures = ("p50_ms", "p90_ms", "p99_ms", "max_ms")
+    text = f"""## {title}
+
+{provenance(record)}
+
+From the monolith's publish (acks=all) to the first GET /fitness/wod that reflects it, for
+{d["probes"]} probes (a new user each, whose WOD the api already holds), with
+{d["background_rate"]:.0f} other users' workouts a second in the background, through the
+real `coach consume` and `coach api` (COACH_STATUS_CACHE_SECONDS
+{"default" if cache is None else f"{cache:g}"}; bench/freshness.py).
+
+{table(["p50 ms", "p90 ms", "p99 ms", "max ms"], [[d[k] for k in figures]])}
+
+{plot_freshness(d)}
+"""
+    headline = [
+        [
+            "Publish-to-WOD freshness p99",
+            f"{d['p99_ms']:.0f} ms",
+            "< 100 ms",
+            verdict(d["p99_ms"] < 100),
+            record["command"],
+        ]
+    ]
+    return text, headline
+
+
 def render() -> str:
     adr, adr_head = adr_section(load("adr"))
     users_record = load("scaling_users")
@@ -628,7 +808,18 @@ def render() -> str:
     ingest, ingest_head = ingest_section(load("ingest"))
     replay, replay_head = replay_section(load("replay"))
     wod, wod_head = wod_section(load("wod"))
-    headline = adr_head + users_head + disk_head + ingest_head + replay_head + wod_head
+    tail, tail_head = tail_section(load("tail"))
+    freshness, freshness_head = freshness_section(load("freshness"))
+    headline = (
+        adr_head
+        + users_head
+        + disk_head
+        + ingest_head
+        + replay_head
+        + wod_head
+        + tail_head
+        + freshness_head
+    )
     return f"""# Benchmarks
 
 Written by `bench/report.py` from `bench/results/*.json`; `make bench` runs every benchmark
@@ -651,6 +842,8 @@ side in one run, as every ratio here is.
 {ingest}
 {replay}
 {wod}
+{tail}
+{freshness}
 ## Reproducing
 
 ```sh
