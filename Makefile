@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 LOADTEST_ARGS ?=
 SOAK_ARGS ?=
 
-.PHONY: help install run test test-unit test-integration test-e2e test-routing faults lint format schemas bench bench-full loadtest broker broker-stop clean
+.PHONY: help install run test test-unit test-integration test-e2e test-routing image faults lint format schemas bench bench-full loadtest broker broker-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ test-e2e: install ## End-to-end tests (real Kafka broker)
 
 test-routing: install ## nginx routing tests (a real nginx in front of two stand-in backends)
 	@$(BIN)/pytest tests/routing $(PYTEST_ARGS)
+
+image: ## Build the Dockerfile as localhost/coach:dev (Docker, else podman; a local base when no registry answers)
+	@$(PYTHON) tools/image/build.py
 
 faults: install broker ## Fault scenarios (outage, disk full, read-only, partitions; needs root), then a 10-minute soak
 	@$(BIN)/pytest tests/faults tests/e2e/test_consumer_faults.py $(PYTEST_ARGS)
