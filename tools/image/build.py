@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Build the project's Dockerfile, unchanged, as localhost/coach:dev (`make image`).
 
-    python3 tools/image/build.py                 # Docker if an engine answers, else podman
-    python3 tools/image/build.py --json          # the same, then a summary line (JSON)
+    python3 tools/image/build.py            # Docker if an engine answers, else podman
+    python3 tools/image/build.py --json     # the same, then a summary line (JSON)
+    python3 tools/image/build.py --nginx    # only docker-compose.yml's nginx image (below)
 
 The engine: Docker when `docker info` answers (a docker CLI without a daemon does not
 count), else podman, which builds with `--format docker` (the OCI format has no
@@ -12,11 +13,14 @@ is set already (see that file for why).
 The base image (the Dockerfile's `ARG PYTHON_IMAGE` default, python:3.11-slim): used as is
 when the engine has it; else pulled; when no registry can be reached, a local stand-in is
 made from Debian's packages instead (debootstrap of bookworm from the mirror apt uses here,
-then python3 from Debian: tools/image/standin.Containerfile) and tagged with the base's full
-name, so that the unchanged Dockerfile builds on it. The stand-in carries its recipe's hash
-as a label: it is made once and made again only when the recipe (that file, the host's
-extra CA certificates, the debootstrap step) changes. The engine's layer cache does the
-rest: a rebuild with no change takes seconds.
+then python3 from Debian: tools/image/standins/python/) and tagged with the base's full
+name, so that the unchanged Dockerfile builds on it. A stand-in carries its recipe's hash
+as a label: it is made once, and made again only when its recipe (the files of its
+directory, the host's extra CA certificates, the debootstrap step) changes. The engine's
+layer cache does the rest: a rebuild with no change takes seconds.
+
+`--nginx` does the same for docker-compose.yml's nginx image (tools/image/standins/nginx/:
+Debian's nginx with the official image's template step), for the compose test.
 
 Standard library only: it runs before any virtualenv exists.
 """
@@ -38,7 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent.parent
 HERE = Path(__file__).resolve().parent
 CONTAINERS_CONF = HERE / "containers.conf"
-STANDIN_FILE = HERE / "standin.Containerfile"
+STANDINS = HERE / "standins"
 TAG = "localhost/coach:dev"
 SUITE = "bookworm"  # Debian's python3 is 3.11 there, as in python:3.11-slim
 DEBOOTSTRAP = ["debootstrap", "--variant=minbase", SUITE]
@@ -114,6 +118,18 @@ def image_size(engine: str, name: str) -> int:
 # -- the base image -----------------------------------------------------------------------------
 
 
+def compose_image(service: str, compose: Path = REPO / "docker-compose.yml") -> str:
+    """The full name of a compose service's image (read without a YAML parser: the line
+    `image:` in the service's block)."""
+    block = re.search(
+        rf"^  {re.escape(service)}:\n((?:    .*\n|\s*\n)+)", compose.read_text(), re.M
+    )
+    match = block and re.search(r"^    image:\s*(\S+)", block.group(1), re.M)
+    if not match:
+        raise BuildError(f"no image for the service {service} in {compose.name}")
+    return full_name(match.group(1))
+
+
 def dockerfile_base(dockerfile: Path = REPO / "Dockerfile") -> str:
     """The full name of the Dockerfile's base image (its `ARG PYTHON_IMAGE` default)."""
     match = re.search(r"^ARG PYTHON_IMAGE=(\S+)", dockerfile.read_text(), re.M)
@@ -155,10 +171,13 @@ def rootfs_key() -> str:
     return hashlib.sha256(json.dumps(DEBOOTSTRAP).encode()).hexdigest()[:16]
 
 
-def standin_key() -> str:
-    """The hash of everything the stand-in is made from."""
+def standin_key(recipe: Path) -> str:
+    """The hash of everything a stand-in is made from: the debootstrap step, the files of
+    its recipe directory (tools/image/standins/NAME/) and the host's extra CAs."""
     digest = hashlib.sha256(rootfs_key().encode())
-    digest.update(STANDIN_FILE.read_bytes())
+    for path in sorted(p for p in recipe.rglob("*") if p.is_file()):
+        mode = "x" if os.access(path, os.X_OK) else "-"
+        digest.update(f"{path.relative_to(recipe)}\0{mode}\0".encode() + path.read_bytes())
     for ca in extra_cas():
         digest.update(ca.name.encode() + b"\0" + ca.read_bytes())
     return digest.hexdigest()[:16]
@@ -206,25 +225,29 @@ def make_rootfs(engine: str) -> str:
     return name
 
 
-def make_standin(engine: str, base: str, key: str) -> None:
+def make_standin(engine: str, name: str, recipe: Path, key: str) -> None:
     rootfs = make_rootfs(engine)
     with tempfile.TemporaryDirectory(prefix="coach-standin-") as tmp:
-        context = Path(tmp)
+        context = Path(tmp) / "context"
+        shutil.copytree(recipe, context)
         (context / "extra-ca").mkdir()
         for ca in extra_cas():
             shutil.copy(ca, context / "extra-ca" / ca.name)
-        log(f"building the stand-in {base} from Debian's python3")
+        log(f"building the stand-in {name} from {recipe.relative_to(REPO)}")
+        containerfile = str(context / "Containerfile")
         args = ["build", "--build-arg", f"DEBIAN_BASE={rootfs}", "--label",
-                f"{STANDIN_LABEL}={key}", "-t", base, "-f", str(STANDIN_FILE)]  # fmt: skip
+                f"{STANDIN_LABEL}={key}", "-t", name, "-f", containerfile]  # fmt: skip
         if engine == "podman":
             args += ["--format", "docker", "--pull=never"]
         run(engine, *args, str(context))
 
 
-def ensure_base(engine: str, base: str, stand_in: str = "auto") -> str:
-    """Make sure the engine has BASE; returns how: "present", "pulled", "stand-in (cached)"
+def ensure_base(engine: str, base: str, stand_in: str = "auto", recipe: str = "python") -> str:
+    """Make sure the engine has the image BASE: as it is, pulled, or else a stand-in made
+    from tools/image/standins/RECIPE/. Returns how: "present", "pulled", "stand-in (cached)"
     or "stand-in (made)"."""
-    key = standin_key()
+    directory = STANDINS / recipe
+    key = standin_key(directory)
     labels = image_labels(engine, base)
     if labels is not None:
         recipe = labels.get(STANDIN_LABEL)
@@ -239,7 +262,7 @@ def ensure_base(engine: str, base: str, stand_in: str = "auto") -> str:
     if stand_in == "never":
         raise BuildError(f"cannot pull {base} and --stand-in never")
     log(f"no registry: a stand-in for {base} from Debian's packages")
-    make_standin(engine, base, key)
+    make_standin(engine, base, directory, key)
     return "stand-in (made)"
 
 
@@ -269,10 +292,20 @@ def main(argv: list[str] | None = None) -> int:
         help="the base's stand-in: when no registry answers (auto), even if one does, or never",
     )
     parser.add_argument("--json", action="store_true", help="print a summary as JSON")
+    parser.add_argument(
+        "--nginx", action="store_true", help="only make sure docker-compose.yml's nginx is there"
+    )
     args = parser.parse_args(argv)
     try:
         engine = find_engine(args.engine)
         log(f"engine: {engine}")
+        if args.nginx:
+            nginx = compose_image("nginx")
+            how = ensure_base(engine, nginx, args.stand_in, recipe="nginx")
+            log(f"{nginx}: {how}")
+            if args.json:
+                print(json.dumps({"engine": engine, "image": nginx, "how": how}))
+            return 0
         base = dockerfile_base()
         started = time.monotonic()
         how = ensure_base(engine, base, args.stand_in)
