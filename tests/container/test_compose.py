@@ -128,7 +128,15 @@ def stack(
     files = ["-f", str(REPO / "docker-compose.yml"), "-f", str(override)]
     s = Stack(engine, [*command, "-p", project, *files], env, project, port)
     try:
-        s.compose("up", "-d")
+        up = s.compose("up", "-d")
+        # podman-compose goes on past a container that cannot be created (a bind mount of a
+        # path that is not there, say): every long-running service must be up.
+        for service in ("legacy", "coach-consumer", "coach-api", "nginx"):
+            name = s.container(service)
+            assert engine("container", "exists", name, check=False).returncode == 0, (
+                f"{service} was not created:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}"
+            )
+            assert engine.running(name), f"{service} is not running:\n{engine.logs(name)}"
         yield s
     finally:
         # `down -v` removes the project's volumes, not the anonymous ones of the image's

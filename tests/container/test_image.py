@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from urllib.parse import quote
 import click
 import pytest
 
+from tests.conftest import REPO
 from tests.container.conftest import (
     Engine,
     Names,
@@ -92,6 +94,35 @@ def test_every_command_answers_help(engine: Engine, image: str):
     )
     out = engine("run", "--rm", "--entrypoint", "sh", image, "-c", script)
     assert out.stdout.splitlines() == [f"ok {c}" for c in commands], out.stdout + out.stderr
+
+
+IMPORT_ALL = """
+import importlib, json, pkgutil, sys
+failed = {}
+for package in sys.argv[1:]:
+    try:
+        module = importlib.import_module(package)
+        names = [m.name for m in pkgutil.walk_packages(module.__path__, package + ".")]
+    except Exception as exc:
+        failed[package] = repr(exc)
+        continue
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            failed[name] = repr(exc)
+print(json.dumps(failed))
+"""
+
+
+def test_every_module_of_the_wheel_imports_in_the_image(engine: Engine, image: str):
+    """Each package of pyproject's wheel, and every module in it, imports in the image (a
+    package the build context leaves out fails here even where its command's --help, which
+    imports lazily, still answers)."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    out = engine("run", "--rm", "--entrypoint", "python", image, "-c", IMPORT_ALL, *packages)
+    assert json.loads(out.stdout) == {}
 
 
 def test_every_zone_without_the_systems_zoneinfo(engine: Engine, image: str):
