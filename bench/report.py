@@ -617,6 +617,39 @@ Throughput WOD / ceiling **{r["throughput"]:.2f}** (goal at least 0.9:
     return text, headline
 
 
+def image_section(record: dict[str, Any] | None) -> str:
+    title = "The image"
+    if record is None:
+        return missing(title, ".venv/bin/python bench/image.py --cold")
+    d = record["data"]
+    warm = d["warm"]
+    cold = d.get("cold")
+    if cold:
+        cold_text = (
+            f"Cold (no image, no base, no build cache; measured {cold.get('measured_at', '?')}):"
+            f" **{cold['total_seconds']:.0f} s**, of which the base {cold['base_seconds']:.0f} s"
+            f" ({cold['base_how']}) and the image {cold['build_seconds']:.0f} s."
+        )
+    else:
+        cold_text = "Cold: not measured yet (`.venv/bin/python bench/image.py --cold`)."
+    starts = ", ".join(f"{t:.2f}" for t in d["start_to_health_seconds"])
+    return f"""## {title}
+
+{provenance(record)}
+
+`localhost/coach:dev` built from the unchanged Dockerfile by `make image`
+(tools/image/build.py) with {d["engine_version"]}; base `{warm["base"]}`: {warm["base_how"]}
+(bench/image.py).
+
+- Size: **{d["size_bytes"] / 1e6:.0f} MB** (the base {d["base_size_bytes"] / 1e6:.0f} MB, so
+  coach and its locked dependencies {(d["size_bytes"] - d["base_size_bytes"]) / 1e6:.0f} MB).
+- Build: {cold_text} Warm (nothing changed): **{warm["total_seconds"]:.1f} s**.
+- Start: `run -d` of the api on an empty projection volume to the first `/health` 200,
+  median **{d["start_to_health_median"]:.2f} s** of {len(d["start_to_health_seconds"])}
+  containers ({starts} s).
+"""
+
+
 def render() -> str:
     adr, adr_head = adr_section(load("adr"))
     users_record = load("scaling_users")
@@ -628,6 +661,7 @@ def render() -> str:
     ingest, ingest_head = ingest_section(load("ingest"))
     replay, replay_head = replay_section(load("replay"))
     wod, wod_head = wod_section(load("wod"))
+    image = image_section(load("image"))
     headline = adr_head + users_head + disk_head + ingest_head + replay_head + wod_head
     return f"""# Benchmarks
 
@@ -651,6 +685,7 @@ side in one run, as every ratio here is.
 {ingest}
 {replay}
 {wod}
+{image}
 ## Reproducing
 
 ```sh
@@ -660,6 +695,8 @@ make bench-full                              # the same at the large sizes
 ```
 
 The broker comes from `COACH_KAFKA_BOOTSTRAP_SERVERS`, else the local one (`make broker`).
+The image's figures need Docker or podman (`.venv/bin/python bench/image.py --cold` for a
+build from nothing: it removes the image and its base first).
 wrk must be installed (`make bench` installs Debian's package when it is missing).
 """
 
