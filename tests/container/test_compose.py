@@ -26,6 +26,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+import yaml
 
 from tests.conftest import REPO, SECRET
 from tests.container.conftest import Engine, http_get, wait_for
@@ -125,6 +126,14 @@ def stack(
         "TEST_TOPIC_WORKOUTS": f"test.{suffix}.workouts",
     }
     project = f"coach-test-{suffix}"
+    # podman-compose (like docker-compose v1) makes a directory of a bind mount's missing
+    # source, in the checkout, and starts anyway: check them first.
+    compose_file = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    for name, service in compose_file["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith((".", "/")):
+                assert (REPO / source).exists(), f"{name}: nothing at {source} to mount"
     files = ["-f", str(REPO / "docker-compose.yml"), "-f", str(override)]
     s = Stack(engine, [*command, "-p", project, *files], env, project, port)
     try:
