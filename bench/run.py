@@ -31,6 +31,7 @@ DEFAULT = [
     ["bench/scaling.py", "users"],
     ["bench/scaling.py", "catalog"],
     ["bench/ingest_batch.py"],
+    ["bench/image.py"],
 ]
 FULL = [
     ["bench/ingest.py", "--events", "500000", "--rounds", "3"],
@@ -42,6 +43,7 @@ FULL = [
     ["bench/scaling.py", "users", "--full"],
     ["bench/scaling.py", "catalog", "--seconds", "8", "--rounds", "3"],
     ["bench/ingest_batch.py", "--full"],
+    ["bench/image.py", "--cold"],
 ]
 
 

@@ -1,5 +1,6 @@
-"""The deployment files agree with each other and with the template. No Docker engine runs
-here, so the image and the compose stack are checked as files; the legacy stand-in runs."""
+"""The deployment files agree with each other and with the template, checked as files (the
+legacy stand-in runs). tests/container/ builds the image and runs it, and the compose stack,
+with Docker or podman."""
 
 from __future__ import annotations
 
