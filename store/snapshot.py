@@ -77,10 +77,10 @@ def take(live: Path, dest: Path, *, now_us: int) -> Snapshot:
     live, dest = Path(live), Path(dest)
     if not live.exists():
         raise SnapshotError(f"no projection at {live}")
-    if dest.exists() or dest.is_symlink():
-        raise SnapshotError(f"{dest} exists: remove it first, or choose another name")
     if dest.resolve() == live.resolve():
         raise SnapshotError(f"{dest} is the live projection")
+    if dest.exists() or dest.is_symlink():
+        raise SnapshotError(f"{dest} exists: remove it first, or choose another name")
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = _partial(dest)
     _remove(partial)
