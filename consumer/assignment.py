@@ -79,7 +79,9 @@ class Assignment:
         gone = [
             key
             for key in reads.positions(conn)
-            if cluster.partitions_for_topic(key[0]) and TopicPartition(*key) not in wanted
+            if key[0] in self.roles
+            and cluster.partitions_for_topic(key[0])
+            and TopicPartition(*key) not in wanted
         ]
         if gone:  # partitions never go away: this is another topic of the same name
             raise TopicRecreated(missing_message(sorted(gone)))
