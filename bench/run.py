@@ -29,6 +29,8 @@ DEFAULT = [
     ["bench/scaling.py", "users"],
     ["bench/scaling.py", "catalog"],
     ["bench/ingest_batch.py"],
+    ["bench/snapshot.py", "--users", "100000"],
+    ["bench/sharding.py", "--users", "100000"],
 ]
 FULL = [
     ["bench/ingest.py", "--events", "500000", "--rounds", "3"],
@@ -38,6 +40,8 @@ FULL = [
     ["bench/scaling.py", "users", "--full"],
     ["bench/scaling.py", "catalog", "--seconds", "8", "--rounds", "3"],
     ["bench/ingest_batch.py", "--full"],
+    ["bench/snapshot.py", "--users", "1000000"],
+    ["bench/sharding.py", "--users", "1000000"],
 ]
 
 
