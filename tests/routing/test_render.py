@@ -140,3 +140,24 @@ def test_render_makes_one_server_line_per_replica(nginx_bin: str, tmp_path: Path
         "10.0.0.2:8000",
         "coach-3.internal:8001",
     ]
+
+
+def test_set_percent_keeps_every_replica(tmp_path: Path):
+    """set-percent.sh on a configuration of three replicas reads all three back from it
+    (nginx stands in as `true`: only the rendering is checked here)."""
+    conf = tmp_path / "coach.conf"
+    replicas = ["10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.3:8001"]
+    env = render_env(coach=replicas, legacy="legacy:8080", percent=10, port=8088)
+    subprocess.run([str(RENDER), str(TEMPLATE), str(conf)], env=env, check=True)
+    clean = {k: v for k, v in env.items() if not k.startswith(("COACH_", "LEGACY_", "LISTEN_"))}
+    result = subprocess.run(
+        [str(SET_PERCENT), "30", str(conf)],
+        env={**clean, "NGINX": "true"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    text = conf.read_text()
+    block = text.split("upstream coach {", 1)[1].split("}", 1)[0]
+    assert re.findall(r"server (\S+) max_fails", block) == replicas
+    assert '"~^bx{30}"' in text and "listen 8088;" in text
