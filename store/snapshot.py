@@ -115,7 +115,14 @@ def take(live: Path, dest: Path, *, now_us: int) -> Snapshot:
         copy.close()
         with open(partial, "rb") as f:
             os.fsync(f.fileno())
-        os.link(partial, dest)  # fails if dest appeared meanwhile: never replaced
+        try:
+            os.link(partial, dest)  # fails if dest appeared meanwhile: never replaced
+        except FileExistsError:
+            raise SnapshotError(f"{dest} appeared while the snapshot was taken") from None
+        except OSError:  # a file system without hard links
+            if dest.exists():
+                raise SnapshotError(f"{dest} appeared while the snapshot was taken") from None
+            os.rename(partial, dest)
         _remove(partial)
         _fsync_dir(dest.parent)
     except BaseException:
