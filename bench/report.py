@@ -636,7 +636,10 @@ def sharding_section(record: dict[str, Any] | None) -> str:
     if record is None:
         return missing(title, ".venv/bin/python bench/sharding.py")
     d = record["data"]
-    rows = [[r["partitions"], r["replicas"], r["min_share"], r["max_share"]] for r in d["spread"]]
+    rows = [
+        [r["partitions"], r["replicas"], f"{r['min_share']:.2%}", f"{r['max_share']:.2%}"]
+        for r in d["spread"]
+    ]
     return f"""## {title}
 
 {provenance(record)}
