@@ -97,7 +97,7 @@ def test_three_replicas_answer_alike_and_nginx_hides_restarts(
         update={
             "topic_partitions": 3,
             "wod_only_when_ready": True,
-            "ready_max_heartbeat_age_seconds": 3.0,
+            "ready_max_heartbeat_age_seconds": 5.0,
             "status_cache_seconds": 0.2,
         }
     )

@@ -56,15 +56,32 @@ def test_a_new_replica_starts_from_a_snapshot_of_a_live_one(kafka_settings, tmp_
             service=consumer,
         )
         wait_for("A's api", lambda: _status(port, "/health") == 200, service=api)
-        # The snapshot while A's api is under load and its consumer applies new records.
-        publisher = threading.Thread(target=publish, args=(settings, rest))
+        # The snapshot while A's api is under load and its consumer applies new records,
+        # which keep coming until it is taken (the last chunk only after it).
+        taken_event = threading.Event()
+
+        def stream() -> None:
+            chunks = [rest[i : i + 50] for i in range(0, len(rest), 50)]
+            for chunk in chunks[:-1]:
+                publish(settings, chunk)
+            taken_event.wait(300)
+            publish(settings, chunks[-1])
+
+        publisher = threading.Thread(target=stream)
         with Load(port, threads=2) as load:
             publisher.start()
             wait_for("A applying new records", lambda: applied_records(settings) > len(first))
-            taken = coach(settings, "snapshot", str(dest))
-            during = applied_records(settings)
-            publisher.join()
-            wait_for("A applied the rest", lambda: applied_records(settings) > during)
+            try:
+                taken = coach(settings, "snapshot", str(dest))
+            finally:
+                taken_event.set()
+                publisher.join()
+            wait_for(
+                "A applied the rest",
+                lambda: applied_records(settings) == len(truth.records),
+                timeout=120,
+                service=consumer,
+            )
         assert set(load.statuses) == {200}, load.statuses
         out = taken.stdout.decode()
         assert f"snapshot {dest}" in out and "offsets: " in out
