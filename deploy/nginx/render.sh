@@ -7,7 +7,8 @@
 #
 # COACH_UPSTREAMS is the comma-separated list of coach replicas (host:port each); it becomes
 # the template's COACH_SERVERS, one `server` line per replica. COACH_UPSTREAM (one replica)
-# is read when COACH_UPSTREAMS is not set.
+# is read when COACH_UPSTREAMS is not set. COACH_FAIL_TIMEOUT (default 5s, whole seconds up
+# to 99) is how long a replica that failed gets no request.
 #
 # With OUTPUT the file is replaced in one step (written beside it, then renamed); without it
 # the result goes to stdout. With no argument at all it only checks the variables, unless
