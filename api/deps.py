@@ -45,6 +45,9 @@ class AppState:
     stamps: UtcStamps = field(default_factory=UtcStamps)
     ceiling_body: bytes | None = None
     """GET /bench/ceiling's body, rendered from the catalog on its first request."""
+    readiness: tuple[object, tuple[str, ...]] | None = None
+    """The status snapshot last judged for COACH_WOD_ONLY_WHEN_READY, and the readiness
+    checks it failed (judged again with each status the process reads)."""
     erasures_seen: int | None = None
     """The projection's erasure stamp (store/erasure.py) that the held WODs and cached
     tokens are up to date with (None: none read from this file yet)."""
@@ -60,6 +63,7 @@ class AppState:
         self.wods.clear()
         self.verifier.clear()
         self.ceiling_body = None
+        self.readiness = None
         self.erasures_seen = None
 
 

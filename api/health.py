@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import StateDep
+from api.deps import AppState, StateDep
 from api.lag import age_seconds as age_of
 from api.lag import complete_until_us, heartbeat_age_seconds, partition_lag, total_lag
 from api.readiness import Check, readiness_checks
@@ -58,15 +58,7 @@ async def get_ready(state: StateDep) -> Any:
     except sqlite3.Error as exc:
         checks = [Check("database", False, f"the projection cannot be read: {exc}")]
     else:
-        checks = readiness_checks(
-            snapshot=snapshot,
-            catalog_size=len(catalog.ids),
-            now_us=state.clock(),
-            max_lag=state.settings.ready_max_lag,
-            max_heartbeat_age_seconds=state.settings.ready_max_heartbeat_age_seconds,
-            max_data_age_seconds=state.settings.ready_max_data_age_seconds,
-            free_bytes=_free_bytes(state.settings.db_path),
-        )
+        checks = checks_of(state, snapshot, len(catalog.ids))
     failing = [c.name for c in checks if not c.ok]
     return JSONBody(
         {
@@ -75,6 +67,20 @@ async def get_ready(state: StateDep) -> Any:
             "checks": [c._asdict() for c in checks],
         },
         status_code=503 if failing else 200,
+    )
+
+
+def checks_of(state: AppState, snapshot: status.Snapshot, catalog_size: int) -> list[Check]:
+    """The readiness checks of this process, from a status snapshot (GET /ready's, and the
+    WOD route's with COACH_WOD_ONLY_WHEN_READY)."""
+    return readiness_checks(
+        snapshot=snapshot,
+        catalog_size=catalog_size,
+        now_us=state.clock(),
+        max_lag=state.settings.ready_max_lag,
+        max_heartbeat_age_seconds=state.settings.ready_max_heartbeat_age_seconds,
+        max_data_age_seconds=state.settings.ready_max_data_age_seconds,
+        free_bytes=_free_bytes(state.settings.db_path),
     )
 
 

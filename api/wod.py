@@ -11,6 +11,7 @@ from api.catalog import Catalog
 from api.deps import AppState, PrincipalDep
 from api.errors import ApiError
 from api.freshness import Freshness
+from api.health import checks_of
 from api.query import TZ_MAX_LENGTH, QueryError, parse_wod_query
 from api.render import suggestion_tail, wod_json
 from api.responses import JSONBytes
@@ -80,7 +81,8 @@ def _parameters() -> list[dict[str, Any]]:
         422: {"model": ErrorBody, "description": "Unknown time zone or bad parameter"},
         503: {
             "model": ErrorBody,
-            "description": "The catalog has not arrived yet",
+            "description": "The catalog has not arrived yet (or, with "
+            "COACH_WOD_ONLY_WHEN_READY, this replica is not ready)",
             "headers": {"Retry-After": {"schema": {"type": "string"}, "required": True}},
         },
     },
@@ -131,6 +133,8 @@ def _exercises(state: AppState, user_id: str, day: Day, fresh: bool) -> tuple[Fr
         _forget_changed_users(conn, wods, freshness.changes)
     if freshness.snapshot.erasures != state.erasures_seen:
         _forget_erased_users(state, conn, freshness.snapshot.erasures)
+    if state.settings.wod_only_when_ready:
+        _refuse_unless_ready(state, freshness)
     if not fresh:
         held = wods.get(user_id, day, freshness.catalog_version)
         if held is not None:
@@ -155,6 +159,22 @@ def _exercises(state: AppState, user_id: str, day: Day, fresh: bool) -> tuple[Fr
     if not fresh:
         wods.put(user_id, day, catalog.version, exercises)
     return freshness, exercises
+
+
+def _refuse_unless_ready(state: AppState, freshness: Freshness) -> None:
+    """503 while this process's /ready fails (COACH_WOD_ONLY_WHEN_READY): nginx then asks
+    the next replica, and the monolith after the last. Judged once per status read."""
+    held = state.readiness
+    if held is None or held[0] is not freshness:
+        catalog = state.catalog.current(state.conn, freshness.catalog_version)
+        checks = checks_of(state, freshness.snapshot, len(catalog.ids))
+        held = state.readiness = (freshness, tuple(c.name for c in checks if not c.ok))
+    if held[1]:
+        raise ApiError(
+            503,
+            f"this replica is not ready ({', '.join(held[1])}): see GET /ready",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
 
 def _forget_changed_users(conn: sqlite3.Connection, wods: WodCache, mark: ChangeMark) -> None:

@@ -569,6 +569,92 @@ most 2: {verdict(d["ratio_median"] <= 2.0)}).
     return text, headline
 
 
+SNAPSHOT_GOAL = 10.0
+SNAPSHOT_COLUMNS = [
+    "round",
+    "from topics s",
+    "snapshot s",
+    "copy s",
+    "from snapshot s",
+    "checks s",
+    "ratio",
+]
+
+
+def snapshot_section(record: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
+    title = "A new replica: ready from a snapshot against from the topics"
+    if record is None:
+        return missing(title, ".venv/bin/python bench/snapshot.py"), []
+    d = record["data"]
+    rows = [
+        [
+            i + 1,
+            r["from_topics_seconds"],
+            r["snapshot_seconds"],
+            r["copy_seconds"],
+            r["from_snapshot_seconds"],
+            r["checks_seconds"] if r["checks_seconds"] is not None else "?",
+            r["from_topics_seconds"] / r["from_snapshot_seconds"],
+        ]
+        for i, r in enumerate(d["rounds"])
+    ]
+    last = d["rounds"][-1]
+    ratio = d["ratio_median"]
+    text = f"""## {title}
+
+{provenance(record)}
+
+{d["records"]:,} records (two workouts per user on average, user ids drawn from
+{d["users"]:,}, 200 exercises) on a real broker (bench/snapshot.py). Replica A starts from
+an empty file (`coach consume` and `coach api`), timed from the start of the processes to
+`GET /ready` 200; then, A running, `coach snapshot` of its projection, a copy of the file,
+and replica B started on the copy, timed the same way (B first checks the file: topics and
+SQLite's quick check, "checks" below). The projection: {last["file_bytes"] / 1e6:.0f} MB; A's
+resident memory once caught up: consumer (with its writer process)
+{last["consumer_mb"]:.0f} MB, api (1 worker) {last["api_mb"]:.0f} MB.
+
+{table(SNAPSHOT_COLUMNS, rows)}
+
+Time to ready, from the topics / from the snapshot (median of the rounds): **{ratio:.1f}x**
+(goal at least {SNAPSHOT_GOAL:g}x: {verdict(ratio >= SNAPSHOT_GOAL)}); counting the snapshot
+and the copy as well: {d["ratio_with_snapshot_and_copy_median"]:.1f}x.
+"""
+    headline = [
+        [
+            f"Replica ready, from topics / from a snapshot ({d['users']:,} users)",
+            f"{ratio:.1f}x",
+            f">= {SNAPSHOT_GOAL:g}x",
+            verdict(ratio >= SNAPSHOT_GOAL),
+            record["command"],
+        ]
+    ]
+    return text, headline
+
+
+def sharding_section(record: dict[str, Any] | None) -> str:
+    title = "Routing a user to the shard that holds them"
+    if record is None:
+        return missing(title, ".venv/bin/python bench/sharding.py")
+    d = record["data"]
+    rows = [
+        [r["partitions"], r["replicas"], f"{r['min_share']:.2%}", f"{r['max_share']:.2%}"]
+        for r in d["spread"]
+    ]
+    return f"""## {title}
+
+{provenance(record)}
+
+The routing rule of docs/SCALING.md (a user's workouts partition = Kafka's default
+partitioner over the user id; the replica = the one the routing table gives that
+partition), computed by bench/sharding.py for {d["users"]:,} user ids: it agrees with
+aiokafka's `DefaultPartitioner` for {d["agree_aiokafka"]:,} of {d["users"]:,}, and with the
+partition the real broker stored {d["broker_sample"]:,} keyed records in for
+{d["agree_broker"]:,} of them. Users per replica (share of all users, smallest and largest):
+
+{table(["partitions", "replicas", "smallest share", "largest share"], rows)}
+"""
+
+
 def wod_section(record: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
     title = "WOD against the framework's ceiling"
     if record is None:
@@ -845,6 +931,8 @@ def render() -> str:
     wod, wod_head = wod_section(load("wod"))
     tail, tail_head = tail_section(load("tail"))
     freshness, freshness_head = freshness_section(load("freshness"))
+    snapshot, snapshot_head = snapshot_section(load("snapshot"))
+    sharding = sharding_section(load("sharding"))
     headline = (
         adr_head
         + users_head
@@ -854,6 +942,7 @@ def render() -> str:
         + wod_head
         + tail_head
         + freshness_head
+        + snapshot_head
     )
     image = image_section(load("image"))
     return f"""# Benchmarks
@@ -880,6 +969,8 @@ side in one run, as every ratio here is.
 {wod}
 {tail}
 {freshness}
+{snapshot}
+{sharding}
 {image}
 ## Reproducing
 

@@ -32,6 +32,8 @@ DEFAULT = [
     ["bench/scaling.py", "catalog"],
     ["bench/ingest_batch.py"],
     ["bench/image.py"],
+    ["bench/snapshot.py", "--users", "100000"],
+    ["bench/sharding.py", "--users", "100000"],
 ]
 FULL = [
     ["bench/ingest.py", "--events", "500000", "--rounds", "3"],
@@ -44,6 +46,8 @@ FULL = [
     ["bench/scaling.py", "catalog", "--seconds", "8", "--rounds", "3"],
     ["bench/ingest_batch.py", "--full"],
     ["bench/image.py", "--cold"],
+    ["bench/snapshot.py", "--users", "1000000"],
+    ["bench/sharding.py", "--users", "1000000"],
 ]
 
 

@@ -54,7 +54,7 @@ def main(log_level: str) -> None:
 async def _consume(settings: Settings, stop: asyncio.Event) -> int:
     from consumer.kafka import OutOfRetention
     from consumer.loop import Projector
-    from store.errors import StoreError
+    from store.errors import ProjectionRefused, StoreError
 
     try:
         projector = Projector.open(settings)
@@ -66,6 +66,9 @@ async def _consume(settings: Settings, stop: asyncio.Event) -> int:
     except OutOfRetention as exc:
         log.error("%s", exc)
         return 3
+    except ProjectionRefused as exc:
+        log.error("%s", exc)
+        return 1
     except StoreError as exc:  # a swapped-in projection of a newer schema
         log.error("%s; stopping (run the coach version that wrote it)", exc)
         return 1
@@ -188,6 +191,7 @@ for _command in (
     tools.publish,
     tools.demo_data,
     tools.replay,
+    tools.snapshot,
     tools.stats,
     tools.dead_letters,
     tools.token,

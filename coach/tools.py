@@ -163,6 +163,53 @@ def replay(
         sys.exit(4)
 
 
+# -- snapshots ----------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+def snapshot(dest: Path) -> None:
+    """Copy the live projection, with its offsets, to DEST: one self-contained file that a
+    new replica starts from (COACH_DB_PATH=DEST, then `coach consume`).
+
+    The copy is consistent (SQLite's online backup, one read transaction) and pauses
+    neither the api nor the consumer. DEST must not exist; it appears only when complete.
+    It holds personal data, like the projection (docs/PRIVACY.md).
+    """
+    from store import snapshot as snapshots
+    from store.db import open_as_is
+    from store.instants import now_us
+
+    settings = load_or_exit()
+    live = Path(settings.db_path)
+    if not live.exists():
+        raise click.ClickException(f"no projection at {live} (COACH_DB_PATH)")
+    conn = open_as_is(live)
+    try:
+        foreign = snapshots.foreign_topics(
+            conn, (settings.topic_exercises, settings.topic_workouts)
+        )
+    finally:
+        conn.close()
+    if foreign:
+        raise click.ClickException(
+            f"{live} holds offsets of topic(s) {', '.join(foreign)}, not of COACH_TOPIC_* "
+            f"({settings.topic_exercises}, {settings.topic_workouts}): a replica with these "
+            "settings would refuse the snapshot. Run this with the settings of the replica "
+            "that writes the projection."
+        )
+    try:
+        taken = snapshots.take(live, dest, now_us=now_us())
+    except snapshots.SnapshotError as exc:
+        raise click.ClickException(str(exc)) from None
+    offsets = ", ".join(f"{t}/{p}@{o}" for (t, p), o in sorted(taken.offsets.items()))
+    click.echo(
+        f"snapshot {taken.path}: {taken.bytes / 1e6:.1f} MB, schema version "
+        f"{taken.schema_version}, in {taken.seconds:.2f} s"
+    )
+    click.echo(f"offsets: {offsets or 'none (nothing read yet)'}")
+
+
 # -- inspection and development -----------------------------------------------------------------
 
 

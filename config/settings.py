@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     ready_max_data_age_seconds: float = Field(120.0, gt=0, le=86_400)
     """/ready fails when the projection misses events published more than this long ago
     (the broker has been unreachable, or the consumer unable to write, for about as long)."""
+    wod_only_when_ready: bool = False
+    """GET /fitness/wod answers 503 while /ready fails (behind, no heartbeat, no catalog), so
+    that nginx sends the request to the next replica (deploy/nginx: proxy_next_upstream
+    http_503), then to the monolith. Off: a replica that is behind still answers."""
     status_cache_seconds: float = Field(0.05, ge=0, le=60)
     """How long the api reuses what it read of the consumer's status and the catalog version
     on the WOD path (0: read them on every request). It bounds how long a held WOD outlives

@@ -14,7 +14,13 @@ from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
 
 from consumer import topic_ids
 from consumer.health import Health
-from consumer.kafka import TopicRecreated, beyond_message, positions_of, recreated_message
+from consumer.kafka import (
+    TopicRecreated,
+    beyond_message,
+    missing_message,
+    positions_of,
+    recreated_message,
+)
 from consumer.positions import beyond_end
 from events.codec import Role
 from store import reads, writes
@@ -70,6 +76,15 @@ class Assignment:
         self.health.missing_topics = [t for t in self.roles if not cluster.partitions_for_topic(t)]
         if wanted == self.assigned:
             return
+        gone = [
+            key
+            for key in reads.positions(conn)
+            if key[0] in self.roles
+            and cluster.partitions_for_topic(key[0])
+            and TopicPartition(*key) not in wanted
+        ]
+        if gone:  # partitions never go away: this is another topic of the same name
+            raise TopicRecreated(missing_message(sorted(gone)))
         await drain()
         stored = reads.positions(conn)
         # assign() resets every partition's position: seek them all to what is stored

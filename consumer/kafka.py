@@ -55,7 +55,8 @@ def retention_message(exc: OffsetOutOfRangeError) -> str:
     return (
         "stored offset(s) " + ", ".join(where) + " are no longer in the topic (removed by "
         "retention, or the topic was recreated). The projection cannot be continued: "
-        "rebuild it from the topics with `coach replay`."
+        "rebuild it from the topics with `coach replay` (a snapshot this old cannot be "
+        "started from either: take a new one)."
     )
 
 
@@ -75,7 +76,16 @@ def beyond_message(beyond: dict[tuple[str, int], tuple[int, int]]) -> str:
 
 def recreated_message(topics: list[str]) -> str:
     return (
-        f"topic(s) {', '.join(topics)} were deleted and created again (their topic id is not "
-        "the one the projection was read from): the stored offsets belong to the old "
-        "topic. " + _replay_hint()
+        f"topic(s) {', '.join(topics)} were deleted and created again, or the projection was "
+        "read from another cluster (their topic id is not the one the projection was read "
+        "from): the stored offsets belong to another topic. " + _replay_hint()
+    )
+
+
+def missing_message(partitions: list[tuple[str, int]]) -> str:
+    where = ", ".join(f"{t}/{p}" for t, p in partitions)
+    return (
+        f"the projection holds offsets of partition(s) {where}, which the topic does not "
+        "have: it was read from another topic of the same name (deleted and created again "
+        "with fewer partitions, or on another cluster). " + _replay_hint()
     )

@@ -28,6 +28,7 @@ from config.kafka import consumer_options
 from config.settings import Settings
 from consumer.assignment import Assignment
 from consumer.batch import Batch, from_fetched
+from consumer.bootstrap import check_before_reading
 from consumer.commit import no_batches
 from consumer.faults import is_record_fault
 from consumer.fold_schedule import FoldSchedule
@@ -74,11 +75,18 @@ class Projector:
         return cls(settings, conn, live=live)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set; survives broker outages. Raises OutOfRetention."""
+        """Consume until `stop` is set; survives broker outages. Raises OutOfRetention, and
+        ProjectionRefused for a file that must not be read on (consumer/bootstrap.py)."""
         backoff = BACKOFF_START_SECONDS
         self._lock = await wait_for_lock(self.settings.db_path, stop)
         if self._lock is None:
             return
+        try:
+            check_before_reading(self.conn, self.settings)
+        except BaseException:
+            os.close(self._lock)
+            self._lock = None
+            raise
         self._start_writer()
         try:
             while not stop.is_set():

@@ -12,3 +12,8 @@ class SchemaTooNew(StoreError):
 class NeedsReplay(StoreError):
     """The file's schema is older than this coach's, and a migration between them cannot be
     made in place: the projection must be rebuilt from the topics (`coach replay`)."""
+
+
+class ProjectionRefused(StoreError):
+    """The projection file must not be read on with these settings (a snapshot of other
+    topics, a damaged copy): the consumer stops before reading anything."""

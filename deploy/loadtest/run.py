@@ -189,7 +189,7 @@ def nginx_for(
     port = free_port()
     env = {
         **os.environ,
-        "COACH_UPSTREAM": coach,
+        "COACH_UPSTREAMS": coach,
         "LEGACY_UPSTREAM": legacy,
         "COACH_PERCENT": str(percent),
         "LISTEN_PORT": str(port),

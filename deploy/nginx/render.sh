@@ -1,14 +1,21 @@
 #!/bin/sh
 # Render coach.conf.template the way the official nginx image does (envsubst), for exactly
-# its four variables, after checking their values:
+# its four variables, after checking the values they are made from:
 #
-#   COACH_UPSTREAM=127.0.0.1:8000 LEGACY_UPSTREAM=127.0.0.1:8080 COACH_PERCENT=10 \
-#   LISTEN_PORT=8088 deploy/nginx/render.sh deploy/nginx/coach.conf.template [OUTPUT]
+#   COACH_UPSTREAMS=127.0.0.1:8000,127.0.0.1:8001 LEGACY_UPSTREAM=127.0.0.1:8080 \
+#   COACH_PERCENT=10 LISTEN_PORT=8088 deploy/nginx/render.sh deploy/nginx/coach.conf.template [OUTPUT]
+#
+# COACH_UPSTREAMS is the comma-separated list of coach replicas (host:port each); it becomes
+# the template's COACH_SERVERS, one `server` line per replica. COACH_UPSTREAM (one replica)
+# is read when COACH_UPSTREAMS is not set. COACH_FAIL_TIMEOUT (default 5s, whole seconds up
+# to 99) is how long a replica that failed gets no request.
 #
 # With OUTPUT the file is replaced in one step (written beside it, then renamed); without it
-# the result goes to stdout. With no argument at all it only checks the variables: that is
-# how docker-compose.yml runs it, from /docker-entrypoint.d/, before the image's own envsubst,
-# so that a bad value stops nginx instead of routing silently wrong.
+# the result goes to stdout. With no argument at all it only checks the variables, unless
+# NGINX_COACH_TEMPLATE names a template: then it renders that template to
+# NGINX_COACH_OUTPUT (default /etc/nginx/conf.d/default.conf). That is how
+# docker-compose.yml runs it, from /docker-entrypoint.d/, before nginx starts, so that a bad
+# value stops nginx instead of routing silently wrong.
 set -eu
 
 me=$(basename "$0")
@@ -33,22 +40,47 @@ check_host_port() { # NAME VALUE: host:port, with nothing nginx would read as sy
     is_port "$port" || fail "$1 must be host:port with a port from 1 to 65535, not '$2'"
 }
 
-check_host_port COACH_UPSTREAM "${COACH_UPSTREAM:-}"
+# The replicas: each host:port checked, then one server line each. max_fails=1 with
+# fail_timeout: a replica that failed (refused, timed out, or answered 503 because it is not
+# ready: proxy_next_upstream in the template) gets no request for that long (passive health
+# checks; nginx open source has no active ones).
+upstreams=${COACH_UPSTREAMS:-${COACH_UPSTREAM:-}}
+[ -n "$upstreams" ] || fail "COACH_UPSTREAMS must be a comma-separated list of host:port, not ''"
+COACH_SERVERS=
+n=0
+old_ifs=$IFS
+IFS=,
+for upstream in $upstreams; do
+    check_host_port COACH_UPSTREAMS "$upstream"
+    line="server $upstream max_fails=1 fail_timeout=${COACH_FAIL_TIMEOUT:-5s};"
+    if [ $n -eq 0 ]; then COACH_SERVERS=$line; else COACH_SERVERS="$COACH_SERVERS
+    $line"; fi
+    n=$((n + 1))
+done
+IFS=$old_ifs
+[ $n -gt 0 ] || fail "COACH_UPSTREAMS must name at least one host:port"
+case ${COACH_FAIL_TIMEOUT:-5s} in
+    [1-9] | [1-9][0-9] | [1-9]s | [1-9][0-9]s) ;;
+    *) fail "COACH_FAIL_TIMEOUT must be whole seconds from 1 to 99, not '$COACH_FAIL_TIMEOUT'" ;;
+esac
 check_host_port LEGACY_UPSTREAM "${LEGACY_UPSTREAM:-}"
 case ${COACH_PERCENT:-} in
     0 | [1-9] | [1-9][0-9] | 100) ;;
     *) fail "COACH_PERCENT must be a whole number from 0 to 100, not '${COACH_PERCENT:-}'" ;;
 esac
 is_port "${LISTEN_PORT:-}" || fail "LISTEN_PORT must be a port from 1 to 65535, not '${LISTEN_PORT:-}'"
-export COACH_UPSTREAM LEGACY_UPSTREAM COACH_PERCENT LISTEN_PORT
+export COACH_SERVERS LEGACY_UPSTREAM COACH_PERCENT LISTEN_PORT
 
-[ $# -ge 1 ] || exit 0
+if [ $# -eq 0 ]; then
+    [ -n "${NGINX_COACH_TEMPLATE:-}" ] || exit 0
+    set -- "$NGINX_COACH_TEMPLATE" "${NGINX_COACH_OUTPUT:-/etc/nginx/conf.d/default.conf}"
+fi
 [ -r "$1" ] || fail "no template at $1"
 command -v envsubst >/dev/null || fail "envsubst is missing (Debian: apt-get install gettext-base)"
 
 # The explicit list keeps nginx's own $variables as they are.
 # shellcheck disable=SC2016 # envsubst wants the names, unexpanded
-vars='${COACH_UPSTREAM} ${LEGACY_UPSTREAM} ${COACH_PERCENT} ${LISTEN_PORT}'
+vars='${COACH_SERVERS} ${LEGACY_UPSTREAM} ${COACH_PERCENT} ${LISTEN_PORT}'
 if [ $# -ge 2 ]; then
     tmp="$2.rendering.$$"
     trap 'rm -f "$tmp"' EXIT

@@ -5,8 +5,8 @@
 #
 # Renders coach.conf.template for PERCENT into CONF, checks the whole configuration with
 # `nginx -t`, then reloads nginx (graceful: requests in flight finish on the old workers).
-# COACH_UPSTREAM, LEGACY_UPSTREAM and LISTEN_PORT are taken from the environment when set,
-# else from the CONF in place, so that a rollback is this one command with 0. If anything
+# COACH_UPSTREAMS, LEGACY_UPSTREAM and LISTEN_PORT are taken from the environment when set,
+# else from the CONF in place (every replica of its coach upstream), so that a rollback is this one command with 0. If anything
 # fails, CONF is put back as it was and nginx keeps running what it had.
 # NGINX (default: nginx) and NGINX_ARGS (say, "-p DIR -c FILE") say which nginx to talk to.
 set -eu
@@ -23,19 +23,19 @@ template=${COACH_TEMPLATE:-$here/coach.conf.template}
 nginx=${NGINX:-nginx}
 nginx_args=${NGINX_ARGS:-}
 
-from_conf() { # the value a rendered CONF holds: upstream coach|legacy, or listen
+from_conf() { # the value a rendered CONF holds: upstream coach|legacy (comma-separated), or listen
     [ -r "$conf" ] || return 0
     case $1 in
         listen) sed -n 's/^ *listen \([0-9][0-9]*\);.*/\1/p' "$conf" | head -n 1 ;;
-        *) sed -n "/^upstream $1 {/,/}/s/^ *server \\([^ ;]*\\).*/\\1/p" "$conf" | head -n 1 ;;
+        *) sed -n "/^upstream $1 {/,/}/s/^ *server \\([^ ;]*\\).*/\\1/p" "$conf" | paste -sd, - ;;
     esac
 }
 was=$( [ -r "$conf" ] && sed -n 's/.*"~^bx{\([0-9]*\)}".*/\1/p' "$conf" | head -n 1 )
-COACH_UPSTREAM=${COACH_UPSTREAM:-$(from_conf coach)}
+COACH_UPSTREAMS=${COACH_UPSTREAMS:-${COACH_UPSTREAM:-$(from_conf coach)}}
 LEGACY_UPSTREAM=${LEGACY_UPSTREAM:-$(from_conf legacy)}
 LISTEN_PORT=${LISTEN_PORT:-$(from_conf listen)}
 COACH_PERCENT=$percent
-export COACH_UPSTREAM LEGACY_UPSTREAM LISTEN_PORT COACH_PERCENT
+export COACH_UPSTREAMS LEGACY_UPSTREAM LISTEN_PORT COACH_PERCENT
 
 "$here/render.sh" # checks the values; stops here on a bad one
 

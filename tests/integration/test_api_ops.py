@@ -323,3 +323,23 @@ def test_a_stall_of_the_event_loop_shows_in_the_loop_lag_histogram(api, project,
         time.sleep(0.15)  # the monitor's next wake-up records it
         assert lag_at_least(0.25) >= before + 1
         assert client.app.state.loop_lag.worst >= 0.25  # type: ignore[attr-defined]
+
+
+# -- COACH_WOD_ONLY_WHEN_READY (replicas behind nginx) ------------------------------------------
+
+
+def test_wod_only_when_ready_refuses_with_503_while_ready_fails(api, project, record_status):
+    """With the setting, a replica whose /ready fails answers the WOD with 503 (nginx asks the
+    next replica); caught up again, it answers. Without it, the same replica answers."""
+    project([upserted(1), upserted(2)])
+    caught_up(record_status, heartbeat_s=-31)  # the consumer stopped 31 s ago
+    with api(clock=clock, wod_only_when_ready=True) as client:
+        refused = client.get("/fitness/wod", headers=bearer())
+        assert refused.status_code == 503, refused.text
+        assert "heartbeat" in refused.json()["detail"] and refused.headers["retry-after"]
+        assert client.get("/ready").status_code == 503
+        caught_up(record_status)  # its consumer beats again
+        assert client.get("/fitness/wod", headers=bearer()).status_code == 200
+    caught_up(record_status, heartbeat_s=-31)
+    with api(clock=clock) as client:
+        assert client.get("/fitness/wod", headers=bearer()).status_code == 200

@@ -162,10 +162,14 @@ def refusing_address() -> Iterator[str]:
 # -- nginx ----------------------------------------------------------------------------------
 
 
-def render_env(*, coach: str, legacy: str, percent: int | str, port: int) -> dict[str, str]:
+def render_env(
+    *, coach: str | list[str], legacy: str, percent: int | str, port: int
+) -> dict[str, str]:
+    """The render.sh environment; `coach` is one replica's host:port or a list of them."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COACH_UPSTREAM", "COACH_UPSTREAMS")}
     return {
-        **os.environ,
-        "COACH_UPSTREAM": coach,
+        **env,
+        "COACH_UPSTREAMS": coach if isinstance(coach, str) else ",".join(coach),
         "LEGACY_UPSTREAM": legacy,
         "COACH_PERCENT": str(percent),
         "LISTEN_PORT": str(port),
@@ -178,7 +182,9 @@ MAIN_CONF = REPO / "deploy/nginx/standalone.conf.in"
 class Nginx:
     """nginx running the rendered template, in a directory of its own."""
 
-    def __init__(self, binary: str, root: Path, *, coach: str, legacy: str, percent: int) -> None:
+    def __init__(
+        self, binary: str, root: Path, *, coach: str | list[str], legacy: str, percent: int
+    ) -> None:
         self.binary = binary
         self.root = root
         self.port = free_port()
@@ -257,7 +263,7 @@ def start_nginx(nginx_bin: str) -> Iterator[Callable[..., Nginx]]:
     started: list[Nginx] = []
     roots: list[Path] = []
 
-    def start(*, coach: str, legacy: str, percent: int) -> Nginx:
+    def start(*, coach: str | list[str], legacy: str, percent: int) -> Nginx:
         root = Path(tempfile.mkdtemp(prefix="coach-nginx-"))
         root.chmod(0o755)
         roots.append(root)

@@ -23,13 +23,13 @@ def render(**overrides: object) -> subprocess.CompletedProcess[str]:
 
 
 def test_render_fills_in_the_four_variables_and_nothing_else(nginx_bin: str):
-    """Only COACH_UPSTREAM, LEGACY_UPSTREAM, COACH_PERCENT and LISTEN_PORT are replaced;
-    nginx's own variables are left for nginx."""
+    """Only COACH_SERVERS (from COACH_UPSTREAMS), LEGACY_UPSTREAM, COACH_PERCENT and
+    LISTEN_PORT are replaced; nginx's own variables are left for nginx."""
     result = render()
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert "${" not in text
-    assert "server 127.0.0.1:8000;" in text
+    assert "server 127.0.0.1:8000 max_fails=1 fail_timeout=5s;" in text
     assert "server legacy.internal:8080;" in text
     assert "listen 80;" in text
     assert '"~^bx{10}"' in text
@@ -38,7 +38,7 @@ def test_render_fills_in_the_four_variables_and_nothing_else(nginx_bin: str):
     template_names = set(re.findall(r"\$\{?([A-Za-z_]\w*)", TEMPLATE.read_text()))
     rendered_names = set(re.findall(r"\$\{?([A-Za-z_]\w*)", text))
     assert template_names - rendered_names == {
-        "COACH_UPSTREAM",
+        "COACH_SERVERS",
         "LEGACY_UPSTREAM",
         "COACH_PERCENT",
         "LISTEN_PORT",
@@ -53,8 +53,11 @@ def test_render_fills_in_the_four_variables_and_nothing_else(nginx_bin: str):
         ({"percent": "10.5"}, "COACH_PERCENT"),
         ({"percent": "010"}, "COACH_PERCENT"),
         ({"percent": ""}, "COACH_PERCENT"),
-        ({"coach": "coach"}, "COACH_UPSTREAM"),
-        ({"coach": "coach:80; include /etc/passwd"}, "COACH_UPSTREAM"),
+        ({"coach": "coach"}, "COACH_UPSTREAMS"),
+        ({"coach": "coach:80; include /etc/passwd"}, "COACH_UPSTREAMS"),
+        ({"coach": "a:80,coach:80; include /etc/passwd"}, "COACH_UPSTREAMS"),
+        ({"coach": "a:80,,b:80"}, "COACH_UPSTREAMS"),
+        ({"coach": ""}, "COACH_UPSTREAMS"),
         ({"legacy": "legacy:0"}, "LEGACY_UPSTREAM"),
         ({"port": 70000}, "LISTEN_PORT"),
     ],
@@ -68,7 +71,7 @@ def test_render_refuses_a_bad_value(nginx_bin: str, override: dict[str, object],
 
 
 def _set_percent(nginx: Nginx, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    names = {"COACH_UPSTREAM", "LEGACY_UPSTREAM", "COACH_PERCENT", "LISTEN_PORT"}
+    names = {"COACH_UPSTREAM", "COACH_UPSTREAMS", "LEGACY_UPSTREAM", "COACH_PERCENT", "LISTEN_PORT"}
     clean = {k: v for k, v in os.environ.items() if k not in names}
     clean.update(NGINX=nginx.binary, NGINX_ARGS=" ".join(nginx.args[1:]), **env)
     return subprocess.run(
@@ -109,7 +112,7 @@ def test_set_percent_moves_traffic_with_a_reload(start_nginx, coach: Backend, le
 
 @pytest.mark.parametrize(
     ("args", "env"),
-    [(["150"], {}), (["20"], {"COACH_UPSTREAM": "no-such-host.invalid:80"})],
+    [(["150"], {}), (["20"], {"COACH_UPSTREAMS": "no-such-host.invalid:80"})],
     ids=["bad-percent", "nginx-t-fails"],
 )
 def test_set_percent_leaves_nginx_alone_when_it_fails(
@@ -124,3 +127,37 @@ def test_set_percent_leaves_nginx_alone_when_it_fails(
     assert Path(nginx.conf).read_text() == before
     assert not list(Path(nginx.conf).parent.glob("coach.conf.*"))
     assert _sides(nginx, [f"stay-{i}" for i in range(20)]) == {"legacy"}
+
+
+def test_render_makes_one_server_line_per_replica(nginx_bin: str, tmp_path: Path):
+    """COACH_UPSTREAMS with three replicas: three server lines in the coach upstream, which
+    set-percent.sh reads back (all three) when it moves traffic."""
+    result = render(coach="10.0.0.1:8000,10.0.0.2:8000,coach-3.internal:8001")
+    assert result.returncode == 0, result.stderr
+    block = result.stdout.split("upstream coach {", 1)[1].split("}", 1)[0]
+    assert re.findall(r"server (\S+) max_fails=1 fail_timeout=5s;", block) == [
+        "10.0.0.1:8000",
+        "10.0.0.2:8000",
+        "coach-3.internal:8001",
+    ]
+
+
+def test_set_percent_keeps_every_replica(tmp_path: Path):
+    """set-percent.sh on a configuration of three replicas reads all three back from it
+    (nginx stands in as `true`: only the rendering is checked here)."""
+    conf = tmp_path / "coach.conf"
+    replicas = ["10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.3:8001"]
+    env = render_env(coach=replicas, legacy="legacy:8080", percent=10, port=8088)
+    subprocess.run([str(RENDER), str(TEMPLATE), str(conf)], env=env, check=True)
+    clean = {k: v for k, v in env.items() if not k.startswith(("COACH_", "LEGACY_", "LISTEN_"))}
+    result = subprocess.run(
+        [str(SET_PERCENT), "30", str(conf)],
+        env={**clean, "NGINX": "true"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    text = conf.read_text()
+    block = text.split("upstream coach {", 1)[1].split("}", 1)[0]
+    assert re.findall(r"server (\S+) max_fails", block) == replicas
+    assert '"~^bx{30}"' in text and "listen 8088;" in text

@@ -1,0 +1,190 @@
+"""`coach snapshot` of a live replica on a real broker, and a new replica started from it:
+the copy is taken while the consumer writes and the api answers under load (neither
+pauses), the new replica reads on from the snapshot's offsets only and ends with the same
+tables; a snapshot of other topics, of a newer schema, damaged or older than the topics'
+retention is refused before anything is read."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import re
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.structs import TopicPartition
+
+from store import reads
+from tests.e2e.helpers import Service, coach, free_port, wait_for
+from tests.e2e.test_consumer_faults import Truth, applied_records, publish
+from tests.e2e.test_replay import Load, sums_of
+
+pytestmark = pytest.mark.broker
+
+
+def _refused(settings, tmp_path: Path, name: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Run `coach consume` on `settings` until it exits by itself: (exit code, log)."""
+    consumer = Service(settings, tmp_path / f"{name}.log", "consume")
+    try:
+        code = consumer.proc.wait(60)
+    finally:
+        consumer.stop()
+    return code, consumer.log()
+
+
+def test_a_new_replica_starts_from_a_snapshot_of_a_live_one(kafka_settings, tmp_path):
+    settings = kafka_settings.model_copy(
+        update={"topic_partitions": 3, "db_path": tmp_path / "a" / "coach.db"}
+    )
+    truth = Truth(workouts=2_000, seed=5)
+    first, rest = truth.records[:1_200], truth.records[1_200:]
+    coach(settings, "topics", "create")
+    publish(settings, first)
+    consumer = Service(settings, tmp_path / "a-consume.log", "consume")
+    port = free_port()
+    api = Service(settings, tmp_path / "a-api.log", "api", "--port", str(port))
+    dest = tmp_path / "b" / "from-a.db"
+    try:
+        wait_for(
+            "replica A caught up",
+            lambda: applied_records(settings) == len(first),
+            timeout=120,
+            service=consumer,
+        )
+        wait_for("A's api", lambda: _status(port, "/health") == 200, service=api)
+        # The snapshot while A's api is under load and its consumer applies new records,
+        # which keep coming until it is taken (the last chunk only after it).
+        taken_event = threading.Event()
+
+        def stream() -> None:
+            chunks = [rest[i : i + 50] for i in range(0, len(rest), 50)]
+            for chunk in chunks[:-1]:
+                publish(settings, chunk)
+            taken_event.wait(300)
+            publish(settings, chunks[-1])
+
+        publisher = threading.Thread(target=stream)
+        with Load(port, threads=2) as load:
+            publisher.start()
+            wait_for("A applying new records", lambda: applied_records(settings) > len(first))
+            try:
+                taken = coach(settings, "snapshot", str(dest))
+            finally:
+                taken_event.set()
+                publisher.join()
+            wait_for(
+                "A applied the rest",
+                lambda: applied_records(settings) == len(truth.records),
+                timeout=120,
+                service=consumer,
+            )
+        assert set(load.statuses) == {200}, load.statuses
+        out = taken.stdout.decode()
+        assert f"snapshot {dest}" in out and "offsets: " in out
+        offsets = {
+            (t, int(p)): int(o)
+            for t, p, o in re.findall(r"(\S+)/(\d+)@(\d+)", out.split("offsets: ")[1])
+        }
+        in_snapshot = sum(offsets.values())
+        assert len(first) <= in_snapshot < len(truth.records)
+        assert sorted(p.name for p in dest.parent.iterdir()) == ["from-a.db"]  # no -wal
+        old = _copy(dest, "old")  # for the retention case, at the end
+
+        # The refusals, each on a copy of the snapshot, before anything is read.
+        bad_topics = settings.model_copy(
+            update={
+                "db_path": _copy(dest, "topics"),
+                "topic_workouts": settings.topic_workouts + ".x",
+            }
+        )
+        code, log = _refused(bad_topics, tmp_path, "topics")
+        assert code == 1 and "other topics" in log and settings.topic_workouts in log, log
+        newer = _copy(dest, "newer")
+        _raw(newer, "PRAGMA user_version = 99")
+        code, log = _refused(settings.model_copy(update={"db_path": newer}), tmp_path, "newer")
+        assert code == 1 and "newer than this coach" in log, log
+        damaged = _copy(dest, "damaged")
+        _damage(damaged)
+        code, log = _refused(settings.model_copy(update={"db_path": damaged}), tmp_path, "damaged")
+        assert code == 1 and "quick check" in log, log
+
+        # Replica B from the snapshot: reads only what came after it, ends equal to A.
+        b_settings = settings.model_copy(update={"db_path": dest})
+        b = Service(b_settings, tmp_path / "b-consume.log", "consume")
+        try:
+            wait_for(
+                "replica B caught up",
+                lambda: applied_records(b_settings) == len(truth.records),
+                timeout=120,
+                service=b,
+            )
+            wait_for(
+                "replica A caught up",
+                lambda: applied_records(settings) == len(truth.records),
+                timeout=120,
+                service=consumer,
+            )
+        finally:
+            assert b.stop() == 0, b.log()
+        assert "starting from a snapshot" in b.log()
+        read = int(re.search(r"consumer stopped after (\d+) records", b.log()).group(1))  # type: ignore[union-attr]
+        assert read == len(truth.records) - in_snapshot
+        assert sums_of(dest) == sums_of(settings.db_path)
+    finally:
+        api.stop()
+        assert consumer.stop() == 0, consumer.log()
+
+    # A snapshot older than the topics' retention: refused with the replay hint.
+    ends = reads.positions_at(settings.db_path)
+    (topic, partition), at = next(
+        (tp, o)
+        for tp, o in sorted(offsets.items())
+        if ends[tp] > o and tp[0] == settings.topic_workouts
+    )
+    asyncio.run(
+        _delete_records(settings, TopicPartition(topic, partition), ends[(topic, partition)])
+    )
+    code, log = _refused(settings.model_copy(update={"db_path": old}), tmp_path, "old")
+    assert code == 3, log
+    assert "coach replay" in log and f"{topic}/{partition}@{at}" in log
+
+
+def _status(port: int, path: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def _copy(path: Path, name: str) -> Path:
+    target = path.with_name(f"{name}.db")
+    shutil.copyfile(path, target)
+    return target
+
+
+def _raw(path: Path, sql: str) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(sql)
+    conn.close()
+
+
+def _damage(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    for i in range(4096 * 3, len(raw) - 4096, 4096 * 5):
+        raw[i + 100 : i + 400] = b"\xff" * 300
+    path.write_bytes(bytes(raw))
+
+
+async def _delete_records(settings, tp: TopicPartition, before: int) -> None:  # type: ignore[no-untyped-def]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_records({tp: RecordsToDelete(before)})
+    finally:
+        await admin.close()
