@@ -1,0 +1,7 @@
+"""`python -m monolith_kit` is the backfill command (monolith_kit/backfill.py)."""
+
+import sys
+
+from monolith_kit.backfill import main
+
+sys.exit(main())
