@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=1000)
     args = parser.parse_args(argv)
     source = _load(args.source)
-    if not isinstance(source, BackfillSource):
+    # (duck-typed: under `python -m monolith_kit.backfill` this module is __main__, and its
+    # BackfillSource is not the class the monolith's module imported)
+    if not all(callable(getattr(source, f, None)) for f in ("catalog", "completed_workouts")):
         parser.error(f"{args.source} is not a BackfillSource")
     engine = create_engine(args.database_url)
     try:
