@@ -29,6 +29,7 @@ DEFAULT = [
     ["bench/scaling.py", "users"],
     ["bench/scaling.py", "catalog"],
     ["bench/ingest_batch.py"],
+    ["bench/cdc_freshness.py", "--seconds", "20"],
 ]
 FULL = [
     ["bench/ingest.py", "--events", "500000", "--rounds", "3"],
@@ -38,6 +39,7 @@ FULL = [
     ["bench/scaling.py", "users", "--full"],
     ["bench/scaling.py", "catalog", "--seconds", "8", "--rounds", "3"],
     ["bench/ingest_batch.py", "--full"],
+    ["bench/cdc_freshness.py"],
 ]
 
 
