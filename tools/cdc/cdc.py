@@ -125,8 +125,26 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd]
 
 
+def _pg_root(home: Path) -> Path:
+    """``<home>/pg``, unless the `postgres` user cannot reach it (a clone under /root, say):
+    then a folder of that user's own, named after `home`."""
+    root = home / "pg"
+    if os.geteuid() != 0:
+        return root
+    home.mkdir(parents=True, exist_ok=True)
+    reachable = subprocess.run(
+        ["runuser", "-u", "postgres", "--", "test", "-x", str(home)],
+        stdin=subprocess.DEVNULL, check=False,
+    ).returncode == 0  # fmt: skip
+    if reachable:
+        return root
+    digest = hashlib.sha256(str(home).encode()).hexdigest()[:12]
+    return Path("/var/lib/postgresql") / f"coach-cdc-{digest}"
+
+
 def _pg_dirs(home: Path) -> tuple[Path, Path, Path]:
-    return home / "pg" / "data", home / "pg" / "run", home / "pg" / "postgres.log"
+    root = _pg_root(home)
+    return root / "data", root / "run", root / "postgres.log"
 
 
 def postgres_running(home: str | os.PathLike[str] | None = None, port: int = PG_PORT) -> bool:
@@ -152,6 +170,8 @@ def start_postgres(
         if postgres_running(h, port):
             return
         run.mkdir(parents=True, exist_ok=True)
+        if data.parent != h / "pg":
+            _log(f"the postgres user cannot reach {h}: the cluster lives in {data.parent}", quiet)
         if os.geteuid() == 0:
             shutil.chown(data.parent, "postgres", "postgres")
             shutil.chown(run, "postgres", "postgres")
