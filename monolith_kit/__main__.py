@@ -4,4 +4,5 @@ import sys
 
 from monolith_kit.backfill import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
