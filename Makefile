@@ -86,3 +86,15 @@ broker-stop: ## Stop the local Kafka broker
 
 clean: ## Remove the dev projection and caches (not the broker's data)
 	rm -rf .coach-dev .pytest_cache .ruff_cache .mypy_cache .hypothesis
+
+# -- change data capture: the monolith's PostgreSQL and outbox relay (tools/cdc/cdc.py) -------
+.PHONY: cdc cdc-stop
+
+cdc: install ## Start PostgreSQL 15 (127.0.0.1:5433, database monolith with the outbox) and Kafka Connect with Debezium's outbox connector to the COACH_TOPIC_* topics
+	@test -x /usr/lib/postgresql/15/bin/initdb || { apt-get update -q && apt-get install -y -q postgresql-15; }
+	@test -n "$${COACH_KAFKA_BOOTSTRAP_SERVERS:-}" || $(PYTHON) tools/kafka/broker.py start
+	@$(BIN)/coach topics create
+	@$(PYTHON) tools/cdc/cdc.py start
+
+cdc-stop: ## Stop Kafka Connect and PostgreSQL (their state stays in .cdc/)
+	@$(PYTHON) tools/cdc/cdc.py stop

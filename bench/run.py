@@ -34,6 +34,7 @@ DEFAULT = [
     ["bench/image.py"],
     ["bench/snapshot.py", "--users", "100000"],
     ["bench/sharding.py", "--users", "100000"],
+    ["bench/cdc_freshness.py", "--seconds", "20"],
 ]
 FULL = [
     ["bench/ingest.py", "--events", "500000", "--rounds", "3"],
@@ -48,6 +49,7 @@ FULL = [
     ["bench/image.py", "--cold"],
     ["bench/snapshot.py", "--users", "1000000"],
     ["bench/sharding.py", "--users", "1000000"],
+    ["bench/cdc_freshness.py"],
 ]
 
 

@@ -85,7 +85,7 @@ def prepare(
             role = roles.get(record.topic)
             if role is None:
                 raise DecodeError(f"topic {record.topic!r} is not one coach reads")
-            decoded = decode_record(role, record.key, record.value)
+            decoded = decode_record(role, record.key, record.value, record.headers)
         except DecodeError as exc:
             if rows:
                 ops.append((rows, indexes))

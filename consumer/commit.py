@@ -232,4 +232,5 @@ def _dead_letter(conn: sqlite3.Connection, record: KafkaRecord, error: str, ctx:
         error=error,
         failed_at_us=ctx.now_us,
         timestamp_ms=record.timestamp,
+        headers=record.headers,
     )

@@ -36,6 +36,7 @@ def list_letters(conn: sqlite3.Connection, *, limit: int = 100) -> list[dict[str
             "offset": letter.offset,
             "key": _text(letter.key),
             "value": _text(letter.value),
+            "headers": {name: _text(raw) for name, raw in letter.headers},
             "error": letter.error,
             "failed_at": _iso(letter.failed_at_us),
             "redacted_at": None if letter.redacted_at_us is None else _iso(letter.redacted_at_us),
@@ -81,7 +82,7 @@ def retry(conn: sqlite3.Connection, *, roles: Mapping[str, Role]) -> RetryResult
             continue
         ctx = Context(now_us=now_us()).for_record(letter.timestamp_ms)
         with transaction(conn):
-            error = _apply_letter(conn, role, letter.key, letter.value, ctx)
+            error = _apply_letter(conn, role, letter, ctx)
             if error is None:
                 letters.remove(conn, letter.id)
                 result.applied += 1
@@ -93,10 +94,10 @@ def retry(conn: sqlite3.Connection, *, roles: Mapping[str, Role]) -> RetryResult
 
 
 def _apply_letter(
-    conn: sqlite3.Connection, role: Role, key: bytes | None, value: bytes | None, ctx: Context
+    conn: sqlite3.Connection, role: Role, letter: letters.Letter, ctx: Context
 ) -> str | None:
     try:
-        decoded = decode_record(role, key, value)
+        decoded = decode_record(role, letter.key, letter.value, letter.headers)
     except DecodeError as exc:
         return str(exc)
     if not decoded.known:

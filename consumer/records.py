@@ -22,6 +22,8 @@ class KafkaRecord(Protocol):
     def value(self) -> bytes | None: ...
     @property
     def timestamp(self) -> int | None: ...  # milliseconds since the epoch
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...  # binary-mode CloudEvents use them
 
 
 @dataclass(frozen=True, slots=True)

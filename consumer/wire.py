@@ -58,7 +58,7 @@ def encode_batch(batch: Batch, *, full: bool = False) -> bytes:
 
     def hold(i: int) -> None:
         r = records[i]
-        held.append([i, r.topic, r.partition, r.offset, r.key, r.value, r.timestamp])
+        held.append([i, r.topic, r.partition, r.offset, r.key, r.value, r.timestamp, r.headers])
 
     for first, second in batch.ops:
         if isinstance(first, list):
@@ -92,7 +92,7 @@ class _HeldRecords(Sequence[KafkaRecord]):
 
     def __init__(self, count: int, held: list[list[Any]]) -> None:
         self._count = count
-        self._held = {row[0]: Record(*row[1:]) for row in held}
+        self._held = {row[0]: _held_record(row) for row in held}
 
     def __len__(self) -> int:
         return self._count
@@ -109,6 +109,11 @@ class _HeldRecords(Sequence[KafkaRecord]):
             ) from None
 
 
+def _held_record(row: list[Any]) -> Record:
+    _, topic, partition, offset, key, value, timestamp, headers = row
+    return Record(topic, partition, offset, key, value, timestamp, tuple(map(tuple, headers)))
+
+
 def decode_batch(payload: bytes, roles: Mapping[str, Role]) -> Batch:
     now_us, count, held, ops, positions, unknown, unknown_types = _decode(payload)
     records = _HeldRecords(count, held)
@@ -117,7 +122,9 @@ def decode_batch(payload: bytes, roles: Mapping[str, Role]) -> Batch:
         if op[0] == _DECODED:
             record = records[op[1]]
             try:
-                decoded = decode_record(roles[record.topic], record.key, record.value)
+                decoded = decode_record(
+                    roles[record.topic], record.key, record.value, record.headers
+                )
             except DecodeError as exc:  # cannot happen: it decoded in the parent
                 batch.ops.append((op[1], str(exc)))
                 continue

@@ -7,12 +7,14 @@ be tested without a broker and the consumer can send what fails to the dead lett
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
 
 from events.models import (
+    DATA_MODELS,
     EVENTS_BY_ROLE,
     EXERCISE_DELETED,
     EXERCISE_UPSERTED,
@@ -97,17 +99,32 @@ def _described(key: str | None) -> str:
     return "no key" if key is None else f"a key of {len(key)} characters"
 
 
-def decode_record(role: Role, key: bytes | None, value: bytes | None) -> Decoded:
+def decode_record(
+    role: Role,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes | None]] = (),
+) -> Decoded:
     """Decode one record of the `role` topic; raise DecodeError with the reason if invalid.
 
-    The value's JSON is parsed and validated in one pass against the events that belong on
-    the topic. Only when that fails is the bare envelope read, to tell an unknown type
-    (skipped) or a type of the other topic from a broken record.
+    Both content modes of the CloudEvents Kafka protocol binding are read: structured (the
+    whole event as the JSON value, with a `content-type` of `application/cloudevents+json`
+    or none at all) and binary (the attributes in `ce_*` headers, the data as the value).
+    The headers are looked at only when there are some, so a record without headers costs
+    what it always did.
+
+    In structured mode the value's JSON is parsed and validated in one pass against the
+    events that belong on the topic. Only when that fails is the bare envelope read, to tell
+    an unknown type (skipped) or a type of the other topic from a broken record.
     """
     try:
         key_text = key.decode() if key is not None else None
     except UnicodeDecodeError:
         raise DecodeError("key is not UTF-8 text") from None
+    if headers:
+        attributes = _content_mode(headers)
+        if attributes is not None:
+            return _decode_binary(role, key_text, value, attributes)
     if value is None:
         if role == "exercises":
             return Decoded(TOMBSTONE, exercise_id_from_key(key_text), None)
@@ -122,6 +139,115 @@ def decode_record(role: Role, key: bytes | None, value: bytes | None) -> Decoded
             f"record key ({_described(key_text)}) does not match the event's data.{field}"
         )
     return Decoded(_TYPE_OF[type(event)], event.data, event.id)
+
+
+STRUCTURED_MEDIA_TYPE = "application/cloudevents+json"
+"""The `content-type` of a structured-mode record in the JSON event format."""
+
+_DATA_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    type_: msgspec.json.Decoder(model) for type_, model in DATA_MODELS.items()
+}
+_TEXT_MAX = 200
+
+
+def _media_type(content_type: bytes | None) -> str:
+    """`application/json; charset=utf-8` -> `application/json` (lower case)."""
+    if content_type is None:
+        return ""
+    try:
+        text = content_type.decode()
+    except UnicodeDecodeError:
+        raise DecodeError("content-type header is not UTF-8 text") from None
+    return text.split(";", 1)[0].strip().lower()
+
+
+def _content_mode(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, bytes | None] | None:
+    """The `ce_*` headers of a binary-mode record; None for a structured-mode one.
+
+    The Kafka protocol binding's rule: a `content-type` of a CloudEvents media type
+    (`application/cloudevents...`) is structured mode; else a `ce_specversion` header is
+    binary mode; else, with no `content-type` at all, the value is taken as a structured
+    event in JSON, as coach always has. Anything else (a `content-type` such as
+    `application/json` or `text/plain` and no `ce_specversion`) is neither: DecodeError."""
+    content_type: bytes | None = None
+    has_content_type = False
+    attributes: dict[str, bytes | None] = {}
+    for name, raw in headers:
+        lowered = name.lower()
+        if lowered == "content-type":
+            content_type, has_content_type = raw, True
+        elif lowered.startswith("ce_"):
+            attributes[lowered] = raw
+    if has_content_type:
+        media = _media_type(content_type)
+        if media.startswith("application/cloudevents"):
+            if media != STRUCTURED_MEDIA_TYPE:
+                raise DecodeError(
+                    f"structured-mode event in an unsupported format ({media!r}): "
+                    f"only {STRUCTURED_MEDIA_TYPE} is read"
+                )
+            return None
+    if "ce_specversion" in attributes:
+        attributes["content-type"] = content_type
+        return attributes
+    if has_content_type:
+        raise DecodeError(
+            f"neither a structured-mode CloudEvent (content-type is {_media_type(content_type)!r},"
+            f" not {STRUCTURED_MEDIA_TYPE}) nor a binary-mode one (no ce_specversion header)"
+        )
+    return None
+
+
+def _attribute(attributes: dict[str, bytes | None], header: str, *, required: bool) -> str | None:
+    raw = attributes.get(header)
+    if raw is None:
+        if required:
+            raise DecodeError(f"binary-mode event without a {header} header")
+        return None
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise DecodeError(f"{header} header is not UTF-8 text") from None
+    if required and not 0 < len(text) <= _TEXT_MAX:
+        raise DecodeError(f"{header} header must be 1 to {_TEXT_MAX} characters")
+    return text
+
+
+def _decode_binary(
+    role: Role,
+    key_text: str | None,
+    value: bytes | None,
+    attributes: dict[str, bytes | None],
+) -> Decoded:
+    """A binary-mode record: the attributes from `ce_*` headers (and `content-type`), the
+    data as the value, validated against the shape of the event's type."""
+    if _attribute(attributes, "ce_specversion", required=True) != "1.0":
+        raise DecodeError("binary-mode event of an unsupported ce_specversion (not 1.0)")
+    event_id = _attribute(attributes, "ce_id", required=True)
+    _attribute(attributes, "ce_source", required=True)
+    type_ = _attribute(attributes, "ce_type", required=True)
+    assert type_ is not None
+    media = _media_type(attributes.get("content-type"))
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise DecodeError(f"binary-mode data must be JSON, got content-type {media!r}")
+    if type_ not in ROLE_OF_TYPE:
+        return Decoded(type_, None, event_id, known=False)
+    if ROLE_OF_TYPE[type_] != role:
+        raise DecodeError(f"{type_} does not belong on the {role} topic")
+    if value is None:
+        raise DecodeError(f"binary-mode {type_} event without data (null value)")
+    try:
+        data = _DATA_DECODERS[type_].decode(value)
+    except msgspec.ValidationError as exc:
+        raise DecodeError(f"invalid {type_} event: {exc} (in binary-mode data)") from None
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"binary-mode data is not JSON: {exc}") from None
+    field = _ENTITY_FIELD[role]
+    if key_text != str(getattr(data, field)):
+        raise DecodeError(
+            f"record key ({_described(key_text)}) does not match the event's data.{field}"
+        )
+    return Decoded(type_, data, event_id)
 
 
 def _not_of_this_topic(role: Role, value: bytes, exc: msgspec.DecodeError) -> Decoded:

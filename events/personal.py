@@ -2,7 +2,8 @@
 
 A record that became a dead letter may be broken in any way, so this reads it leniently:
 its key (on the workouts topic, the user id; on the exercises topic a misrouted workout
-may carry one too) and, when the value is a JSON object, its `data.user_id`. A value that
+may carry one too) and, when the value is a JSON object, its `data.user_id` (structured
+mode) or its own `user_id` (binary mode: the value is the data). A value that
 does not parse names no user by its content: it is matched by its key only.
 """
 
@@ -35,8 +36,10 @@ def _data_user_id(value: bytes | None) -> str | None:
         event: Any = _ANY.decode(value)
     except msgspec.DecodeError:
         return None
-    data = event.get("data") if isinstance(event, dict) else None
-    user = data.get("user_id") if isinstance(data, dict) else None
+    if not isinstance(event, dict):
+        return None
+    data = event.get("data")
+    user = data.get("user_id") if isinstance(data, dict) else event.get("user_id")
     if isinstance(user, bool) or not isinstance(user, str | int):
         return None
     return user if isinstance(user, str) else str(user)

@@ -30,7 +30,7 @@ CANONICAL: dict[str, str] = {
     "performances": """SELECT user_id, exercise_id, workout_id, completed_at_us, sets, reps,
                               weight, deleted
                        FROM performances ORDER BY user_id, exercise_id, workout_id""",
-    "dead_letters": """SELECT topic, partition, "offset", key, value, timestamp_ms,
+    "dead_letters": """SELECT topic, partition, "offset", key, value, headers, timestamp_ms,
                               redacted_at_us IS NOT NULL
                        FROM dead_letters ORDER BY topic, partition, "offset\"""",
     "erased_users": "SELECT user_id, erased_at_us FROM erased_users ORDER BY user_id",

@@ -8,7 +8,10 @@ redacted: its place and reason only (store/erasure.py).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import NamedTuple
+
+import msgspec
 
 from events.personal import users_named
 from store.erasure import erased_among, scrubbed
@@ -26,10 +29,26 @@ class Letter(NamedTuple):
     timestamp_ms: int | None
     redacted_at_us: int | None = None
     """When its key and value were dropped (its user was erased); None: kept whole."""
+    raw_headers: bytes | None = None
+    """The record's headers, msgpack-encoded (`headers` decodes them); None: none."""
+
+    @property
+    def headers(self) -> tuple[tuple[str, bytes | None], ...]:
+        """The record's Kafka headers (binary-mode CloudEvents keep their attributes there)."""
+        if not self.raw_headers:
+            return ()
+        return tuple((name, raw) for name, raw in _decode_headers(self.raw_headers))
 
 
 _COLUMNS = """id, topic, partition, "offset", key, value, error, failed_at_us, timestamp_ms,
-              redacted_at_us"""
+              redacted_at_us, headers"""
+_encode_headers = msgspec.msgpack.Encoder().encode
+_decode_headers = msgspec.msgpack.Decoder(list[tuple[str, bytes | None]]).decode
+
+
+def encoded_headers(headers: Sequence[tuple[str, bytes | None]]) -> bytes | None:
+    """A record's headers as the column keeps them (None for none)."""
+    return _encode_headers([(name, raw) for name, raw in headers]) if headers else None
 
 
 def add_dead_letter(
@@ -43,21 +62,34 @@ def add_dead_letter(
     error: str,
     failed_at_us: int,
     timestamp_ms: int | None = None,
+    headers: Sequence[tuple[str, bytes | None]] = (),
 ) -> bool:
     """Keep a record that could not be applied, with the reason (once per position); one
-    that names an erased user is kept redacted (no key, no value)."""
+    that names an erased user is kept redacted (no key, no value, no headers)."""
     redacted_at_us = None
+    raw_headers = encoded_headers(headers)
     erased = erased_among(conn, users_named(key, value))
     if erased:
-        key = value = None
+        key = value = raw_headers = None
         error = scrubbed(error, erased)
         redacted_at_us = failed_at_us
     cur = conn.execute(
         """INSERT INTO dead_letters
              (topic, partition, "offset", key, value, error, failed_at_us, timestamp_ms,
-              redacted_at_us)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-        (topic, partition, offset, key, value, error, failed_at_us, timestamp_ms, redacted_at_us),
+              redacted_at_us, headers)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+        (
+            topic,
+            partition,
+            offset,
+            key,
+            value,
+            error,
+            failed_at_us,
+            timestamp_ms,
+            redacted_at_us,
+            raw_headers,
+        ),
     )
     return cur.rowcount > 0
 

@@ -71,7 +71,8 @@ def redact_dead_letters(conn: sqlite3.Connection, *, users: Collection[str], now
             if not named.isdisjoint(users):
                 found.append((scrubbed(error, named & set(users)), now_us, letter_id))
     conn.executemany(
-        """UPDATE dead_letters SET key = NULL, value = NULL, error = ?, redacted_at_us = ?
+        """UPDATE dead_letters
+           SET key = NULL, value = NULL, headers = NULL, error = ?, redacted_at_us = ?
            WHERE id = ?""",
         found,
     )

@@ -268,6 +268,19 @@ def m005_erased_users(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m006_dead_letter_headers(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        -- A dead letter keeps its record's Kafka headers (msgpack [[name, value], ...]; NULL
+        -- for none): a binary-mode CloudEvent's attributes are there (ce_*), so a retry
+        -- needs them. Redacted letters drop them with the key and value.
+        ALTER TABLE dead_letters ADD COLUMN headers BLOB;
+        """,
+    )
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema up to date; return its version. Safe to call from many processes."""
     latest = len(MIGRATIONS)

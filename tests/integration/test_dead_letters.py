@@ -70,3 +70,57 @@ def test_cli_lists_dead_letters_as_json_lines(settings):
     assert letter["value"] == "0xff00" and letter["offset"] == 0 and letter["error"]
     retried = CliRunner().invoke(main, ["dead-letters", "retry"], env=env_of(settings))
     assert "applied 0, still failing 1" in retried.output
+
+
+def _binary(event):  # type: ignore[no-untyped-def]
+    """A binary-mode record's headers and value (attributes in ce_* headers)."""
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", event["id"].encode()),
+        ("ce_source", event["source"].encode()),
+        ("ce_type", event["type"].encode()),
+        ("content-type", b"application/json"),
+    ]
+    return headers, json.dumps(event["data"]).encode()
+
+
+def test_a_binary_mode_dead_letter_keeps_its_headers_and_a_retry_uses_them(db_path):
+    """The attributes of a binary-mode event are in its headers: the letter keeps them, the
+    list shows them, a retry decodes with them; erasing the user drops them."""
+    conn = connect(db_path)
+    good = completed("w1", "u-7", datetime.now(UTC) - timedelta(hours=1), [(3, 20.0, 5)])
+    headers, value = _binary(good)
+    with transaction(conn):  # as if it had failed for a cause since fixed
+        dead_letters.add_dead_letter(
+            conn,
+            topic="wo",
+            partition=0,
+            offset=4,
+            key=b"u-7",
+            value=value,
+            error="old cause",
+            failed_at_us=now_us(),
+            headers=headers,
+        )
+    broken_headers, _ = _binary(good)
+    commit_records(
+        conn,
+        [Record("wo", 1, 9, b"u-8", b'{"user_id": "u-8"}', None, broken_headers)],
+        roles=ROLES,
+        ctx=Context(now_us=now_us()),
+    )
+    listed = {letter["offset"]: letter for letter in list_letters(conn)}
+    assert listed[4]["headers"]["ce_type"] == "fitness.workout.completed"
+    assert "binary-mode" in listed[9]["error"] and listed[9]["headers"]["ce_specversion"] == "1.0"
+
+    result = retry(conn, roles=ROLES)
+
+    assert (result.applied, result.still_failing) == (1, 1)
+    assert reads.stats(conn)["workouts"] == 1
+    from store.erasure import redact_dead_letters
+
+    with transaction(conn):
+        assert redact_dead_letters(conn, users={"u-8"}, now_us=now_us()) == 1
+    [left] = dead_letters.oldest(conn)
+    assert left.headers == () and left.key is None and left.value is None
+    conn.close()

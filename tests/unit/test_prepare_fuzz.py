@@ -76,11 +76,51 @@ VALUE = st.one_of(
     mutated(),
     st.sampled_from(VALID).map(orjson.dumps),
 )
+ATTRIBUTES = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "content-type")
+
+
+@st.composite
+def binary_mode(draw: Any) -> tuple[tuple[tuple[str, bytes | None], ...], bytes | None]:
+    """Binary-mode headers and value of a valid event, with any header dropped, replaced
+    (by any bytes, another event's type or None) or added, and the data possibly mutated."""
+    event = orjson.loads(orjson.dumps(draw(st.sampled_from(VALID))))
+    headers: dict[str, bytes | None] = {
+        "ce_specversion": b"1.0",
+        "ce_id": event["id"].encode(),
+        "ce_source": event["source"].encode(),
+        "ce_type": event["type"].encode(),
+        "ce_time": event["time"].encode(),
+        "content-type": b"application/json",
+    }
+    for name in draw(st.lists(st.sampled_from(ATTRIBUTES), max_size=3)):
+        headers[name] = draw(
+            st.none()
+            | st.binary(max_size=30)
+            | st.sampled_from([e["type"].encode() for e in VALID])
+            | st.sampled_from([b"", b"1.0", b"application/cloudevents+json", b"text/plain"])
+        )
+    for name in draw(st.lists(st.sampled_from(ATTRIBUTES), max_size=2)):
+        headers.pop(name, None)
+    extra = draw(st.lists(st.tuples(st.text(max_size=12), st.binary(max_size=20)), max_size=2))
+    data = event["data"]
+    if isinstance(data, dict) and draw(st.booleans()) and data:
+        field = draw(st.sampled_from(sorted(data)))
+        data[field] = draw(JSON)
+    value = draw(st.just(orjson.dumps(data)) | VALUE)
+    return tuple(headers.items()) + tuple(extra), value
+
+
+def _record(topic: str, key: bytes | None, value: Any, headers: Any, ts: int | None) -> Record:
+    if isinstance(value, tuple):  # binary mode: (headers, value)
+        headers, value = headers + value[0], value[1]
+    return Record(topic, 0, 0, key, value, ts, headers)
+
+
 RECORD = st.builds(
-    lambda topic, key, value, headers, ts: Record(topic, 0, 0, key, value, ts, headers),
+    _record,
     st.sampled_from((EX, WO, "not.ours")),
-    KEY,
-    VALUE,
+    KEY | st.just(b"7"),  # the key of every VALID event
+    st.one_of(VALUE, binary_mode()),
     HEADERS,
     st.none() | st.integers(-(2**40), 2**45),
 )

@@ -1,0 +1,465 @@
+"""Freshness through change data capture: from a workout's commit in the monolith's
+PostgreSQL to the first WOD of coach that reflects it, under a steady load of workouts.
+
+    .venv/bin/python bench/cdc_freshness.py [--rate 550] [--seconds 30] [--status-cache 0.05]
+
+1. A PostgreSQL database of its own (tools/cdc/cdc.py's cluster), the stand-in monolith's
+   tables and the outbox; a Kafka Connect worker of its own with Debezium's connector
+   (poll.interval.ms=20) to topics of their own; coach as deployed, `coach consume` and
+   `coach api`.
+2. A catalog of 8 exercises. pgbench commits `--rate` workouts a second (8 connections;
+   each workout, its exercise and its outbox event in one statement, so one transaction)
+   for 20,000 background users: a load that leaves the cores to the system under test.
+3. Ten probes a second: a new user commits a workout yesterday of exercises 1-3; the probe
+   polls that user's WOD (every 10 ms) until it holds none of them. The time from the
+   commit's return to that answer is the freshness.
+
+Writes bench/results/cdc_freshness.json: p50, p90, p99 and max of the freshness, the rate
+of workouts reached, and the probes that never saw their workout (should be none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import importlib.util
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import create_engine, insert
+from sqlalchemy.orm import sessionmaker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import REPO, bench_settings, machine_info, save_result
+from deploy.monolith import models
+from monolith_kit import add_to_outbox, workout_completed
+
+SECRET = "bench-secret-" + "x" * 40
+CATALOG = 8
+PROBE_EXERCISES = (1, 2, 3)
+
+
+def _load_cdc() -> Any:
+    spec = importlib.util.spec_from_file_location("cdc_tools", REPO / "tools/cdc/cdc.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tps(report: str) -> float:
+    for line in report.splitlines():
+        if line.startswith("tps = "):
+            return float(line.split()[2])
+    raise SystemExit(f"pgbench failed:\n{report}")
+
+
+def _dead_letters(db_path: Path) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _answers(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/health")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _commit_workout(engine: Any, user: str, at: datetime, exercises: list[int]) -> None:
+    """One workout and its outbox event in one transaction (SQLAlchemy Core: the ORM's
+    per-row cost would be the benchmark's limit, not the relay's)."""
+    workout_id = str(uuid.uuid4())
+    entries = [{"exercise_id": e, "sets": 3, "reps": 8, "weight": 50.0} for e in exercises]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(models.Workout.__table__),
+            {"id": workout_id, "user_id": user, "completed_at": at},
+        )
+        conn.execute(
+            insert(models.WorkoutExercise.__table__),
+            [{"workout_id": workout_id, "position": i, **e} for i, e in enumerate(entries)],
+        )
+        add_to_outbox(
+            conn,
+            workout_completed(
+                workout_id=workout_id, user_id=user, completed_at=at, exercises=entries
+            ),
+        )
+
+
+PGBENCH_SCRIPT = """\\set u random(1, 20000)
+\\set e random(1, 8)
+WITH w AS (
+  INSERT INTO workouts (id, user_id, completed_at)
+  VALUES (gen_random_uuid()::text, 'bg' || :u, now() - interval '1 day')
+  RETURNING id, user_id, completed_at
+), x AS (
+  INSERT INTO workout_exercises (workout_id, position, exercise_id, sets, reps, weight)
+  SELECT id, 0, :e, 3, 8, 50.0 FROM w
+)
+INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
+SELECT gen_random_uuid(), 'workout', user_id, 'fitness.workout.completed', json_build_object(
+  'specversion', '1.0', 'id', gen_random_uuid(), 'source', '/monolith/fit',
+  'type', 'fitness.workout.completed', 'datacontenttype', 'application/json',
+  'time', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+  'data', json_build_object(
+    'workout_id', id, 'user_id', user_id,
+    'completed_at', to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'exercises', json_build_array(json_build_object(
+      'exercise_id', :e, 'sets', 3, 'reps', 8, 'weight', 50.0))))
+FROM w;
+"""
+"""The background load: what `_commit_workout` does, as one statement (one transaction)
+that pgbench runs at a fixed rate. Python writers would take the cores the system under
+test needs; pgbench costs little."""
+
+
+def _pgbench(cdc: Any, dbname: str, rate: float, seconds: float, home: Path) -> Any:
+    script = home / "workout.sql"
+    script.write_text(PGBENCH_SCRIPT)
+    return subprocess.Popen(
+        [
+            str(cdc.PG_BIN / "pgbench"),
+            "-n",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(cdc.PG_PORT),
+            "-U",
+            "postgres",
+            "-c",
+            "8",
+            "-j",
+            "2",
+            "-R",
+            str(rate),
+            "-T",
+            str(int(seconds)),
+            "-f",
+            str(script),
+            dbname,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _tps(report: str) -> float:
+    for line in report.splitlines():
+        if line.startswith("tps = "):
+            return float(line.split()[2])
+    raise SystemExit(f"pgbench failed:\n{report}")
+
+
+def _dead_letters(db_path: Path) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _answers(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/health")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _commit_workout(engine: Any, user: str, at: datetime, exercises: list[int]) -> None:
+    """One workout and its outbox event in one transaction (SQLAlchemy Core: the ORM's
+    per-row cost would be the benchmark's limit, not the relay's)."""
+    workout_id = str(uuid.uuid4())
+    entries = [{"exercise_id": e, "sets": 3, "reps": 8, "weight": 50.0} for e in exercises]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(models.Workout.__table__),
+            {"id": workout_id, "user_id": user, "completed_at": at},
+        )
+        conn.execute(
+            insert(models.WorkoutExercise.__table__),
+            [{"workout_id": workout_id, "position": i, **e} for i, e in enumerate(entries)],
+        )
+        add_to_outbox(
+            conn,
+            workout_completed(
+                workout_id=workout_id, user_id=user, completed_at=at, exercises=entries
+            ),
+        )
+
+
+def _writer(url: str, rate: float, seconds: float, seed: int, done: Any) -> None:
+    """A process committing `rate` workouts a second for `seconds`."""
+    engine = create_engine(url, pool_size=2)
+    rng = random.Random(seed)
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    begun = time.monotonic()
+    n = 0
+    while time.monotonic() - begun < seconds:
+        _commit_workout(engine, f"bg{rng.randrange(20_000)}", yesterday, [rng.randint(1, CATALOG)])
+        n += 1
+        with done.get_lock():
+            done.value += 1
+        ahead = n / rate - (time.monotonic() - begun)
+        if ahead > 0:
+            time.sleep(ahead)
+    engine.dispose()
+
+
+COMMITTED: dict[str, float] = {}
+ON_TOPIC: dict[str, float] = {}
+
+
+class TopicWatch(threading.Thread):
+    """When each probe's workout arrives on the workouts topic (a consumer of its own, from
+    the end of the topic): splits the freshness into commit -> topic and topic -> WOD."""
+
+    def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
+        self.ready = threading.Event()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        asyncio.run(self._watch())
+
+    async def _watch(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            parts = [TopicPartition(self.topic, p) for p in range(self.partitions)]
+            consumer.assign(parts)
+            await consumer.seek_to_end(*parts)
+            self.ready.set()
+            while not self.stopping.is_set():
+                fetched = await consumer.getmany(timeout_ms=100)
+                now = time.perf_counter()
+                for records in fetched.values():
+                    for record in records:
+                        if record.key and record.key.startswith(b"probe-"):
+                            ON_TOPIC.setdefault(record.key.decode(), now)
+        finally:
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer.stop()
+
+
+def probe(engine: Any, port: int, user: str, timeout: float) -> float | None:
+    """Commit a workout of PROBE_EXERCISES yesterday for `user`; seconds until the WOD
+    reflects it (None: not within `timeout`)."""
+    token = jwt.encode({"sub": user, "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Authorization": f"Bearer {token}"}
+    _commit_workout(engine, user, datetime.now(UTC) - timedelta(days=1), list(PROBE_EXERCISES))
+    committed = time.perf_counter()
+    COMMITTED[user] = committed
+    try:
+        while time.perf_counter() - committed < timeout:
+            conn.request("GET", "/fitness/wod?tz=UTC", headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            if response.status == 200:
+                ids = {e["id"] for e in json.loads(body)["exercises"]}
+                if not ids & set(PROBE_EXERCISES):
+                    return time.perf_counter() - committed
+            time.sleep(0.01)
+    finally:
+        conn.close()
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=550, help="workouts a second (background)")
+    parser.add_argument("--seconds", type=float, default=30, help="how long the probes run")
+    parser.add_argument("--probes-per-second", type=float, default=10)
+    parser.add_argument(
+        "--status-cache", type=float, default=0.05, help="COACH_STATUS_CACHE_SECONDS of the api"
+    )
+    args = parser.parse_args()
+
+    cdc = _load_cdc()
+    home = Path(tempfile.mkdtemp(prefix="cdc-bench-"))
+    settings = bench_settings(home / "coach.db").model_copy(
+        update={"jwt_secret": SECRET, "status_cache_seconds": args.status_cache}
+    )
+    cdc.start_postgres(quiet=True)
+    dbname = f"bench_{uuid.uuid4().hex[:10]}"
+    cdc.create_database(dbname)
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{cdc.PG_PORT}/{dbname}"
+    engine = create_engine(url, pool_size=12, max_overflow=4)
+    sessions = sessionmaker(engine)
+    with engine.begin() as conn:
+        models.create_schema(conn)
+    from tests.conftest import env_of  # the COACH_* environment of the settings
+
+    env = env_of(settings)
+    subprocess.run([str(REPO / ".venv/bin/coach"), "topics", "create"], env=env, check=True)
+    connector = cdc.connector_config(
+        dbname, dbname=dbname, topics=(settings.topic_exercises, settings.topic_workouts)
+    )
+    rest = _free_port()
+    cdc.start_connect(
+        home / "connect",
+        [connector],
+        rest_port=rest,
+        bootstrap=settings.kafka_bootstrap_servers,
+        quiet=True,
+    )
+    port = _free_port()
+    log = open(home / "coach.log", "wb")  # noqa: SIM115
+    coach = str(REPO / ".venv/bin/coach")
+    consumer = subprocess.Popen([coach, "consume"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    service = subprocess.Popen(
+        [coach, "api", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    results: list[float] = []
+    missed = 0
+    try:
+        with sessions.begin() as session:
+            for i in range(1, CATALOG + 1):
+                models.save_exercise(
+                    session,
+                    {
+                        "id": i,
+                        "name": f"Exercise {i}",
+                        "difficulty": 3,
+                        "default_weight": 20,
+                        "default_reps": 8,
+                        "muscle_groups": [
+                            {
+                                "id": 1,
+                                "name": "Legs",
+                                "body_part": "legs",
+                                "is_primary": True,
+                                "intensity": 0.5,
+                            }
+                        ],
+                    },
+                )
+        deadline = time.monotonic() + 60
+        while not _answers(port):
+            if time.monotonic() > deadline or service.poll() is not None:
+                raise SystemExit(f"coach did not start; see {home / 'coach.log'}")
+            time.sleep(0.2)
+        while probe(engine, port, f"warmup-{uuid.uuid4().hex[:6]}", 30) is None:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"coach never reflected a workout; see {home / 'coach.log'}")
+        watch = TopicWatch(
+            settings.kafka_bootstrap_servers, settings.topic_workouts, settings.topic_partitions
+        )
+        watch.start()
+        watch.ready.wait(30)
+        load = _pgbench(cdc, dbname, args.rate, args.seconds + 6, home)
+        time.sleep(3)  # the load reaches its pace
+        lock = threading.Lock()
+        threads = []
+
+        def one(user: str) -> None:
+            nonlocal missed
+            took = probe(engine, port, user, 10)
+            with lock:
+                if took is None:
+                    missed += 1
+                else:
+                    results.append(took)
+
+        started = time.monotonic()
+        n = 0
+        while time.monotonic() - started < args.seconds:
+            thread = threading.Thread(target=one, args=(f"probe-{n}",))
+            thread.start()
+            threads.append(thread)
+            n += 1
+            time.sleep(1 / args.probes_per_second)
+        for thread in threads:
+            thread.join()
+        watch.stopping.set()
+        watch.join(10)
+        report = load.communicate(timeout=120)[0]
+        rate = _tps(report)
+        dead = _dead_letters(settings.db_path)
+    finally:
+        for process in (service, consumer):
+            process.terminate()
+            process.wait(30)
+        log.close()
+        cdc.stop_connect(home / "connect", quiet=True)
+        engine.dispose()
+        cdc.drop_database(dbname, slot=connector["slot.name"])
+
+    ms = [r * 1000 for r in results]
+    to_topic = [
+        (ON_TOPIC[u] - COMMITTED[u]) * 1000 for u in COMMITTED if u in ON_TOPIC and "probe-" in u
+    ]
+    data = {
+        "target_rate": args.rate,
+        "rate": round(rate, 1),
+        "probes": len(results) + missed,
+        "missed": missed,
+        "dead_letters": dead,
+        "status_cache_seconds": args.status_cache,
+        "p50_ms": round(statistics.median(ms), 1),
+        "p90_ms": round(_percentile(ms, 0.90), 1),
+        "p99_ms": round(_percentile(ms, 0.99), 1),
+        "max_ms": round(max(ms), 1),
+        "commit_to_topic_p50_ms": round(statistics.median(to_topic), 1) if to_topic else None,
+        "commit_to_topic_p99_ms": round(_percentile(to_topic, 0.99), 1) if to_topic else None,
+    }
+    print(
+        f"commit -> WOD under {data['rate']:.0f} workouts/s: p50 {data['p50_ms']} ms, "
+        f"p90 {data['p90_ms']} ms, p99 {data['p99_ms']} ms, max {data['max_ms']} ms "
+        f"({data['probes']} probes, {missed} missed); commit -> topic p50 "
+        f"{data['commit_to_topic_p50_ms']} ms, p99 {data['commit_to_topic_p99_ms']} ms"
+    )
+    save_result("cdc_freshness", data, info=machine_info())
+    return 0 if not missed and not dead else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

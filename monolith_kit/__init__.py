@@ -1,0 +1,37 @@
+"""The monolith kit: what the Flask monolith imports to publish coach's events reliably.
+
+Events are built from the same contract models as coach's consumer (events/), so a change of
+the contract breaks both sides' tests, and written into the `outbox` table in the caller's
+own transaction; Debezium reads that table from PostgreSQL's write-ahead log and publishes
+each row to Kafka (docs/MONOLITH.md). It imports nothing of coach's service, only `events`.
+
+    from monolith_kit import add_to_outbox, workout_completed
+
+    with engine.begin() as conn:            # the monolith's own transaction
+        conn.execute(insert(workouts), ...)  # the change
+        add_to_outbox(conn, workout_completed(workout_id=..., user_id=..., ...))
+"""
+
+from monolith_kit.builders import (
+    OutboxEvent,
+    exercise_deleted,
+    exercise_upserted,
+    user_erased,
+    workout_completed,
+    workout_deleted,
+)
+from monolith_kit.outbox import MIGRATIONS, add_all_to_outbox, add_to_outbox, migrate, prune
+
+__all__ = [
+    "MIGRATIONS",
+    "OutboxEvent",
+    "add_all_to_outbox",
+    "add_to_outbox",
+    "exercise_deleted",
+    "exercise_upserted",
+    "migrate",
+    "prune",
+    "user_erased",
+    "workout_completed",
+    "workout_deleted",
+]
