@@ -26,7 +26,6 @@ import contextlib
 import http.client
 import importlib.util
 import json
-import random
 import statistics
 import subprocess
 import sys
@@ -179,77 +178,6 @@ def _pgbench(cdc: Any, dbname: str, rate: float, seconds: float, home: Path) -> 
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def _tps(report: str) -> float:
-    for line in report.splitlines():
-        if line.startswith("tps = "):
-            return float(line.split()[2])
-    raise SystemExit(f"pgbench failed:\n{report}")
-
-
-def _dead_letters(db_path: Path) -> int:
-    import sqlite3
-
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return int(conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
-    finally:
-        conn.close()
-
-
-def _answers(port: int) -> bool:
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/health")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _commit_workout(engine: Any, user: str, at: datetime, exercises: list[int]) -> None:
-    """One workout and its outbox event in one transaction (SQLAlchemy Core: the ORM's
-    per-row cost would be the benchmark's limit, not the relay's)."""
-    workout_id = str(uuid.uuid4())
-    entries = [{"exercise_id": e, "sets": 3, "reps": 8, "weight": 50.0} for e in exercises]
-    with engine.begin() as conn:
-        conn.execute(
-            insert(models.Workout.__table__),
-            {"id": workout_id, "user_id": user, "completed_at": at},
-        )
-        conn.execute(
-            insert(models.WorkoutExercise.__table__),
-            [{"workout_id": workout_id, "position": i, **e} for i, e in enumerate(entries)],
-        )
-        add_to_outbox(
-            conn,
-            workout_completed(
-                workout_id=workout_id, user_id=user, completed_at=at, exercises=entries
-            ),
-        )
-
-
-def _writer(url: str, rate: float, seconds: float, seed: int, done: Any) -> None:
-    """A process committing `rate` workouts a second for `seconds`."""
-    engine = create_engine(url, pool_size=2)
-    rng = random.Random(seed)
-    yesterday = datetime.now(UTC) - timedelta(days=1)
-    begun = time.monotonic()
-    n = 0
-    while time.monotonic() - begun < seconds:
-        _commit_workout(engine, f"bg{rng.randrange(20_000)}", yesterday, [rng.randint(1, CATALOG)])
-        n += 1
-        with done.get_lock():
-            done.value += 1
-        ahead = n / rate - (time.monotonic() - begun)
-        if ahead > 0:
-            time.sleep(ahead)
-    engine.dispose()
 
 
 COMMITTED: dict[str, float] = {}
