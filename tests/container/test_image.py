@@ -115,6 +115,12 @@ print(json.dumps(failed))
 """
 
 
+EXTRA_ONLY = {"monolith_kit": ("sqlalchemy", "psycopg")}
+"""Packages of the wheel whose modules need an optional extra the service image does not
+install (the monolith kit's `monolith` extra: the monolith installs it, coach never imports
+it): in the image they may fail for exactly those missing modules, and nothing else."""
+
+
 def test_every_module_of_the_wheel_imports_in_the_image(engine: Engine, image: str):
     """Each package of pyproject's wheel, and every module in it, imports in the image (a
     package the build context leaves out fails here even where its command's --help, which
@@ -122,7 +128,13 @@ def test_every_module_of_the_wheel_imports_in_the_image(engine: Engine, image: s
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     packages = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
     out = engine("run", "--rm", "--entrypoint", "python", image, "-c", IMPORT_ALL, *packages)
-    assert json.loads(out.stdout) == {}
+    failed = json.loads(out.stdout)
+    extra_only = {
+        name
+        for name, error in failed.items()
+        if any(f"No module named '{dep}" in error for dep in EXTRA_ONLY.get(name.split(".")[0], ()))
+    }
+    assert {n: e for n, e in failed.items() if n not in extra_only} == {}
 
 
 def test_every_zone_without_the_systems_zoneinfo(engine: Engine, image: str):
