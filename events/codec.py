@@ -133,12 +133,17 @@ def decode_record(
         event = _BY_ROLE[role].decode(value)
     except msgspec.DecodeError as exc:
         return _not_of_this_topic(role, value, exc)
+    _check_key(role, key_text, event.data)
+    return Decoded(_TYPE_OF[type(event)], event.data, event.id)
+
+
+def _check_key(role: Role, key_text: str | None, data: Any) -> None:
+    """The record key must be the entity's id: the exercise id, or the user id."""
     field = _ENTITY_FIELD[role]
-    if key_text != str(getattr(event.data, field)):
+    if key_text != str(getattr(data, field)):
         raise DecodeError(
             f"record key ({_described(key_text)}) does not match the event's data.{field}"
         )
-    return Decoded(_TYPE_OF[type(event)], event.data, event.id)
 
 
 STRUCTURED_MEDIA_TYPE = "application/cloudevents+json"
@@ -242,11 +247,7 @@ def _decode_binary(
         raise DecodeError(f"invalid {type_} event: {exc} (in binary-mode data)") from None
     except msgspec.DecodeError as exc:
         raise DecodeError(f"binary-mode data is not JSON: {exc}") from None
-    field = _ENTITY_FIELD[role]
-    if key_text != str(getattr(data, field)):
-        raise DecodeError(
-            f"record key ({_described(key_text)}) does not match the event's data.{field}"
-        )
+    _check_key(role, key_text, data)
     return Decoded(type_, data, event_id)
 
 
