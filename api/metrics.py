@@ -2,7 +2,13 @@
 
 - `coach_http_request_duration_seconds` (histogram) and `coach_http_requests_total`
   (counter), by method, route template (`unmatched` for no route) and status, recorded by a
-  pure ASGI middleware (BaseHTTPMiddleware would cost more than the WOD itself).
+  pure ASGI middleware (BaseHTTPMiddleware would cost more than the WOD itself). These are
+  the SLO metrics: the latency SLO's threshold (`SLO_LATENCY_SECONDS`) is one of the buckets,
+  so that "requests under the threshold" is a bucket's count, not an interpolation.
+- A request carrying `X-Coach-Shadow` (nginx's mirror of the monolith's traffic, phase 2 of
+  the migration) is counted apart, in `coach_shadow_requests_total` and
+  `coach_shadow_request_duration_seconds`, and never in the SLO metrics: no user waits for
+  it. nginx clears the header on every request it routes to coach for real.
 - The projection's state, read from SQLite at scrape time: lag, offsets and last event time
   per partition, the consumer's heartbeat age and broker reachability, dead letters, events
   of unknown type, catalog size.
@@ -29,6 +35,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.lag import heartbeat_age_seconds, partition_lag
 from store import status
 
+SLO_LATENCY_SECONDS = 0.25
+"""The WOD's latency SLO: 99 % of WODs answered within this, in the app (deploy/prometheus)."""
+SHADOW_HEADER = b"x-coach-shadow"
 LATENCY_BUCKETS = (
     0.0005,
     0.001,
@@ -64,19 +73,43 @@ class RequestMetrics:
             ["method", "route", "status"],
             registry=registry,
         )
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self.shadow_duration = Histogram(
+            "coach_shadow_request_duration_seconds",
+            "Time in the app per mirrored request (X-Coach-Shadow); not in the SLO metrics.",
+            ["route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.shadow_requests = Counter(
+            "coach_shadow_requests",
+            "Mirrored requests (X-Coach-Shadow) answered, by route template and status.",
+            ["route", "status"],
+            registry=registry,
+        )
+        self._children: dict[tuple[str, str, int, bool], tuple[Any, Any]] = {}
 
-    def observe(self, method: str, route: str, status_code: int, seconds: float) -> None:
-        key = (method, route, status_code)
+    def observe(
+        self, method: str, route: str, status_code: int, seconds: float, shadow: bool = False
+    ) -> None:
+        key = (method, route, status_code, shadow)
         children = self._children.get(key)
         if children is None:
-            labels = (method if method in METHODS else "other", route, str(status_code))
-            children = self._children[key] = (
-                self.duration.labels(*labels),
-                self.requests.labels(*labels),
-            )
+            if shadow:
+                children = (
+                    self.shadow_duration.labels(route, str(status_code)),
+                    self.shadow_requests.labels(route, str(status_code)),
+                )
+            else:
+                labels = (method if method in METHODS else "other", route, str(status_code))
+                children = (self.duration.labels(*labels), self.requests.labels(*labels))
+            self._children[key] = children
         children[0].observe(seconds)
         children[1].inc()
+
+
+def is_shadow(scope: Scope) -> bool:
+    """Whether the request is nginx's mirror of a monolith request (any X-Coach-Shadow)."""
+    return any(name == SHADOW_HEADER for name, _ in scope["headers"])
 
 
 class MetricsMiddleware:
@@ -110,6 +143,7 @@ class MetricsMiddleware:
                 template,
                 status_code,
                 time.perf_counter() - start,
+                is_shadow(scope),
             )
 
 

@@ -264,6 +264,48 @@ def test_metrics_count_requests_by_route_template_and_status(api, project, recor
     assert histogram[("/fitness/wod", "200")] == 3
 
 
+def test_mirrored_requests_are_counted_apart_and_stay_out_of_the_slo_metrics(
+    api, project, record_status
+):
+    """nginx's shadow mirror marks its copies with X-Coach-Shadow: no user waits for them,
+    so they are counted in coach_shadow_requests_total, never in coach_http_requests_total
+    or the latency histogram the SLO alerts read."""
+    project([upserted(i) for i in range(1, 8)])
+    caught_up(record_status)
+    with api(clock=clock) as client:
+        client.get("/fitness/wod", headers=bearer())
+        for _ in range(4):
+            client.get("/fitness/wod", headers={**bearer(), "X-Coach-Shadow": "1"})
+        client.get("/fitness/wod", headers={"X-Coach-Shadow": "1"})  # 401, mirrored
+        metrics = scrape(client)
+    real = {
+        (s.labels["route"], s.labels["status"]): s.value
+        for s in metrics["coach_http_requests"]
+        if s.name == "coach_http_requests_total"
+    }
+    assert real == {("/fitness/wod", "200"): 1}
+    slo_histogram = [
+        s.value
+        for s in metrics["coach_http_request_duration_seconds"]
+        if s.name.endswith("_count") and s.labels["route"] == "/fitness/wod"
+    ]
+    assert slo_histogram == [1]
+    shadow = {
+        (s.labels["route"], s.labels["status"]): s.value
+        for s in metrics["coach_shadow_requests"]
+        if s.name == "coach_shadow_requests_total"
+    }
+    assert shadow == {("/fitness/wod", "200"): 4, ("/fitness/wod", "401"): 1}
+
+
+def test_the_latency_slo_threshold_is_a_bucket():
+    """The SLO alerts count requests under the threshold from one bucket's `le`; a threshold
+    between buckets would make them interpolate."""
+    from api.metrics import LATENCY_BUCKETS, SLO_LATENCY_SECONDS
+
+    assert SLO_LATENCY_SECONDS in LATENCY_BUCKETS
+
+
 def test_metrics_read_lag_and_dead_letters_at_scrape_time(api, project, record_status):
     project([upserted(1), upserted(2)])
     record_status(

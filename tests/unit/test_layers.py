@@ -33,8 +33,11 @@ ALLOWED: dict[str, set[str]] = {
     # the monolith's kit (installed by the Flask monolith): the contract only, never the
     # service, so that the monolith imports none of coach's service code
     "monolith_kit": {"events"},
+    # progressive delivery (shadow gate, canary): an operator's tools over HTTP, nginx and
+    # its access log; they may read the contract and the WOD's rules, never the service
+    "rollout": {"events", "wod", "config"},
     # the command line and composition root: imports every floor, imported by none
-    "coach": {"events", "wod", "config", "store", "api", "consumer", "replay"},
+    "coach": {"events", "wod", "config", "store", "api", "consumer", "replay", "rollout"},
 }
 
 
