@@ -13,6 +13,7 @@ import click
 from coach import tools
 from coach.tools import load_or_exit
 from config.settings import ConfigError, Settings
+from rollout.cli import rollout
 
 log = logging.getLogger("coach")
 
@@ -195,5 +196,6 @@ for _command in (
     tools.stats,
     tools.dead_letters,
     tools.token,
+    rollout,
 ):
     main.add_command(_command)
