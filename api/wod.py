@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Security
 
+from api.auth import AuthError
 from api.catalog import Catalog
-from api.deps import AppState, PrincipalDep
+from api.deps import UNAUTHORIZED_HEADERS, AppState, bearer_scheme
 from api.errors import ApiError
 from api.freshness import Freshness
 from api.health import checks_of
@@ -26,6 +27,8 @@ from wod.day import Day
 from wod.suggestion import Performance, suggest
 
 router = APIRouter()
+
+WOD_PATH = "/fitness/wod"
 
 RETRY_AFTER_SECONDS = 5
 
@@ -72,7 +75,7 @@ def _parameters() -> list[dict[str, Any]]:
 
 
 @router.get(
-    "/fitness/wod",
+    WOD_PATH,
     response_model=WodResponse,
     response_class=JSONBytes,
     responses={
@@ -89,13 +92,24 @@ def _parameters() -> list[dict[str, Any]]:
     openapi_extra={"parameters": _parameters()},
     tags=["wod"],
 )
-async def get_wod(request: Request, principal: PrincipalDep) -> Any:
+async def get_wod(
+    request: Request, authorization: Annotated[str | None, Security(bearer_scheme)]
+) -> Any:
     """The workout of the day: exercises the user did not do yesterday, with suggestions."""
+    return answer_wod(request.app.state.coach, request.scope["query_string"], authorization)
+
+
+def answer_wod(state: AppState, query_string: bytes, authorization: str | None) -> JSONBytes:
+    """The WOD's response for a request's raw query string and Authorization header, or an
+    ApiError (401, 422, 503). The route above and api/fastpath.py both answer with this."""
     try:
-        query = parse_wod_query(request.scope["query_string"])
+        principal = state.verifier.verify_header(authorization)
+    except AuthError as exc:
+        raise ApiError(401, str(exc), headers=UNAUTHORIZED_HEADERS) from None
+    try:
+        query = parse_wod_query(query_string)
     except QueryError as exc:
         raise ApiError(422, f"invalid query.{exc.name}: {exc}") from None
-    state: AppState = request.app.state.coach
     zone_name = (
         query.tz if query.tz is not None else principal.zoneinfo or state.settings.default_tz
     )
@@ -119,7 +133,7 @@ async def get_wod(request: Request, principal: PrincipalDep) -> Any:
 
 # HEAD answers like GET (nginx sends HEAD the same way); the server sends no body.
 router.add_api_route(
-    "/fitness/wod", get_wod, methods=["HEAD"], response_class=JSONBytes, include_in_schema=False
+    WOD_PATH, get_wod, methods=["HEAD"], response_class=JSONBytes, include_in_schema=False
 )
 
 

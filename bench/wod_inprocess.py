@@ -5,9 +5,16 @@ ASGI app (lifespan started, the same settings as `coach api`) and reports the be
 `--rounds` rounds of CPU time per request, for each path. `--profile` prints a cProfile of
 the WOD path instead (sorted by own time).
 
+`--plain` compares coach's WOD with bench/plain_app.py (a plain FastAPI app: the same HS256
+check and token cache, a fixed body) in the two mixes of bench/tail.py, alternating the two
+apps round by round: hot (1,000 users at random, their tokens cached and WODs held) and cold
+(every request a user and a token not seen before). No sockets and no HTTP parsing: what
+the apps themselves cost, which is where they differ (uvicorn's share is the same for both).
+
     .venv/bin/python bench/wod_inprocess.py
     .venv/bin/python bench/wod_inprocess.py --profile
     .venv/bin/python bench/wod_inprocess.py --wod-cache-size 0   # every WOD read and drawn
+    .venv/bin/python bench/wod_inprocess.py --plain
 """
 
 from __future__ import annotations
@@ -15,7 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import importlib
+import os
 import pstats
+import random
 import sys
 import tempfile
 import time
@@ -27,11 +37,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from api.app import create_app  # noqa: E402
-from bench.wod import SECRET, build_projection, write_tokens  # noqa: E402
+from bench.wod import SECRET, USERS, build_projection, write_tokens  # noqa: E402
 from config.settings import Settings  # noqa: E402
 
 
-async def _request(app: Any, path: str, token: str) -> int:
+async def _request(app: Any, path: str, token: str, body: list[bytes] | None = None) -> int:
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -56,6 +66,8 @@ async def _request(app: Any, path: str, token: str) -> int:
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
+        elif body is not None:
+            body.append(message.get("body", b""))
 
     await app(scope, receive, send)
     return status
@@ -74,11 +86,56 @@ async def _with_lifespan(app: Any, body: Callable[[], Awaitable[None]]) -> None:
         await body()
 
 
+def _tokens(users: list[str]) -> list[str]:
+    import jwt
+
+    exp = int(time.time()) + 4 * 3600
+    return [jwt.encode({"sub": u, "exp": exp}, SECRET, algorithm="HS256") for u in users]
+
+
+async def _plain_comparison(app: Any, tmp: Path, rounds: int, requests: int) -> None:
+    """coach's WOD against the plain app, hot and cold, round by round."""
+    users = [str(u) for u in random.Random(5).sample(range(1, USERS + 1), USERS)]
+    hot = _tokens(users[:1000])
+    cold_needed = rounds * requests + 1000
+    cold_users = (users[1000:] + [f"new-{n}" for n in range(cold_needed)])[:cold_needed]
+    body: list[bytes] = []
+    assert await _request(app, "/fitness/wod", hot[0], body) == 200
+    (tmp / "body.json").write_bytes(b"".join(body))
+    os.environ.update(BENCH_SECRET=SECRET, BENCH_BODY_FILE=str(tmp / "body.json"))
+    plain = importlib.import_module("bench.plain_app").app
+    apps = {"coach": app, "plain": plain}
+    for each in apps.values():  # warm: the hot tokens verified, the WODs held
+        await _run(each, "/fitness/wod", hot, len(hot))
+    rng = random.Random(7)
+    best: dict[tuple[str, str], float] = {}
+    cold_at = {"coach": 0, "plain": 0}
+    cold = {name: _tokens(cold_users) for name in apps}  # the same users, each app its own
+    for _ in range(rounds):
+        for name, each in apps.items():
+            for mix in ("hot", "cold"):
+                if mix == "hot":
+                    tokens = [rng.choice(hot) for _ in range(requests)]
+                else:
+                    start = cold_at[name]
+                    tokens = cold[name][start : start + requests]
+                    cold_at[name] = start + requests
+                us = await _run(each, "/fitness/wod", tokens, len(tokens))
+                best[name, mix] = min(best.get((name, mix), us), us)
+    for mix in ("hot", "cold"):
+        coach_us, plain_us = best["coach", mix], best["plain", mix]
+        print(
+            f"{mix:<5} coach {coach_us:6.1f} us  plain {plain_us:6.1f} us  "
+            f"coach/plain {coach_us / plain_us:.2f}  (CPU per request, best of {rounds})"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--requests", type=int, default=2000, help="per round")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--plain", action="store_true", help="against bench/plain_app.py")
     parser.add_argument(
         "--wod-cache-size", type=int, default=10_000, help="COACH_WOD_CACHE_SIZE (0: off)"
     )
@@ -97,6 +154,9 @@ def main() -> int:
         app = create_app(settings)
 
         async def body() -> None:
+            if args.plain:
+                await _plain_comparison(app, Path(tmp), args.rounds, args.requests)
+                return
             for path in ("/bench/ceiling", "/fitness/wod"):  # warm: every token verified
                 await _run(app, path, tokens, len(tokens))
             if args.profile:
