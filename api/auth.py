@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt.algorithms import HMACAlgorithm
 
 
 class AuthError(Exception):
@@ -37,6 +38,44 @@ class Verified:
     expires_at: float
 
 
+class _HMACKeyCheckedOnce(HMACAlgorithm):
+    """PyJWT's HMAC, with its key check done once for the configured secret.
+
+    PyJWT prepares the key on every decode, and for HMAC that means checking that the secret
+    is not a PEM, SSH or DER public key (by trying to parse it as each): a quarter of a
+    token's verification here. The result depends on the key alone, so for coach's one
+    secret it is computed once, when the verifier is built; any other key is prepared (and
+    checked) as PyJWT does."""
+
+    def __init__(self, hash_alg: Any, secret: str | bytes) -> None:
+        super().__init__(hash_alg)
+        self._secret = secret
+        self._prepared = super().prepare_key(secret)  # InvalidKeyError here, at start-up
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        if key is self._secret:
+            return self._prepared
+        return super().prepare_key(key)
+
+
+_HMAC_HASHES = {
+    "HS256": HMACAlgorithm.SHA256,
+    "HS384": HMACAlgorithm.SHA384,
+    "HS512": HMACAlgorithm.SHA512,
+}
+
+
+def _decoder(key: Any) -> jwt.PyJWT:
+    """A PyJWT of this verifier's own: for an HMAC secret, with the key checked once."""
+    decoder = jwt.PyJWT()
+    if isinstance(key, str | bytes):
+        jws = decoder._jws  # PyJWT builds its PyJWS here; algorithms are registered on it
+        for name, hash_alg in _HMAC_HASHES.items():
+            jws.unregister_algorithm(name)
+            jws.register_algorithm(name, _HMACKeyCheckedOnce(hash_alg, key))
+    return decoder
+
+
 @dataclass(frozen=True)
 class TokenVerifier:
     """Checks signature (one algorithm family), `exp` (required), `iss`/`aud` when set."""
@@ -47,6 +86,14 @@ class TokenVerifier:
     audience: str | None = None
     leeway_seconds: int = 30
     max_bytes: int = 4096
+    _decoder: jwt.PyJWT = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            decoder = _decoder(self.key)
+        except jwt.InvalidKeyError as exc:
+            raise BadKey(f"not usable as an HMAC secret ({exc})") from None
+        object.__setattr__(self, "_decoder", decoder)
 
     @classmethod
     def from_secret_or_file(
@@ -86,7 +133,7 @@ class TokenVerifier:
         if len(token) > self.max_bytes:
             raise AuthError("token too large")
         try:
-            claims = jwt.decode(
+            claims = self._decoder.decode(
                 token,
                 self.key,
                 algorithms=list(self.algorithms),

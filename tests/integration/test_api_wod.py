@@ -179,6 +179,23 @@ def test_api_refuses_to_start_without_a_key(db_path):
         create_app(Settings(db_path=db_path))
 
 
+def test_api_refuses_to_start_with_a_public_key_as_its_hmac_secret(db_path):
+    """A PEM public key pasted into COACH_JWT_SECRET would make every token a 401: the
+    setting is named at start-up instead."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    from config.settings import ConfigError
+
+    with pytest.raises(ConfigError, match="COACH_JWT_SECRET: not usable as an HMAC secret"):
+        create_app(Settings(db_path=db_path, jwt_secret=pem.decode()))
+
+
 def test_head_answers_like_get(project, settings, client):
     """HEAD /fitness/wod is a 200 (nginx sends HEAD the way it sends GET)."""
     project([upserted(1)])

@@ -214,6 +214,30 @@ def test_unusable_public_keys_are_refused(tmp_path, rsa_pair, content, algorithm
         )
 
 
+def test_a_public_key_given_as_the_hmac_secret_is_refused_at_start(rsa_pair):
+    """PyJWT refuses a PEM (or SSH, or DER) public key as an HMAC secret; coach checks its
+    secret once, when the verifier is built, so a misconfigured key stops start-up instead
+    of answering 401 to every request."""
+    from api.auth import BadKey
+
+    with pytest.raises(BadKey, match="HMAC secret"):
+        TokenVerifier.from_secret_or_file(
+            secret=rsa_pair[1].decode(), public_key_file=None, algorithms=("HS256",)
+        )
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
+def test_the_secret_checked_once_still_verifies_each_hmac_algorithm(algorithm):
+    verifier = TokenVerifier(key=SECRET, algorithms=(algorithm,))
+    good = jwt.encode({"sub": "7", "exp": int(time.time()) + 60}, SECRET, algorithm=algorithm)
+    assert verifier.verify(good).user_id == "7"
+    forged = jwt.encode(
+        {"sub": "7", "exp": int(time.time()) + 60}, SECRET + "x", algorithm=algorithm
+    )
+    with pytest.raises(AuthError):
+        verifier.verify(forged)
+
+
 # -- the cache of verified tokens ----------------------------------------------------------------
 
 
