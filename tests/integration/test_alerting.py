@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -267,10 +268,20 @@ def test_the_dashboard_picks_its_prometheus_with_a_variable_every_panel_uses():
 
 
 def test_every_dashboard_panel_has_a_description_a_unit_and_its_own_id():
-    """Unique ids (rows too), and for every panel a description and a unit."""
+    """Unique ids (rows too), panels within the 24 columns and not over one another, and
+    for every panel a description and a unit."""
     every = _dashboard()["panels"]
     ids = [p["id"] for p in every]
     assert len(ids) == len(set(ids))
+    taken: dict[tuple[int, int], str] = {}
+    for panel in every:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        for cell in product(
+            range(grid["x"], grid["x"] + grid["w"]), range(grid["y"], grid["y"] + grid["h"])
+        ):
+            assert cell not in taken, f"{panel['title']!r} overlaps {taken[cell]!r}"
+            taken[cell] = panel["title"]
     for panel in _panels():
         assert panel.get("description", "").strip(), panel["title"]
         assert panel["fieldConfig"]["defaults"].get("unit"), panel["title"]
