@@ -58,6 +58,11 @@ lint: install ## ruff and mypy
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
 
+.PHONY: rules
+rules: ## Check the Prometheus rules and run their unit tests (promtool, Debian's prometheus package; never the service)
+	@command -v promtool >/dev/null || { echo "promtool is missing: apt-get install --no-install-recommends prometheus (see .ci/run)"; exit 1; }
+	@cd deploy/prometheus && promtool check rules coach-rules.yml && promtool test rules coach-rules.test.yml coach-rules.3d.test.yml
+
 format: install ## Format the code with ruff
 	@$(BIN)/ruff format .
 	@$(BIN)/ruff check --fix .

@@ -11,7 +11,8 @@
   it. nginx clears the header on every request it routes to coach for real.
 - The projection's state, read from SQLite at scrape time: lag, offsets and last event time
   per partition, the consumer's heartbeat age and broker reachability, dead letters, events
-  of unknown type, catalog size.
+  of unknown type, catalog size; and GET /ready's verdict (`coach_ready`, with each check in
+  `coach_ready_check`), from the same checks.
 
 With `coach api --workers N` each worker process has its own request metrics, and a scrape
 reaches one of them; the projection's gauges are the same from every worker.
@@ -32,7 +33,9 @@ from prometheus_client.registry import Collector
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.health import checks_of
 from api.lag import heartbeat_age_seconds, partition_lag
+from api.readiness import Check
 from store import status
 
 SLO_LATENCY_SECONDS = 0.25
@@ -169,9 +172,11 @@ class ProjectionCollector(Collector):
         except sqlite3.Error:
             readable.add_metric([], 0)
             yield readable
+            yield GaugeMetricFamily("coach_ready", READY_HELP, value=0)
             return
         readable.add_metric([], 1)
         yield readable
+        yield from _readiness(checks_of(state, snapshot, len(catalog.ids)))
         labels = ["topic", "partition"]
         lag = GaugeMetricFamily(
             "coach_projection_lag_records",
@@ -224,6 +229,19 @@ class ProjectionCollector(Collector):
         yield GaugeMetricFamily(
             "coach_catalog_version", "The catalog version loaded.", value=catalog.version
         )
+
+
+READY_HELP = "1 when GET /ready would answer 200 (every check passes), else 0."
+
+
+def _readiness(checks: list[Check]) -> Iterator[Metric]:
+    yield GaugeMetricFamily("coach_ready", READY_HELP, value=int(all(c.ok for c in checks)))
+    each = GaugeMetricFamily(
+        "coach_ready_check", "1 when this check of GET /ready passes, else 0.", labels=["check"]
+    )
+    for check in checks:
+        each.add_metric([check.name], int(check.ok))
+    yield each
 
 
 router = APIRouter(tags=["operations"])

@@ -331,6 +331,33 @@ def test_metrics_read_lag_and_dead_letters_at_scrape_time(api, project, record_s
         assert scrape(client)["coach_dead_letters"][0].value == 7
 
 
+def test_metrics_give_the_ready_verdict_and_each_check(api, project, record_status):
+    """`coach_ready` is GET /ready's verdict at scrape time and `coach_ready_check` names each
+    check, from the same checks (the readiness alert reads them); 0 when unreadable."""
+    project([upserted(1)])
+    caught_up(record_status)
+    with api(clock=clock) as client:
+        metrics = scrape(client)
+        assert client.get("/ready").status_code == 200
+        assert metrics["coach_ready"][0].value == 1
+        assert {s.labels["check"]: s.value for s in metrics["coach_ready_check"]} == {
+            "catalog": 1,
+            "heartbeat": 1,
+            "lag": 1,
+            "data_age": 1,
+            "storage": 1,
+        }
+    caught_up(record_status, heartbeat_s=-31)
+    with api(clock=clock, ready_max_heartbeat_age_seconds=30) as client:
+        metrics = scrape(client)
+        assert client.get("/ready").json()["failing"] == ["heartbeat"]
+        assert metrics["coach_ready"][0].value == 0
+        checks = {s.labels["check"]: s.value for s in metrics["coach_ready_check"]}
+        assert [name for name, ok in checks.items() if not ok] == ["heartbeat"]
+        client.app.state.coach.conn.close()  # type: ignore[attr-defined]
+        assert scrape(client)["coach_ready"][0].value == 0
+
+
 def test_each_app_has_its_own_registry(api, project):
     """Two apps in one process do not share (or clash on) metrics."""
     project([upserted(1)])
