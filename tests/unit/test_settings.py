@@ -32,7 +32,7 @@ def test_operations_defaults():
     settings = load_settings()
     assert settings.ready_max_lag == 1000
     assert settings.ready_max_heartbeat_age_seconds == 30
-    assert settings.status_cache_seconds == 0.05
+    assert settings.status_cache_seconds == 0.02
     assert settings.jwt_cache_size == 10_000
     assert settings.bench_ceiling is False
 
