@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import bench_settings, delete_topics, machine_info, save_result  # noqa: E402
 from bench.wod import SECRET, free_port  # noqa: E402
+from config.settings import Settings  # noqa: E402
 from events import EXERCISE_UPSERTED, WORKOUT_COMPLETED, encode_event  # noqa: E402
 
 EXERCISES = 20
@@ -240,7 +241,11 @@ def main() -> int:
             consumer.terminate()
             consumer.wait(30)
             asyncio.run(delete_topics(settings))
-    result["status_cache_seconds"] = args.status_cache_seconds
+    result["status_cache_seconds"] = (
+        args.status_cache_seconds
+        if args.status_cache_seconds is not None
+        else Settings.model_fields["status_cache_seconds"].default
+    )
     print(
         f"publish (acks=all) to the first WOD that reflects it, {result['probes']} probes, "
         f"{result['background_rate']:.0f} other workouts a second "
