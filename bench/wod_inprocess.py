@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from api.app import create_app  # noqa: E402
+from bench.common import save_result  # noqa: E402
 from bench.wod import SECRET, USERS, build_projection, write_tokens  # noqa: E402
 from config.settings import Settings  # noqa: E402
 
@@ -122,12 +123,15 @@ async def _plain_comparison(app: Any, tmp: Path, rounds: int, requests: int) -> 
                     cold_at[name] = start + requests
                 us = await _run(each, "/fitness/wod", tokens, len(tokens))
                 best[name, mix] = min(best.get((name, mix), us), us)
+    figures: dict[str, Any] = {"rounds": rounds, "requests": requests}
     for mix in ("hot", "cold"):
         coach_us, plain_us = best["coach", mix], best["plain", mix]
+        figures[mix] = {"coach_us": coach_us, "plain_us": plain_us}
         print(
             f"{mix:<5} coach {coach_us:6.1f} us  plain {plain_us:6.1f} us  "
             f"coach/plain {coach_us / plain_us:.2f}  (CPU per request, best of {rounds})"
         )
+    save_result("inprocess", figures)
 
 
 def main() -> int:
