@@ -88,7 +88,6 @@ def on_analysis(
     cfg = state.config
     figures: dict[str, Any] = {
         "verdict": analysis.verdict,
-        "step": state.step,
         "elapsed_seconds": round(now - state.step_started_at, 3),
         "checks": [c.as_dict() for c in analysis.checks],
     }
