@@ -47,8 +47,12 @@ class Decision:
 
 
 def _count(state: State, *decisions: Decision) -> None:
+    """Count the decisions in `state` (a new dict: the state it was replaced from keeps its
+    own counts)."""
+    counts = dict(state.counts)
     for d in decisions:
-        state.counts[d.decision] = state.counts.get(d.decision, 0) + 1
+        counts[d.decision] = counts.get(d.decision, 0) + 1
+    state.counts = counts
 
 
 def begin(state: State, *, now: float) -> tuple[State, list[Decision]]:

@@ -133,7 +133,7 @@ class Controller:
                 decisions = [
                     Decision("pause", moving.percent_before, moving.percent_before, state.reason)
                 ]
-                state.counts["pause"] = state.counts.get("pause", 0) + 1
+                state.counts = {**state.counts, "pause": state.counts.get("pause", 0) + 1}
             else:  # the new step's window starts now
                 state = replace(state, window=read_from(Path(self.cfg.access_log), None).end)
             self.state = state
