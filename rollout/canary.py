@@ -40,10 +40,17 @@ class Decision:
     percent_after: int
     reason: str
     figures: dict[str, Any] = field(default_factory=dict)
+    status: str = ""  # the rollout's status once this decision is taken
 
     @property
     def moves(self) -> bool:
         return self.percent_after != self.percent_before
+
+
+def _taken(state: State, decision: Decision) -> Decision:
+    """Count `decision` in `state` and stamp it with the status it leaves."""
+    _count(state, decision)
+    return replace(decision, status=state.status)
 
 
 def _count(state: State, *decisions: Decision) -> None:
@@ -76,9 +83,7 @@ def _advance(state: State, *, now: float, reason: str) -> tuple[State, list[Deci
         passes=0,
         reason="",
     )
-    decision = Decision("advance", state.percent, new.percent, reason, {"step": nxt})
-    _count(new, decision)
-    return new, [decision]
+    return new, [_taken(new, Decision("advance", state.percent, new.percent, reason))]
 
 
 def on_analysis(
@@ -93,6 +98,7 @@ def on_analysis(
     figures: dict[str, Any] = {
         "verdict": analysis.verdict,
         "elapsed_seconds": round(now - state.step_started_at, 3),
+        "figures": {k: round(v, 6) for k, v in analysis.values.items()},
         "checks": [c.as_dict() for c in analysis.checks],
     }
     before = state.percent
@@ -106,15 +112,14 @@ def on_analysis(
             f"failed: {failing} ({state.failures} of {cfg.max_failures} in this step)",
             figures,
         )
-        _count(state, fail)
+        fail = _taken(state, fail)
         if state.failures < cfg.max_failures:
             return state, [fail]
         state = replace(state, status="rolled_back", percent=0, reason=fail.reason)
         rollback = Decision(
             "rollback", before, 0, f"{cfg.max_failures} failed analyses: {failing}", figures
         )
-        _count(state, rollback)
-        return state, [fail, rollback]
+        return state, [fail, _taken(state, rollback)]
 
     elapsed = now - state.step_started_at
     if analysis.verdict == "insufficient":
@@ -148,8 +153,7 @@ def on_analysis(
 
 
 def _decided(state: State, decision: Decision) -> tuple[State, list[Decision]]:
-    _count(state, decision)
-    return state, [decision]
+    return state, [_taken(state, decision)]
 
 
 def on_request(state: State, action: str, *, now: float) -> tuple[State, list[Decision]]:

@@ -98,7 +98,7 @@ class Controller:
             "decision": decision.decision,
             "percent_before": decision.percent_before,
             "percent_after": decision.percent_after,
-            "status": self.state.status,
+            "status": decision.status or self.state.status,
             "step": self.state.step,
             "reason": decision.reason,
         }
@@ -131,7 +131,13 @@ class Controller:
                 self.say(str(exc))
                 state = replace(self.state, status="paused", reason=f"set-percent failed: {exc}")
                 decisions = [
-                    Decision("pause", moving.percent_before, moving.percent_before, state.reason)
+                    Decision(
+                        "pause",
+                        moving.percent_before,
+                        moving.percent_before,
+                        state.reason,
+                        status="paused",
+                    )
                 ]
                 state.counts = {**state.counts, "pause": state.counts.get("pause", 0) + 1}
             else:  # the new step's window starts now

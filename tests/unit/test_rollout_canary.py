@@ -76,6 +76,7 @@ def test_failures_within_a_step_roll_back_at_the_configured_count():
     state, d = canary.on_analysis(state, PASS, now=2, window_end=END)  # not consecutive
     state, d = canary.on_analysis(state, FAIL, now=3, window_end=END)
     assert names(d) == ["fail", "rollback"]
+    assert [x.status for x in d] == ["running", "rolled_back"]  # each as it left the rollout
     assert (d[1].percent_before, d[1].percent_after) == (5, 0)
     assert (state.status, state.percent) == ("rolled_back", 0)
     assert state.counts == {"advance": 1, "fail": 2, "pass": 1, "rollback": 1}
