@@ -9,6 +9,7 @@ has returned nginx to 0 %. See docs/RUNBOOK.md, "Phases 3-5: the automated canar
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -18,7 +19,15 @@ from typing import Any
 import click
 
 from rollout.analysis import Thresholds
-from rollout.state import DEFAULT_STEPS, FINAL, Config, ControllerRunning, State, StateDir
+from rollout.state import (
+    DEFAULT_STEPS,
+    FINAL,
+    Config,
+    ControllerRunning,
+    State,
+    StateDir,
+    StateFileError,
+)
 
 STATE_DIR = click.option(
     "--state-dir",
@@ -46,8 +55,6 @@ def _steps(_ctx: Any, _param: Any, value: str) -> tuple[int, ...]:
 
 
 def _load(dirs: StateDir) -> State:
-    from rollout.state import StateFileError
-
     if not dirs.exists():
         raise click.ClickException(f"no rollout in {dirs.root} (start one with `start`)")
     try:
@@ -57,9 +64,23 @@ def _load(dirs: StateDir) -> State:
 
 
 def _run(dirs: StateDir, state: State, metrics_port: int | None, *, new: bool) -> None:
-    from rollout.controller import Controller, SetPercentFailed
+    from rollout.controller import EXIT_STOPPED, Controller, SetPercentFailed
     from rollout.metrics import RolloutMetrics
 
+    def stop(signum: int, _frame: Any) -> None:
+        try:
+            where = f"at {dirs.load().percent} %"
+        except StateFileError:
+            where = "before the first step"
+        click.echo(
+            f"stopped by signal {signum} {where}: nginx stays as it is; "
+            "`coach rollout canary resume` goes on",
+            err=True,
+        )
+        sys.exit(EXIT_STOPPED)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     metrics = RolloutMetrics()
     if metrics_port is not None:
         metrics.serve(metrics_port)

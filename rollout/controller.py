@@ -44,6 +44,7 @@ EXIT_DONE = 0
 EXIT_ERROR = 1
 EXIT_ROLLED_BACK = 3
 EXIT_ABORTED = 4
+EXIT_STOPPED = 5  # SIGTERM or SIGINT: the rollout stays where it was; `resume` goes on
 EXIT_CODES = {"done": EXIT_DONE, "rolled_back": EXIT_ROLLED_BACK, "aborted": EXIT_ABORTED}
 
 

@@ -5,6 +5,7 @@ GET /api/v1/alerts, a coach stand-in for /ready."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import threading
 import time
@@ -175,3 +176,15 @@ def test_start_refuses_while_a_rollout_is_live(world):
         proc.wait()
     time.sleep(0.1)
     assert calls(world) == [f"5 {world['conf']}"]
+
+
+def test_sigterm_stops_the_controller_where_it_is(world):
+    """SIGTERM: exit 5, nginx and the state left at the step's percentage, for `resume`."""
+    proc = start(world, "--steps", "5,25", "--hold", "60")
+    wait_for("started", lambda: state(world)["percent"] == 5, 20)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 5
+    assert state(world)["status"] in ("running", "holding")
+    assert state(world)["percent"] == 5
+    assert calls(world) == [f"5 {world['conf']}"]
+    assert "stopped by signal 15 at 5 %" in (world["root"] / "stderr").read_text()
