@@ -127,7 +127,7 @@ def test_slow_coach_at_25_is_rolled_back_on_latency(
         canary = Canary(nginx, tmp_path / "canary")
         canaries.append(canary)
         with Load(nginx.port, threads=8) as load:
-            canary.start("--steps", "5,25,100", *options(shared_coach.url, hold=8))
+            canary.start("--steps", "5,25,100", *options(shared_coach.url, hold=5))
             canary.wait_until("at 25 %", lambda s: s["percent"] == 25)
             proxy.delay = 0.6
             slow_at = time.time()
