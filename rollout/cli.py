@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import click
 
+from rollout.canary_cli import canary
+
 
 @click.group()
 def rollout() -> None:
     """Move /fitness/wod to coach in phases: shadow traffic, its gate, the canary."""
+
+
+rollout.add_command(canary)
