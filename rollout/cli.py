@@ -12,3 +12,8 @@ import click
 @click.group()
 def rollout() -> None:
     """Move /fitness/wod to coach in phases: shadow traffic, its gate, the canary."""
+
+
+from rollout.compare_command import compare  # noqa: E402 (the group first, then its commands)
+
+rollout.add_command(compare)
