@@ -1,24 +1,20 @@
 """`coach rollout compare`: the comparison gate over HTTP. The rules are in
-rollout/compare.py; this only mints the tokens, asks both sides and prints the report."""
+rollout/compare.py; this only mints the tokens, asks both sides and prints the report.
+What it needs is imported when it runs, so that `coach --help` stays quick."""
 
 from __future__ import annotations
 
 import sys
 import time
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
-import orjson
 
-from config.settings import ConfigError, Settings, load_settings
-from rollout.compare import Asked, Report, judge
-from rollout.invariants import Answer
-from rollout.known import EventsFileError, read_known
+if TYPE_CHECKING:
+    from config.settings import Settings
+    from rollout.compare import Report
+    from rollout.invariants import Answer
 
 EXIT = {"pass": 0, "fail": 1, "inconclusive": 3}
 
@@ -41,6 +37,11 @@ def mint(settings: Settings, user_id: str, zone: str, ttl: int = 600) -> str:
 
 def fetch(base: str, token: str, timeout: float) -> Answer:
     """GET /fitness/wod of `base` with the token; a failure to answer is status 0."""
+    import urllib.error
+    import urllib.request
+
+    from rollout.invariants import Answer
+
     request = urllib.request.Request(
         base.rstrip("/") + "/fitness/wod", headers={"Authorization": f"Bearer {token}"}
     )
@@ -120,6 +121,20 @@ def compare(
 
     Exit status: 0 pass; 1 fail; 3 inconclusive (too few users for the catalog).
     """
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    import orjson
+
+    from config.settings import ConfigError, load_settings
+    from rollout.compare import Asked, judge
+    from rollout.known import EventsFileError, read_known
+
+    try:
+        ZoneInfo(zone)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        raise click.BadParameter(f"{zone!r} is not an IANA time zone", param_hint="--tz") from None
     try:
         settings = load_settings()
     except ConfigError as exc:

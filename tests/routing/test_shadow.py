@@ -72,10 +72,10 @@ def test_the_shadow_sample_is_the_configured_share(
     start_nginx, monkeypatch, coach: Backend, legacy: Backend
 ):
     """At COACH_SHADOW_PERCENT=30 and no user on coach, 30 % +- 5 points of 1,000 monolith GETs
-    are mirrored (the access log's shadow=1) and reach coach marked X-Coach-Shadow: 1 with
-    their path and token, and every client gets the monolith's answer. (A mirror that times
-    out under the cap may be lost, and the replica gets no mirror for fail_timeout: on a busy
-    machine coach receives a few less than nginx sampled, never one that it did not.)"""
+    are mirrored (the access log's shadow=1), every client gets the monolith's answer, and coach
+    receives each mirrored request, marked X-Coach-Shadow: 1 with its path and token, and no
+    other. The only mirrors it may miss are those nginx logged as failed (on a busy machine,
+    the stand-in backend does not always read a request within the 300 ms cap)."""
     nginx = start_shadow(start_nginx, monkeypatch, coach=coach, legacy=legacy, percent=0, shadow=30)
     n = 1000
     for i in range(n):
@@ -84,9 +84,13 @@ def test_the_shadow_sample_is_the_configured_share(
     lines = nginx.log_lines(at_least=n)
     sampled = {line.split('"')[1].split()[1] for line in lines if fields(line)["shadow"] == "1"}
     assert 25 <= 100 * len(sampled) / n <= 35, len(sampled)
-    eventually(lambda: coach.count() >= len(sampled))
+    failed = sum(
+        "[error]" in line and 'subrequest: "/_coach_shadow"' in line
+        for line in nginx.errors().splitlines()
+    )
+    eventually(lambda: coach.count() + failed >= len(sampled))
     received = mirrored(coach)
-    assert 25 <= 100 * len(received) / n <= 35, (len(received), len(sampled))
+    assert len(received) + failed >= len(sampled), (len(received), failed, len(sampled))
     assert set(received) <= sampled and len(set(received)) == len(received) == coach.count()
     tokens = {f"Bearer user-{i}" for i in range(97)}
     assert {s.headers["Authorization"] for s in coach.seen} <= tokens
