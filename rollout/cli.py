@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from rollout.canary_cli import canary
+from rollout.compare_command import compare
 
 
 @click.group()
@@ -16,4 +17,5 @@ def rollout() -> None:
     """Move /fitness/wod to coach in phases: shadow traffic, its gate, the canary."""
 
 
+rollout.add_command(compare)
 rollout.add_command(canary)

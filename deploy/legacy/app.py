@@ -7,6 +7,12 @@ test. It is not the monolith and knows nothing of its data.
   shape as coach's, drawn from a small fixed catalog. The token is NOT verified (only its
   `sub` is read, to vary the answer): the real monolith checks it, this stand-in does not.
   Without a bearer token: 401 with `WWW-Authenticate: Bearer`, as coach answers.
+- `LEGACY_EVENTS_FILE`: JSON lines of CloudEvents (what `coach demo-data` writes): the WOD is
+  drawn from that file's catalog instead (upserts and deletes by revision), without the
+  exercises the user completed yesterday there (deleted workouts and erased users aside;
+  "yesterday" in the token's `zoneinfo` claim, else UTC), and suggests each exercise's
+  defaults. So `coach rollout compare` can hold it against coach fed the same events.
+  `LEGACY_WOD_SIZE` (default 6) is the number of exercises.
 - `GET /health`: 200 `{"status": "ok"}`.
 - Anything else: 404.
 
@@ -25,7 +31,7 @@ import random
 import signal
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -66,20 +72,108 @@ def _float_env(name: str, default: float) -> float:
         sys.exit(f"{name} must be a number of seconds")
 
 
-def _subject(token: str) -> str:
-    """The token's `sub`, read without verifying anything (a stand-in); else the token."""
+def _claims(token: str) -> dict[str, Any]:
+    """The token's claims, read without verifying anything (a stand-in); else none."""
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return str(claims["sub"])
+        return claims if isinstance(claims, dict) else {}
     except Exception:
-        return token
+        return {}
+
+
+def _subject(token: str) -> str:
+    """The token's `sub`; else the token."""
+    sub = _claims(token).get("sub")
+    return token if sub is None else str(sub)
+
+
+class FromEvents:
+    """The catalog and the workouts of a file of JSON lines of CloudEvents."""
+
+    def __init__(self, path: str) -> None:
+        self.catalog: dict[int, dict[str, Any]] = {}
+        revisions: dict[int, int] = {}
+        # user -> workout id -> (completed at, exercise ids)
+        self.workouts: dict[str, dict[str, tuple[datetime, set[int]]]] = {}
+        deleted: set[tuple[str, str]] = set()
+        with open(path, "rb") as lines:
+            for line in lines:
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                kind, data = event["type"], event["data"]
+                if kind in ("fitness.exercise.upserted", "fitness.exercise.deleted"):
+                    if data["revision"] <= revisions.get(data["id"], -1):
+                        continue
+                    revisions[data["id"]] = data["revision"]
+                    if kind.endswith("upserted"):
+                        self.catalog[data["id"]] = data
+                    else:
+                        self.catalog.pop(data["id"], None)
+                elif kind == "fitness.workout.completed":
+                    user, workout = str(data["user_id"]), data["workout_id"]
+                    if (user, workout) not in deleted:
+                        done = {e["exercise_id"] for e in data["exercises"]}
+                        at = datetime.fromisoformat(data["completed_at"].replace("Z", "+00:00"))
+                        self.workouts.setdefault(user, {})[workout] = (at, done)
+                elif kind == "fitness.workout.deleted":
+                    user = str(data["user_id"])
+                    deleted.add((user, data["workout_id"]))
+                    self.workouts.get(user, {}).pop(data["workout_id"], None)
+                elif kind == "fitness.user.erased":
+                    self.workouts.pop(str(data["user_id"]), None)
+
+    def done_yesterday(self, user: str, zone: str) -> set[int]:
+        tz = _zone(zone)
+        today = datetime.now(tz).date()
+        start = datetime.combine(today - timedelta(days=1), datetime.min.time(), tz)
+        end = datetime.combine(today, datetime.min.time(), tz)
+        return {
+            exercise_id
+            for at, done in self.workouts.get(user, {}).values()
+            if start <= at < end
+            for exercise_id in done
+        }
+
+
+def _zone(name: str) -> Any:
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(name)
+    except Exception:  # an unknown zone, or no zone data in the image: UTC
+        return UTC
+
+
+def wod_from_events(source: FromEvents, subject: str, zone: str) -> dict[str, Any]:
+    """A WOD drawn from the file's catalog minus what the user did yesterday."""
+    today = datetime.now(_zone(zone)).date()
+    rng = random.Random(f"{subject}/{today}")
+    done = source.done_yesterday(subject, zone)
+    remaining = sorted(i for i in source.catalog if i not in done)
+    exercises = []
+    for ex_id in rng.sample(remaining, min(Handler.wod_size, len(remaining))):
+        data = source.catalog[ex_id]
+        exercises.append(
+            {
+                "id": ex_id,
+                "name": data["name"],
+                "description": data.get("description", ""),
+                "difficulty": data["difficulty"],
+                "muscle_groups": data["muscle_groups"],
+                "suggested_weight": float(data["default_weight"]),
+                "suggested_reps": int(data["default_reps"]),
+            }
+        )
+    now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return {"exercises": exercises, "generated_at": now}
 
 
 def wod_for(subject: str) -> dict[str, Any]:
     rng = random.Random(f"{subject}/{datetime.now(UTC).date()}")
     exercises = []
-    for ex_id, name, difficulty, groups in rng.sample(EXERCISES, WOD_SIZE):
+    for ex_id, name, difficulty, groups in rng.sample(EXERCISES, Handler.wod_size):
         exercises.append(
             {
                 "id": ex_id,
@@ -110,6 +204,8 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "legacy-stand-in"
     delay_min = 0.3
     delay_max = 1.5
+    wod_size = WOD_SIZE
+    events: FromEvents | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -136,7 +232,12 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(401, {"detail": "missing bearer token"}, {"WWW-Authenticate": "Bearer"})
                 return
             time.sleep(random.uniform(self.delay_min, self.delay_max))
-            self._send(200, wod_for(_subject(token.strip())))
+            token = token.strip()
+            if self.events is None:
+                self._send(200, wod_for(_subject(token)))
+            else:
+                zone = str(_claims(token).get("zoneinfo") or "UTC")
+                self._send(200, wod_from_events(self.events, _subject(token), zone))
         else:
             self._send(404, {"detail": "Not Found"})
 
@@ -155,11 +256,16 @@ def main() -> None:
     Handler.delay_max = _float_env("LEGACY_DELAY_MAX", 1.5)
     if not 0 <= Handler.delay_min <= Handler.delay_max:
         sys.exit("need 0 <= LEGACY_DELAY_MIN <= LEGACY_DELAY_MAX")
+    Handler.wod_size = int(_float_env("LEGACY_WOD_SIZE", WOD_SIZE))
+    events_file = os.environ.get("LEGACY_EVENTS_FILE")
+    if events_file:
+        Handler.events = FromEvents(events_file)
     server = Server((host, port), Handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(
         f"legacy stand-in on http://{host}:{port} "
-        f"(delay {Handler.delay_min}-{Handler.delay_max} s)",
+        f"(delay {Handler.delay_min}-{Handler.delay_max} s, "
+        f"catalog: {events_file or 'built in'})",
         flush=True,
     )
     try:

@@ -1,9 +1,13 @@
 #!/bin/sh
 # Render coach.conf.template the way the official nginx image does (envsubst), for exactly
-# its four variables, after checking the values they are made from:
+# its six variables, after checking the values they are made from:
 #
 #   COACH_UPSTREAMS=127.0.0.1:8000,127.0.0.1:8001 LEGACY_UPSTREAM=127.0.0.1:8080 \
 #   COACH_PERCENT=10 LISTEN_PORT=8088 deploy/nginx/render.sh deploy/nginx/coach.conf.template [OUTPUT]
+#
+# COACH_SHADOW_PERCENT (0 to 100, default 0) is the share of the monolith's GET /fitness/wod
+# mirrored to coach (shadow traffic); it also gives the template's COACH_SHADOW_MIRROR: the
+# mirror location, or `off` at 0 (no mirror subrequest at all).
 #
 # COACH_UPSTREAMS is the comma-separated list of coach replicas (host:port each); it becomes
 # the template's COACH_SERVERS, one `server` line per replica. COACH_UPSTREAM (one replica)
@@ -68,8 +72,14 @@ case ${COACH_PERCENT:-} in
     0 | [1-9] | [1-9][0-9] | 100) ;;
     *) fail "COACH_PERCENT must be a whole number from 0 to 100, not '${COACH_PERCENT:-}'" ;;
 esac
+COACH_SHADOW_PERCENT=${COACH_SHADOW_PERCENT:-0}
+case $COACH_SHADOW_PERCENT in
+    0 | [1-9] | [1-9][0-9] | 100) ;;
+    *) fail "COACH_SHADOW_PERCENT must be a whole number from 0 to 100, not '$COACH_SHADOW_PERCENT'" ;;
+esac
+if [ "$COACH_SHADOW_PERCENT" -eq 0 ]; then COACH_SHADOW_MIRROR=off; else COACH_SHADOW_MIRROR=/_coach_shadow; fi
 is_port "${LISTEN_PORT:-}" || fail "LISTEN_PORT must be a port from 1 to 65535, not '${LISTEN_PORT:-}'"
-export COACH_SERVERS LEGACY_UPSTREAM COACH_PERCENT LISTEN_PORT
+export COACH_SERVERS LEGACY_UPSTREAM COACH_PERCENT LISTEN_PORT COACH_SHADOW_PERCENT COACH_SHADOW_MIRROR
 
 if [ $# -eq 0 ]; then
     [ -n "${NGINX_COACH_TEMPLATE:-}" ] || exit 0
@@ -80,7 +90,7 @@ command -v envsubst >/dev/null || fail "envsubst is missing (Debian: apt-get ins
 
 # The explicit list keeps nginx's own $variables as they are.
 # shellcheck disable=SC2016 # envsubst wants the names, unexpanded
-vars='${COACH_SERVERS} ${LEGACY_UPSTREAM} ${COACH_PERCENT} ${LISTEN_PORT}'
+vars='${COACH_SERVERS} ${LEGACY_UPSTREAM} ${COACH_PERCENT} ${LISTEN_PORT} ${COACH_SHADOW_PERCENT} ${COACH_SHADOW_MIRROR}'
 if [ $# -ge 2 ]; then
     tmp="$2.rendering.$$"
     trap 'rm -f "$tmp"' EXIT

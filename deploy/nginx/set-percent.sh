@@ -8,6 +8,9 @@
 # COACH_UPSTREAMS, LEGACY_UPSTREAM and LISTEN_PORT are taken from the environment when set,
 # else from the CONF in place (every replica of its coach upstream), so that a rollback is this one command with 0. If anything
 # fails, CONF is put back as it was and nginx keeps running what it had.
+# The shadow share (COACH_SHADOW_PERCENT: how much of the monolith's GETs is mirrored to
+# coach) is kept as the CONF in place has it, unless COACH_SHADOW_PERCENT is set:
+#   COACH_SHADOW_PERCENT=10 deploy/nginx/set-percent.sh 0 [CONF]   (or set-shadow.sh 10 [CONF])
 # NGINX (default: nginx) and NGINX_ARGS (say, "-p DIR -c FILE") say which nginx to talk to.
 set -eu
 
@@ -23,10 +26,11 @@ template=${COACH_TEMPLATE:-$here/coach.conf.template}
 nginx=${NGINX:-nginx}
 nginx_args=${NGINX_ARGS:-}
 
-from_conf() { # the value a rendered CONF holds: upstream coach|legacy (comma-separated), or listen
+from_conf() { # the value a rendered CONF holds: upstream coach|legacy (comma-separated), listen or shadow
     [ -r "$conf" ] || return 0
     case $1 in
         listen) sed -n 's/^ *listen \([0-9][0-9]*\);.*/\1/p' "$conf" | head -n 1 ;;
+        shadow) sed -n 's/.*"~^legacy GET bx{\([0-9]*\)}".*/\1/p' "$conf" | head -n 1 ;;
         *) sed -n "/^upstream $1 {/,/}/s/^ *server \\([^ ;]*\\).*/\\1/p" "$conf" | paste -sd, - ;;
     esac
 }
@@ -34,8 +38,10 @@ was=$( [ -r "$conf" ] && sed -n 's/.*"~^bx{\([0-9]*\)}".*/\1/p' "$conf" | head -
 COACH_UPSTREAMS=${COACH_UPSTREAMS:-${COACH_UPSTREAM:-$(from_conf coach)}}
 LEGACY_UPSTREAM=${LEGACY_UPSTREAM:-$(from_conf legacy)}
 LISTEN_PORT=${LISTEN_PORT:-$(from_conf listen)}
+shadow_was=$(from_conf shadow)
+COACH_SHADOW_PERCENT=${COACH_SHADOW_PERCENT:-${shadow_was:-0}}
 COACH_PERCENT=$percent
-export COACH_UPSTREAMS LEGACY_UPSTREAM LISTEN_PORT COACH_PERCENT
+export COACH_UPSTREAMS LEGACY_UPSTREAM LISTEN_PORT COACH_PERCENT COACH_SHADOW_PERCENT
 
 "$here/render.sh" # checks the values; stops here on a bad one
 
@@ -57,3 +63,4 @@ $nginx $nginx_args -t -q || restore "nginx -t refused the new configuration"
 $nginx $nginx_args -s reload || restore "nginx -s reload failed"
 [ -z "$backup" ] || rm -f "$backup"
 echo "$me: /fitness/wod now goes to coach for $percent % of users (was ${was:-unknown} %)"
+echo "$me: shadow traffic: $COACH_SHADOW_PERCENT % of the monolith's GETs mirrored to coach (was ${shadow_was:-0} %)"

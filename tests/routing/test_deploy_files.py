@@ -27,13 +27,27 @@ COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 DOCKERFILE = (REPO / "Dockerfile").read_text()
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 WHEEL_PACKAGES = PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
-TEMPLATE_VARIABLES = {"COACH_SERVERS", "LEGACY_UPSTREAM", "COACH_PERCENT", "LISTEN_PORT"}
-RENDER_VARIABLES = {"COACH_UPSTREAMS", "LEGACY_UPSTREAM", "COACH_PERCENT", "LISTEN_PORT"}
-"""What render.sh reads: COACH_UPSTREAMS (the replicas) becomes COACH_SERVERS."""
+TEMPLATE_VARIABLES = {
+    "COACH_SERVERS",
+    "LEGACY_UPSTREAM",
+    "COACH_PERCENT",
+    "LISTEN_PORT",
+    "COACH_SHADOW_PERCENT",
+    "COACH_SHADOW_MIRROR",
+}
+RENDER_VARIABLES = {
+    "COACH_UPSTREAMS",
+    "LEGACY_UPSTREAM",
+    "COACH_PERCENT",
+    "LISTEN_PORT",
+    "COACH_SHADOW_PERCENT",
+}
+"""What render.sh reads: COACH_UPSTREAMS (the replicas) becomes COACH_SERVERS, and
+COACH_SHADOW_PERCENT also gives COACH_SHADOW_MIRROR."""
 
 
-def test_the_template_uses_exactly_its_four_variables():
-    """The template's ${...} references are the four documented variables, no more."""
+def test_the_template_uses_exactly_its_six_variables():
+    """The template's ${...} references are the six documented variables, no more."""
     assert set(re.findall(r"\$\{(\w+)\}", TEMPLATE.read_text())) == TEMPLATE_VARIABLES
 
 

@@ -22,9 +22,10 @@ def render(**overrides: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(RENDER), str(TEMPLATE)], env=env, capture_output=True, text=True)
 
 
-def test_render_fills_in_the_four_variables_and_nothing_else(nginx_bin: str):
-    """Only COACH_SERVERS (from COACH_UPSTREAMS), LEGACY_UPSTREAM, COACH_PERCENT and
-    LISTEN_PORT are replaced; nginx's own variables are left for nginx."""
+def test_render_fills_in_the_six_variables_and_nothing_else(nginx_bin: str):
+    """Only COACH_SERVERS (from COACH_UPSTREAMS), LEGACY_UPSTREAM, COACH_PERCENT, LISTEN_PORT,
+    COACH_SHADOW_PERCENT and COACH_SHADOW_MIRROR (from it) are replaced; nginx's own variables
+    are left for nginx."""
     result = render()
     assert result.returncode == 0, result.stderr
     text = result.stdout
@@ -42,6 +43,8 @@ def test_render_fills_in_the_four_variables_and_nothing_else(nginx_bin: str):
         "LEGACY_UPSTREAM",
         "COACH_PERCENT",
         "LISTEN_PORT",
+        "COACH_SHADOW_PERCENT",
+        "COACH_SHADOW_MIRROR",
     }
 
 

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Turn shadow traffic on, change its share, or turn it off, on a running nginx:
+#
+#   deploy/nginx/set-shadow.sh SHADOW_PERCENT [CONF]      # CONF: /etc/nginx/conf.d/coach.conf
+#
+# SHADOW_PERCENT (0 to 100) of the GET /fitness/wod that the monolith answers for its users
+# are also sent to coach (marked X-Coach-Shadow; the client never waits for coach's answer
+# beyond the mirror's 300 ms cap). 0 turns the mirror off. The share of users sent to coach
+# stays what CONF has: this is set-percent.sh with that percentage and COACH_SHADOW_PERCENT,
+# so it checks, reloads and rolls back the same way (same NGINX, NGINX_ARGS).
+set -eu
+
+me=$(basename "$0")
+here=$(cd "$(dirname "$0")" && pwd)
+[ $# -ge 1 ] || {
+    echo "usage: $me SHADOW_PERCENT [CONF]" >&2
+    exit 2
+}
+conf=${2:-/etc/nginx/conf.d/coach.conf}
+percent=$( [ -r "$conf" ] && sed -n 's/.*"~^bx{\([0-9]*\)}".*/\1/p' "$conf" | head -n 1 )
+[ -n "$percent" ] || {
+    echo "$me: no coach percentage found in $conf: run set-percent.sh first" >&2
+    exit 1
+}
+[ -n "$1" ] || {
+    echo "$me: SHADOW_PERCENT must be a whole number from 0 to 100, not ''" >&2
+    exit 1
+}
+COACH_SHADOW_PERCENT=$1 exec "$here/set-percent.sh" "$percent" "$conf"
