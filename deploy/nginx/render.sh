@@ -1,6 +1,6 @@
 #!/bin/sh
 # Render coach.conf.template the way the official nginx image does (envsubst), for exactly
-# its six variables, after checking the values they are made from:
+# its seven variables, after checking the values they are made from:
 #
 #   COACH_UPSTREAMS=127.0.0.1:8000,127.0.0.1:8001 LEGACY_UPSTREAM=127.0.0.1:8080 \
 #   COACH_PERCENT=10 LISTEN_PORT=8088 deploy/nginx/render.sh deploy/nginx/coach.conf.template [OUTPUT]
@@ -8,6 +8,9 @@
 # COACH_SHADOW_PERCENT (0 to 100, default 0) is the share of the monolith's GET /fitness/wod
 # mirrored to coach (shadow traffic); it also gives the template's COACH_SHADOW_MIRROR: the
 # mirror location, or `off` at 0 (no mirror subrequest at all).
+#
+# COACH_ACCESS_LOG (default /dev/stdout) is where the routing access log goes: an absolute
+# path. On a host, give it a file, for `coach rollout canary --access-log` to read.
 #
 # COACH_UPSTREAMS is the comma-separated list of coach replicas (host:port each); it becomes
 # the template's COACH_SERVERS, one `server` line per replica. COACH_UPSTREAM (one replica)
@@ -78,8 +81,15 @@ case $COACH_SHADOW_PERCENT in
     *) fail "COACH_SHADOW_PERCENT must be a whole number from 0 to 100, not '$COACH_SHADOW_PERCENT'" ;;
 esac
 if [ "$COACH_SHADOW_PERCENT" -eq 0 ]; then COACH_SHADOW_MIRROR=off; else COACH_SHADOW_MIRROR=/_coach_shadow; fi
+COACH_ACCESS_LOG=${COACH_ACCESS_LOG:-/dev/stdout}
+case $COACH_ACCESS_LOG in
+    /*[!A-Za-z0-9._/-]* | /*..* ) fail "COACH_ACCESS_LOG must be an absolute path of letters, digits and . _ / -, not '$COACH_ACCESS_LOG'" ;;
+    /?*) ;;
+    *) fail "COACH_ACCESS_LOG must be an absolute path of letters, digits and . _ / -, not '$COACH_ACCESS_LOG'" ;;
+esac
 is_port "${LISTEN_PORT:-}" || fail "LISTEN_PORT must be a port from 1 to 65535, not '${LISTEN_PORT:-}'"
-export COACH_SERVERS LEGACY_UPSTREAM COACH_PERCENT LISTEN_PORT COACH_SHADOW_PERCENT COACH_SHADOW_MIRROR
+export COACH_SERVERS LEGACY_UPSTREAM COACH_PERCENT LISTEN_PORT COACH_SHADOW_PERCENT COACH_SHADOW_MIRROR \
+    COACH_ACCESS_LOG
 
 if [ $# -eq 0 ]; then
     [ -n "${NGINX_COACH_TEMPLATE:-}" ] || exit 0
@@ -90,7 +100,7 @@ command -v envsubst >/dev/null || fail "envsubst is missing (Debian: apt-get ins
 
 # The explicit list keeps nginx's own $variables as they are.
 # shellcheck disable=SC2016 # envsubst wants the names, unexpanded
-vars='${COACH_SERVERS} ${LEGACY_UPSTREAM} ${COACH_PERCENT} ${LISTEN_PORT} ${COACH_SHADOW_PERCENT} ${COACH_SHADOW_MIRROR}'
+vars='${COACH_SERVERS} ${LEGACY_UPSTREAM} ${COACH_PERCENT} ${LISTEN_PORT} ${COACH_SHADOW_PERCENT} ${COACH_SHADOW_MIRROR} ${COACH_ACCESS_LOG}'
 if [ $# -ge 2 ]; then
     tmp="$2.rendering.$$"
     trap 'rm -f "$tmp"' EXIT

@@ -26,11 +26,12 @@ template=${COACH_TEMPLATE:-$here/coach.conf.template}
 nginx=${NGINX:-nginx}
 nginx_args=${NGINX_ARGS:-}
 
-from_conf() { # the value a rendered CONF holds: upstream coach|legacy (comma-separated), listen or shadow
+from_conf() { # the value a rendered CONF holds: upstream coach|legacy (comma-separated), listen, shadow or log
     [ -r "$conf" ] || return 0
     case $1 in
         listen) sed -n 's/^ *listen \([0-9][0-9]*\);.*/\1/p' "$conf" | head -n 1 ;;
         shadow) sed -n 's/.*"~^legacy GET bx{\([0-9]*\)}".*/\1/p' "$conf" | head -n 1 ;;
+        log) sed -n 's/^ *access_log \([^ ;]*\) coach_routing;.*/\1/p' "$conf" | head -n 1 ;;
         *) sed -n "/^upstream $1 {/,/}/s/^ *server \\([^ ;]*\\).*/\\1/p" "$conf" | paste -sd, - ;;
     esac
 }
@@ -40,8 +41,9 @@ LEGACY_UPSTREAM=${LEGACY_UPSTREAM:-$(from_conf legacy)}
 LISTEN_PORT=${LISTEN_PORT:-$(from_conf listen)}
 shadow_was=$(from_conf shadow)
 COACH_SHADOW_PERCENT=${COACH_SHADOW_PERCENT:-${shadow_was:-0}}
+COACH_ACCESS_LOG=${COACH_ACCESS_LOG:-$(from_conf log)}
 COACH_PERCENT=$percent
-export COACH_UPSTREAMS LEGACY_UPSTREAM LISTEN_PORT COACH_PERCENT COACH_SHADOW_PERCENT
+export COACH_UPSTREAMS LEGACY_UPSTREAM LISTEN_PORT COACH_PERCENT COACH_SHADOW_PERCENT COACH_ACCESS_LOG
 
 "$here/render.sh" # checks the values; stops here on a bad one
 

@@ -34,6 +34,7 @@ TEMPLATE_VARIABLES = {
     "LISTEN_PORT",
     "COACH_SHADOW_PERCENT",
     "COACH_SHADOW_MIRROR",
+    "COACH_ACCESS_LOG",
 }
 RENDER_VARIABLES = {
     "COACH_UPSTREAMS",
@@ -46,8 +47,8 @@ RENDER_VARIABLES = {
 COACH_SHADOW_PERCENT also gives COACH_SHADOW_MIRROR."""
 
 
-def test_the_template_uses_exactly_its_six_variables():
-    """The template's ${...} references are the six documented variables, no more."""
+def test_the_template_uses_exactly_its_seven_variables():
+    """The template's ${...} references are the seven documented variables, no more."""
     assert set(re.findall(r"\$\{(\w+)\}", TEMPLATE.read_text())) == TEMPLATE_VARIABLES
 
 

@@ -18,14 +18,19 @@ GOOD = {"coach": "127.0.0.1:8000", "legacy": "legacy.internal:8080", "percent": 
 
 
 def render(**overrides: object) -> subprocess.CompletedProcess[str]:
-    env = render_env(**{**GOOD, **overrides})  # type: ignore[arg-type]
+    """render.sh with GOOD's values but `overrides` (an upper-case name: that variable)."""
+    extra = {k: str(v) for k, v in overrides.items() if k.isupper()}
+    args = {k: v for k, v in overrides.items() if not k.isupper()}
+    env = {**render_env(**{**GOOD, **args}), **extra}  # type: ignore[arg-type]
+    if "COACH_ACCESS_LOG" not in extra:
+        env.pop("COACH_ACCESS_LOG", None)
     return subprocess.run([str(RENDER), str(TEMPLATE)], env=env, capture_output=True, text=True)
 
 
-def test_render_fills_in_the_six_variables_and_nothing_else(nginx_bin: str):
+def test_render_fills_in_the_seven_variables_and_nothing_else(nginx_bin: str):
     """Only COACH_SERVERS (from COACH_UPSTREAMS), LEGACY_UPSTREAM, COACH_PERCENT, LISTEN_PORT,
-    COACH_SHADOW_PERCENT and COACH_SHADOW_MIRROR (from it) are replaced; nginx's own variables
-    are left for nginx."""
+    COACH_SHADOW_PERCENT and COACH_SHADOW_MIRROR (from it) and COACH_ACCESS_LOG are replaced;
+    nginx's own variables are left for nginx."""
     result = render()
     assert result.returncode == 0, result.stderr
     text = result.stdout
@@ -34,6 +39,7 @@ def test_render_fills_in_the_six_variables_and_nothing_else(nginx_bin: str):
     assert "server legacy.internal:8080;" in text
     assert "listen 80;" in text
     assert '"~^bx{10}"' in text
+    assert "access_log /dev/stdout coach_routing;" in text  # the default: the container's log
     for nginx_variable in ["$http_authorization", "$request_method", "$upstream_status"]:
         assert nginx_variable in text
     template_names = set(re.findall(r"\$\{?([A-Za-z_]\w*)", TEMPLATE.read_text()))
@@ -45,6 +51,7 @@ def test_render_fills_in_the_six_variables_and_nothing_else(nginx_bin: str):
         "LISTEN_PORT",
         "COACH_SHADOW_PERCENT",
         "COACH_SHADOW_MIRROR",
+        "COACH_ACCESS_LOG",
     }
 
 
@@ -63,6 +70,11 @@ def test_render_fills_in_the_six_variables_and_nothing_else(nginx_bin: str):
         ({"coach": ""}, "COACH_UPSTREAMS"),
         ({"legacy": "legacy:0"}, "LEGACY_UPSTREAM"),
         ({"port": 70000}, "LISTEN_PORT"),
+        ({"COACH_ACCESS_LOG": "coach.log"}, "COACH_ACCESS_LOG"),
+        ({"COACH_ACCESS_LOG": "/var/log/nginx/coach.log main;"}, "COACH_ACCESS_LOG"),
+        ({"COACH_ACCESS_LOG": "/var/log/a b.log"}, "COACH_ACCESS_LOG"),
+        ({"COACH_ACCESS_LOG": "/var/log/../../etc/x"}, "COACH_ACCESS_LOG"),
+        ({"COACH_ACCESS_LOG": "/"}, "COACH_ACCESS_LOG"),
     ],
 )
 def test_render_refuses_a_bad_value(nginx_bin: str, override: dict[str, object], named: str):

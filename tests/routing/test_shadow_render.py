@@ -47,6 +47,24 @@ def _shares(conf: Path) -> tuple[str, str, str]:
     return percent[1], shadow[1], mirror[1]
 
 
+def test_set_percent_keeps_the_access_log_file(tmp_path: Path):
+    """COACH_ACCESS_LOG (a file on a host, for the canary's --access-log) renders into the
+    access_log line, and set-percent.sh keeps it when only the percentage changes."""
+    conf = tmp_path / "coach.conf"
+    env = render_env(coach="10.0.0.1:8000", legacy="legacy:8080", percent=10, port=8088)
+    env["COACH_ACCESS_LOG"] = "/var/log/nginx/coach_routing.log"
+    rendered = subprocess.run(
+        [str(RENDER), str(TEMPLATE), str(conf)], env=env, capture_output=True, text=True
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    line = "access_log /var/log/nginx/coach_routing.log coach_routing;"
+    assert line in conf.read_text()
+    result = _run(SET_PERCENT, "30", str(conf))
+    assert result.returncode == 0, result.stderr
+    assert line in conf.read_text()
+    assert _shares(conf)[0] == "30"
+
+
 @pytest.mark.parametrize("bad", ["-1", "101", "10.5", "010", "x", "1e1", " 5"])
 def test_render_refuses_a_bad_shadow_share(tmp_path: Path, bad: str):
     """A shadow share that is not a whole number from 0 to 100 stops rendering, named."""
