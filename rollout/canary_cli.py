@@ -3,7 +3,7 @@
 `start` and `resume` run the controller in the foreground until the rollout is done (exit
 0), rolled back (3) or aborted (4). `pause`, `resume` and `abort` given while a controller
 runs on the same --state-dir are requests it takes within one poll; `abort` waits until it
-has returned nginx to 0 %. See docs/RUNBOOK.md, "Phases 3-5: the automated canary".
+has returned nginx to 0 %. See docs/RUNBOOK.md, "Phase 3: the automated canary".
 """
 
 from __future__ import annotations
