@@ -13,12 +13,16 @@ until one of them changes:
 The owner calls `advance` whenever it reads a newer mark (the api: with the consumer's
 status, at most `COACH_STATUS_CACHE_SECONDS` apart), so an entry outlives a change of its
 user's data by at most that long. Least recently used entries go first when full.
+
+An entry holds only plain tuples, ints, dates and bytes, which the garbage collector stops
+tracking: a full cache adds nothing to the full collections (api/tokencache.py says why).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
+from datetime import date
 
 from store.changes import ChangeMark
 from wod.day import Day
@@ -31,23 +35,31 @@ class WodCache:
         self.size = size
         self.mark: ChangeMark | None = None
         """The change mark the entries are up to date with (None: none seen yet)."""
-        self._entries: OrderedDict[str, tuple[Day, int, bytes]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[date, int, int, int, bytes]] = OrderedDict()
+        """user id -> (the Day's local date, start and end, catalog version, rendered
+        exercises): one flat tuple, which the collector untracks the first time it looks."""
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, user_id: str, day: Day, catalog_version: int) -> bytes | None:
         entry = self._entries.get(user_id)
-        if entry is None or entry[1] != catalog_version or entry[0] != day:
+        if (
+            entry is None
+            or entry[3] != catalog_version
+            or entry[1] != day.start_us
+            or entry[2] != day.end_us
+            or entry[0] != day.local_date
+        ):
             return None
         self._entries.move_to_end(user_id)
-        return entry[2]
+        return entry[4]
 
     def put(self, user_id: str, day: Day, catalog_version: int, exercises: bytes) -> None:
         if not self.size or self.mark is None:  # no mark seen: it could not be dropped
             return
         entries = self._entries
-        entries[user_id] = (day, catalog_version, exercises)
+        entries[user_id] = (day.local_date, day.start_us, day.end_us, catalog_version, exercises)
         entries.move_to_end(user_id)
         while len(entries) > self.size:
             entries.popitem(last=False)

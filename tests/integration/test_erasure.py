@@ -336,7 +336,7 @@ def test_an_api_process_drops_the_erased_users_held_wod_and_cached_tokens(projec
         assert suggested(token) != {20.0}  # their own history
         assert suggested(other) != {20.0}
         assert {"7", "8"} <= set(state.wods._entries)
-        cached = {v.principal.user_id for v in state.verifier._entries.values()}
+        cached = {v[0] for v in state.verifier._entries.values()}  # (user id, zoneinfo, exp)
         assert cached == {"7", "8"}
 
         project([user_erased("7")])
@@ -344,7 +344,7 @@ def test_an_api_process_drops_the_erased_users_held_wod_and_cached_tokens(projec
         assert "7" in state.wods._entries
         assert suggested(other) != {20.0}  # any WOD request reads the status ...
         assert "7" not in state.wods._entries  # ... and drops what was held of user 7
-        assert {v.principal.user_id for v in state.verifier._entries.values()} == {"8"}
+        assert {v[0] for v in state.verifier._entries.values()} == {"8"}
         assert "8" in state.wods._entries  # and nothing of anyone else
         assert suggested(token) == {20.0}  # a new user's WOD: the catalog defaults
 

@@ -7,7 +7,7 @@ import time
 import jwt
 import pytest
 
-from api.auth import AuthError, TokenVerifier
+from api.auth import AuthError, Principal, TokenVerifier
 
 SECRET = "k" * 40
 
@@ -331,3 +331,20 @@ def test_cache_keys_on_the_exact_token(verifier):
     tampered = f"{header}.{payload}.{signature[:-2]}{flipped}{signature[-1]}"
     with pytest.raises(AuthError):
         cached.verify(tampered)
+
+
+def test_cached_tokens_add_nothing_to_the_garbage_collectors_work(verifier):
+    """Each cached token is a plain tuple (user, zoneinfo, exp) of atomic values, which the
+    collector stops tracking: a cache of 10,000 tokens must not lengthen every full
+    collection (see api/tokencache.py)."""
+    import gc
+
+    from api.tokencache import CachedVerifier
+
+    cached = CachedVerifier(verifier, size=100)
+    tokens = [token(sub=f"u{n}", zoneinfo="Asia/Tokyo" if n % 2 else None) for n in range(50)]
+    for t in tokens:
+        cached.verify(t)
+    gc.collect()
+    assert not any(gc.is_tracked(entry) for entry in cached._entries.values())
+    assert cached.verify(tokens[1]) == Principal("u1", "Asia/Tokyo")
