@@ -3,22 +3,22 @@
 `start` and `resume` run the controller in the foreground until the rollout is done (exit
 0), rolled back (3) or aborted (4). `pause`, `resume` and `abort` given while a controller
 runs on the same --state-dir are requests it takes within one poll; `abort` waits until it
-has returned nginx to 0 %. See docs/RUNBOOK.md, "Phase 3: the automated canary".
+has returned nginx to 0 %. pause, abort and status live in rollout/canary_requests.py. See
+docs/RUNBOOK.md, "Phase 3: the automated canary".
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from rollout.analysis import Thresholds
+from rollout.canary_requests import STATE_DIR, abort, load_state, pause, status
 from rollout.state import (
     DEFAULT_STEPS,
     FINAL,
@@ -29,13 +29,6 @@ from rollout.state import (
     StateFileError,
 )
 
-STATE_DIR = click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".coach-canary"),
-    show_default=True,
-    help="The rollout's state, decision log, metrics file and requests.",
-)
 METRICS_PORT = click.option(
     "--metrics-port",
     type=click.IntRange(1, 65535),
@@ -52,15 +45,6 @@ def _steps(_ctx: Any, _param: Any, value: str) -> tuple[int, ...]:
     if not steps or any(not 0 < s <= 100 for s in steps) or list(steps) != sorted(set(steps)):
         raise click.BadParameter("rising percentages between 1 and 100, e.g. 1,5,25,100")
     return steps
-
-
-def _load(dirs: StateDir) -> State:
-    if not dirs.exists():
-        raise click.ClickException(f"no rollout in {dirs.root} (start one with `start`)")
-    try:
-        return dirs.load()
-    except StateFileError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _run(dirs: StateDir, state: State, metrics_port: int | None, *, new: bool) -> None:
@@ -226,7 +210,7 @@ def start(state_dir: Path, metrics_port: int | None, **options: Any) -> None:
 
     dirs = StateDir(state_dir)
     if dirs.exists():
-        old = _load(dirs)
+        old = load_state(dirs)
         if old.status not in FINAL:
             raise click.ClickException(
                 f"a rollout is {old.status} at {old.percent} % in {state_dir}: "
@@ -280,7 +264,7 @@ def resume(state_dir: Path, metrics_port: int | None) -> None:
         dirs.request("resume")
         click.echo(f"asked the running controller to resume ({dirs.request_file})")
         return
-    state = _load(dirs)
+    state = load_state(dirs)
     if state.status == "done":
         raise click.ClickException("this rollout is done: nothing to resume")
     if state.status in FINAL:
@@ -290,102 +274,5 @@ def resume(state_dir: Path, metrics_port: int | None) -> None:
     _run(dirs, state, metrics_port, new=False)
 
 
-def _wait_for(dirs: StateDir, done: Callable[[State], bool], seconds: float) -> State | None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        state = _load(dirs)
-        if done(state):
-            return state
-        time.sleep(0.05)
-    return None
-
-
-@canary.command()
-@STATE_DIR
-@click.option(
-    "--wait",
-    type=float,
-    default=30,
-    show_default=True,
-    help="Seconds to wait for the running controller to pause.",
-)
-def pause(state_dir: Path, wait: float) -> None:
-    """Hold the rollout at its percentage: still analysed (a failure still rolls back),
-    never advanced until `resume`."""
-    dirs = StateDir(state_dir)
-    _load(dirs)
-    if not dirs.controller_running():
-        _offline(dirs, "pause")
-        return
-    dirs.request("pause")
-    state = _wait_for(dirs, lambda s: s.status in ("paused", *FINAL), wait)
-    if state is None:
-        raise click.ClickException(f"the controller did not pause within {wait:g} s")
-    click.echo(f"{state.status} at {state.percent} %")
-
-
-@canary.command()
-@STATE_DIR
-@click.option(
-    "--wait",
-    type=float,
-    default=60,
-    show_default=True,
-    help="Seconds to wait for the running controller to return nginx to 0 %.",
-)
-def abort(state_dir: Path, wait: float) -> None:
-    """Return every user to the monolith at once (0 %) and end the rollout."""
-    dirs = StateDir(state_dir)
-    _load(dirs)
-    if not dirs.controller_running():
-        _offline(dirs, "abort")
-        return
-    dirs.request("abort")
-    # The controller saves "aborted" before it runs set-percent 0, and exits after: wait
-    # for both (its lock is released when it exits).
-    state = _wait_for(dirs, lambda s: s.status in FINAL and not dirs.controller_running(), wait)
-    if state is None:
-        raise click.ClickException(f"the controller did not abort within {wait:g} s")
-    click.echo(f"{state.status} at {state.percent} %")
-
-
-def _offline(dirs: StateDir, action: str) -> None:
-    """pause or abort with no controller running: done here, on the state file (and nginx)."""
-    from rollout import canary
-    from rollout.controller import Controller, SetPercentFailed
-
-    try:
-        with dirs.controller_lock():
-            state = _load(dirs)
-            controller = Controller(dirs, state)
-            new, decisions = canary.on_request(state, action, now=time.time())
-            if not decisions:
-                click.echo(f"nothing to do: the rollout is {state.status}")
-                return
-            controller.commit(new, decisions, {})
-    except ControllerRunning as exc:
-        raise click.ClickException(f"{exc}: try again") from exc
-    except SetPercentFailed as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"{controller.state.status} at {controller.state.percent} %")
-
-
-@canary.command()
-@STATE_DIR
-@click.option(
-    "--decisions",
-    type=int,
-    default=5,
-    show_default=True,
-    help="How many of the last decisions to show.",
-)
-def status(state_dir: Path, decisions: int) -> None:
-    """Print the rollout's state as JSON, and its last decisions."""
-    dirs = StateDir(state_dir)
-    state = _load(dirs)
-    out = state.as_dict()
-    out["controller_running"] = dirs.controller_running()
-    if dirs.decision_log.exists() and decisions > 0:
-        lines = dirs.decision_log.read_text().splitlines()[-decisions:]
-        out["last_decisions"] = [json.loads(line) for line in lines]
-    click.echo(json.dumps(out, indent=2))
+for _command in (pause, abort, status):
+    canary.add_command(_command)
