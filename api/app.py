@@ -104,8 +104,8 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
         version="0.1.0",
         lifespan=lifespan,
         # coach's telemetry is its Prometheus /metrics. FastAPI's native OpenTelemetry hooks
-        # look up the global providers on every request even when none is configured (a
-        # tenth of a WOD's cost in bench/wod_inprocess.py): off.
+        # look up the global providers on every request even when none is configured (about
+        # a tenth of a held WOD's cost in process, cProfile of bench/wod_inprocess.py): off.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.coach = None
