@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import HMACAlgorithm
 
+from api.hmac_tokens import HmacFastPath
+
 
 class AuthError(Exception):
     """The request's credentials are missing or not acceptable; the message says why."""
@@ -87,6 +89,7 @@ class TokenVerifier:
     leeway_seconds: int = 30
     max_bytes: int = 4096
     _decoder: jwt.PyJWT = field(init=False, repr=False, compare=False)
+    _fast: HmacFastPath | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -94,6 +97,16 @@ class TokenVerifier:
         except jwt.InvalidKeyError as exc:
             raise BadKey(f"not usable as an HMAC secret ({exc})") from None
         object.__setattr__(self, "_decoder", decoder)
+        fast = None
+        if isinstance(self.key, bytes):  # an HMAC secret (from_secret_or_file encodes it)
+            fast = HmacFastPath(
+                self.key,
+                self.algorithms,
+                issuer=self.issuer,
+                audience=self.audience,
+                leeway_seconds=self.leeway_seconds,
+            )
+        object.__setattr__(self, "_fast", fast)
 
     @classmethod
     def from_secret_or_file(
@@ -132,8 +145,16 @@ class TokenVerifier:
         """Check `token`; raise AuthError on any failure, whatever the input."""
         if len(token) > self.max_bytes:
             raise AuthError("token too large")
+        fast = self._fast
+        claims = None if fast is None else fast.claims(token)
+        if claims is None:
+            claims = self._decode(token)
+        return self._checked(claims)
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        """PyJWT's verdict, for every token the fast path does not accept."""
         try:
-            claims = self._decoder.decode(
+            claims: dict[str, Any] = self._decoder.decode(
                 token,
                 self.key,
                 algorithms=list(self.algorithms),
@@ -152,6 +173,11 @@ class TokenVerifier:
             # Hostile input PyJWT did not wrap (bad base64 or UTF-8, JSON nested too deep, a
             # number too large for a date...): a rejection, never a 500.
             raise AuthError(f"invalid token: {type(exc).__name__}") from None
+        return claims
+
+    @staticmethod
+    def _checked(claims: dict[str, Any]) -> Verified:
+        """coach's own rules on top of PyJWT's: `sub` usable as a user id, `exp` a number."""
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub.strip() or len(sub) > 256:
             raise AuthError("invalid token: 'sub' must be a non-empty string")
