@@ -36,3 +36,14 @@ def test_blob_is_byte_for_byte_what_earlier_versions_wrote(rows):
 def test_tiny_weights_use_the_same_exponent_form():
     rows = [(1, 1, 1, 1e-7), (2, 1, 1, 5e-324), (3, 1, 1, 0.1 + 0.2)]
     assert encode_exercises(rows) == orjson.dumps(rows)
+
+
+def test_a_blob_of_another_shape_is_read_as_before():
+    """msgspec reads the usual shape; anything else goes the old way (never an error)."""
+    odd = b'[[1, 3.0, 10, 5], [3, 1, 1, "heavy"]]'
+    assert decode_exercises(odd) == [CompletedRow(*r) for r in orjson.loads(odd)]
+
+
+def test_an_integer_weight_reads_as_the_same_number():
+    (row,) = decode_exercises(b"[[7, 3, 10, 60]]")
+    assert row == CompletedRow(7, 3, 10, 60) and isinstance(row.weight, float)
