@@ -71,7 +71,7 @@ def history(conn: sqlite3.Connection, *, user_id: str) -> History:
            WHERE user_id = ? AND exercises IS NOT NULL""",
         (user_id,),
     ).fetchall()
-    rows.sort(key=lambda r: (r[0], r[1]))
+    rows.sort()  # by (completed_at_us, workout_id): unique per user, so no tie goes further
     return History(
         [WindowWorkout(at, w, decode_exercises(blob), bool(d)) for at, w, blob, d in rows]
     )

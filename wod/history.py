@@ -45,8 +45,10 @@ class History:
         wanted = set(exercise_ids)
         found: dict[int, list[Entry]] = {}
         for w in self.workouts:
-            each = workout_entries(w.workout_id, w.completed_at_us, w.rows, deleted=w.deleted)
+            rows = [r for r in w.rows if r.exercise_id in wanted]
+            if not rows:
+                continue
+            each = workout_entries(w.workout_id, w.completed_at_us, rows, deleted=w.deleted)
             for exercise_id, entry in each.items():
-                if exercise_id in wanted:
-                    found.setdefault(exercise_id, []).append(entry)
+                found.setdefault(exercise_id, []).append(entry)
         return found
