@@ -39,8 +39,12 @@ def _by_rejection(
         return None
     picked: list[int] = []
     seen: set[int] = set()
+    getrandbits, bits = rng.getrandbits, n.bit_length()
     for _ in range(MAX_TRIES_PER_PICK * size):
-        exercise_id = catalog[rng.randrange(n)]
+        index = getrandbits(bits)  # rng.randrange(n), as CPython draws it, without its
+        while index >= n:  # Python-level argument checks (tests/unit/test_choose.py)
+            index = getrandbits(bits)
+        exercise_id = catalog[index]
         if exercise_id in done or exercise_id in seen:
             continue
         picked.append(exercise_id)

@@ -57,3 +57,29 @@ def test_wod_changes_with_user_day_catalog_or_history():
         {"done_yesterday": {4, 5}},
     ]:
         assert choose_wod(list(range(500)), set(), daily_rng(**{**base, **change}), 6) != wod
+
+
+def test_the_inline_draw_is_randrange_draw_for_draw() -> None:
+    """_by_rejection draws an index as CPython's `randrange(n)` does, without its checks:
+    the same seed gives the same WOD as before (and in every replica)."""
+    for seed in range(300):
+        for n in (1, 2, 3, 7, 8, 9, 48, 64, 200, 1000, 4097):
+            ours, theirs = random.Random(seed), random.Random(seed)
+            for _ in range(20):
+                index = ours.getrandbits(n.bit_length())
+                while index >= n:
+                    index = ours.getrandbits(n.bit_length())
+                assert index == theirs.randrange(n)
+
+
+def test_a_seeded_wod_is_the_one_randrange_draws() -> None:
+    catalog = list(range(100, 300))
+    done = frozenset(range(100, 140))
+    for seed in range(200):
+        expected: list[int] = []
+        rng = random.Random(seed)
+        while len(expected) < 6:
+            exercise_id = catalog[rng.randrange(len(catalog))]
+            if exercise_id not in done and exercise_id not in expected:
+                expected.append(exercise_id)
+        assert choose_wod(catalog, done, random.Random(seed), 6) == expected
