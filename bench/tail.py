@@ -2,7 +2,8 @@
 
 Side by side in one run, each server alone on core 0 (taskset) and the load generator on
 core 1, each run on a freshly started server (so a cold run's users are new to it) after a
-warm-up with other users:
+2 s warm-up: with the hot users themselves for a hot run (users coming back), with other
+users for a cold run:
 
 - coach: `coach api`, one worker, over a projection of 200 exercises and 100,000 workouts
   of 50,000 users;
@@ -13,15 +14,17 @@ Mixes: hot (1,000 users drawn at random, their tokens cached and WODs held after
 first request) and cold (every request a user and a token the server has not seen: the
 day's first WOD).
 
-1. Closed loop: wrk at 100 and 200 connections; throughput, p50, p99, p99.9.
+1. Closed loop: wrk at 100 and 200 connections; throughput, p50, p99, p99.9. Then the same
+   with a second client, bench/loop_client.py: wrk's p99 at saturation holds a tail of its
+   own that this client does not see at the same throughput (docs/BENCHMARKS.md).
 2. Open loop: vegeta at a fixed rate of 50 % and 80 % of the lower of the two maxima
    measured in step 1 (latency from each request's scheduled send time, so a stall counts
    for every request it delays); p50, p99, p99.9.
 3. After each coach run, the worst and the count of stalls over 100 ms of its event loop
    (`coach_event_loop_lag_seconds`).
 
-    .venv/bin/python bench/tail.py            # about 8 minutes
-    .venv/bin/python bench/tail.py --quick    # about 3 minutes, noisier
+    .venv/bin/python bench/tail.py            # about 12 minutes
+    .venv/bin/python bench/tail.py --quick    # about 5 minutes, noisier
 
 Needs wrk (apt-get install wrk) and vegeta (`go install github.com/tsenart/vegeta/v12@v12.12.0`,
 found on PATH or in $(go env GOPATH)/bin).
@@ -223,6 +226,42 @@ def wrk(base: str, seconds: float, connections: int, tokens: Path, mode: str, lu
     }
 
 
+def loop_client(base: str, seconds: float, connections: int, tokens: Path, mode: str) -> dict:  # type: ignore[type-arg]
+    """The same closed loop as wrk's, from bench/loop_client.py (a second client)."""
+    out = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            LOAD_CPU,
+            str(REPO / ".venv/bin/python"),
+            str(REPO / "bench/loop_client.py"),
+            "--port",
+            base.rsplit(":", 1)[1],
+            "--tokens",
+            str(tokens),
+            "--connections",
+            str(connections),
+            "--seconds",
+            str(seconds),
+            "--mode",
+            mode,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    r = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[7:])
+    return {
+        "rps": r["requests"] / r["seconds"],
+        "p50_ms": r["p50_us"] / 1000,
+        "p99_ms": r["p99_us"] / 1000,
+        "p999_ms": r["p999_us"] / 1000,
+        "max_ms": r["max_us"] / 1000,
+        "requests": r["requests"],
+        "errors": r["non2xx"],
+    }
+
+
 def vegeta(vegeta_bin: str, base: str, rate: int, seconds: float, tokens: list[str]) -> dict:  # type: ignore[type-arg]
     """An open-loop run: `rate` requests a second, whatever the server does."""
     wanted = int(rate * seconds) + 1
@@ -291,7 +330,13 @@ def main() -> int:
         return 2
     info = machine_info()
     rng = random.Random(5)
-    result: dict[str, Any] = {"seconds": seconds, "rounds": rounds, "closed": [], "open": []}
+    result: dict[str, Any] = {
+        "seconds": seconds,
+        "rounds": rounds,
+        "closed": [],
+        "closed_client": [],
+        "open": [],
+    }
     with tempfile.TemporaryDirectory(prefix="coach-tail-") as tmp:
         tmpdir = Path(tmp)
         db_path, lua = tmpdir / "coach.db", tmpdir / "wrk.lua"
@@ -315,50 +360,58 @@ def main() -> int:
         body_file.write_bytes(body)
         print(f"fixed body of the plain app: a real WOD, {len(body)} bytes\n")
 
-        def one_run(app: str, run: Any) -> dict[str, Any]:
+        def one_run(app: str, mix: str, run: Any) -> dict[str, Any]:
             with SERVERS[app](db_path if app == "coach" else body_file) as base:
-                wrk(base, 2, 100, tokens["warm"], "cold", lua)  # warm-up, other users
+                # Warm-up. Hot: the hot users themselves, so that the run measures users
+                # coming back (tokens cached, WODs held), not the first visits of 1,000
+                # users in its first second. Cold: other users (the run's users stay new).
+                warm = "hot" if mix == "hot" else "warm"
+                wrk(base, 2, 100, tokens[warm], "hot" if mix == "hot" else "cold", lua)
                 figures: dict[str, Any] = run(base)
                 if app == "coach":
                     figures["loop"] = loop_stalls(base)
                 return figures
 
+        def closed_loop(key: str, measure: Any) -> None:
+            for mix in ("hot", "cold"):
+                for connections in (100, 200):
+                    for r in range(rounds):
+                        for app in ("coach", "plain") if r % 2 == 0 else ("plain", "coach"):
+                            figures = one_run(
+                                app,
+                                mix,
+                                lambda base, c=connections, m=mix: measure(base, c, m),
+                            )
+                            figures |= {"app": app, "mix": mix, "connections": connections}
+                            result[key].append(figures)
+                            loop = figures.get("loop")
+                            print(
+                                f"  {mix:<4} {connections:>3} conns {app:<5}"
+                                f" {figures['rps']:7.0f} req/s"
+                                f"  p50 {figures['p50_ms']:7.1f}  p99 {figures['p99_ms']:7.1f}"
+                                f"  p99.9 {figures['p999_ms']:7.1f}"
+                                f"  max {figures['max_ms']:7.1f} ms  errors {figures['errors']}"
+                                + (
+                                    f"  loop stalls > 100 ms: {loop['over_100ms']:.0f} "
+                                    f"(worst <= {loop['worst_bucket_s']} s)"
+                                    if loop
+                                    else ""
+                                ),
+                                flush=True,
+                            )
+            summary = summarize(result[key])
+            result[f"{key}_summary"] = summary
+            print()
+            for name, ratios in summary.items():
+                print(
+                    f"  {name:<9} throughput coach/plain {ratios['throughput']:.2f}   "
+                    f"p99 coach/plain {ratios['p99']:.2f}   p99.9 {ratios['p999']:.2f}"
+                )
+
         print("closed loop (wrk):")
-        for mix in ("hot", "cold"):
-            for connections in (100, 200):
-                for r in range(rounds):
-                    for app in ("coach", "plain") if r % 2 == 0 else ("plain", "coach"):
-                        figures = one_run(
-                            app,
-                            lambda base, c=connections, m=mix: wrk(
-                                base, seconds, c, tokens[m], m, lua
-                            ),
-                        )
-                        figures |= {"app": app, "mix": mix, "connections": connections}
-                        result["closed"].append(figures)
-                        loop = figures.get("loop")
-                        print(
-                            f"  {mix:<4} {connections:>3} conns {app:<5}"
-                            f" {figures['rps']:7.0f} req/s"
-                            f"  p50 {figures['p50_ms']:7.1f}  p99 {figures['p99_ms']:7.1f}"
-                            f"  p99.9 {figures['p999_ms']:7.1f}  max {figures['max_ms']:7.1f} ms"
-                            f"  errors {figures['errors']}"
-                            + (
-                                f"  loop stalls > 100 ms: {loop['over_100ms']:.0f} "
-                                f"(worst <= {loop['worst_bucket_s']} s)"
-                                if loop
-                                else ""
-                            ),
-                            flush=True,
-                        )
-        summary = summarize(result["closed"])
-        result["closed_summary"] = summary
-        print()
-        for key, s in summary.items():
-            print(
-                f"  {key:<9} throughput coach/plain {s['throughput']:.2f}   "
-                f"p99 coach/plain {s['p99']:.2f}   p99.9 {s['p999']:.2f}"
-            )
+        closed_loop("closed", lambda base, c, m: wrk(base, seconds, c, tokens[m], m, lua))
+        print("\nclosed loop, the second client (bench/loop_client.py):")
+        closed_loop("closed_client", lambda base, c, m: loop_client(base, seconds, c, tokens[m], m))
 
         print("\nopen loop (vegeta, latency from each request's scheduled time):")
         for mix in ("hot", "cold"):
@@ -376,6 +429,7 @@ def main() -> int:
                 for app in ("coach", "plain"):
                     figures = one_run(
                         app,
+                        mix,
                         lambda base, r=rate, t=mix_tokens: vegeta(vegeta_bin, base, r, seconds, t),
                     )
                     figures |= {"app": app, "mix": mix, "share": share}
