@@ -817,6 +817,41 @@ throughput there. The hot mix's open loop at 80 % varies from run to run for bot
 single stalls of about 0.5 s, in coach's run or the plain app's."""
 
 
+def _second_client_part(d: dict[str, Any]) -> str:
+    """The closed loop again, from bench/loop_client.py (absent in older results)."""
+    runs = d.get("closed_client")
+    if not runs:
+        return ""
+    rows = [
+        [
+            r["mix"],
+            r["connections"],
+            r["app"],
+            r["rps"],
+            r["p50_ms"],
+            r["p99_ms"],
+            r["p999_ms"],
+            r["max_ms"],
+            r["errors"],
+        ]
+        for r in runs
+    ]
+    ratios = [
+        [k, v["throughput"], v["p99"], v["p999"]] for k, v in d["closed_client_summary"].items()
+    ]
+    return f"""
+The same closed loop from a second client (bench/loop_client.py: one uvloop process, raw
+HTTP/1.1 on the same number of keep-alive connections, each sending its next request when
+its last response has arrived):
+
+{table(CLOSED_HEADER[:-1], rows)}
+
+Ratios coach / plain, second client (medians of the rounds):
+
+{table(["mix, connections", "throughput", "p99", "p99.9"], ratios)}
+"""
+
+
 def tail_section(
     record: dict[str, Any] | None, inprocess: dict[str, Any] | None = None
 ) -> tuple[str, list[list[Any]]]:
@@ -855,6 +890,7 @@ def tail_section(
     ]
     s, o = d["closed_summary"], d["open_summary"]
     ratio_rows = [[k, v["throughput"], v["p99"], v["p999"]] for k, v in s.items()]
+    second = _second_client_part(d)
     text = f"""## {title}
 
 {provenance(record)}
@@ -864,7 +900,9 @@ users) against a plain FastAPI app (bench/plain_app.py: the same HS256 check and
 cache, a real WOD as its fixed body), each on a freshly started server alone on core 0,
 the load on core 1. Hot: 1,000 users at random. Cold: every request a user and a token
 the server has not seen (the day's first WOD). Runs of {d["seconds"]:g} s,
-{d["rounds"]} round(s), the two apps alternated (bench/tail.py).
+{d["rounds"]} round(s), the two apps alternated (bench/tail.py), each after a 2 s warm-up:
+with the hot users themselves before a hot run (users coming back), with other users
+before a cold run.
 
 Closed loop (wrk):
 
@@ -873,7 +911,7 @@ Closed loop (wrk):
 Ratios coach / plain (medians of the rounds):
 
 {table(["mix, connections", "throughput", "p99", "p99.9"], ratio_rows)}
-
+{second}
 Open loop (vegeta: a fixed rate, 50 % and 80 % of the lower of the two maxima; latency from
 each request's scheduled time, so a stall counts for every request it delays):
 
@@ -902,6 +940,16 @@ each request's scheduled time, so a stall counts for every request it delays):
                 f"{v['throughput']:.2f}",
                 ">= 1",
                 verdict(v["throughput"] >= 1),
+                record["command"],
+            ]
+        )
+    for key, v in d.get("closed_client_summary", {}).items():
+        headline.append(
+            [
+                f"WOD / plain app p99, {key} connections, second client",
+                f"{v['p99']:.2f}",
+                "<= 1.2",
+                verdict(v["p99"] <= 1.2),
                 record["command"],
             ]
         )

@@ -98,11 +98,8 @@ def performances(
     if not wanted:
         return {}
     entries: dict[int, list[Entry]] = {}
-    marks = ",".join("?" * len(wanted))
     for exercise_id, at, workout, sets, reps, weight, deleted in conn.execute(
-        f"""SELECT exercise_id, completed_at_us, workout_id, sets, reps, weight, deleted
-            FROM performances WHERE user_id = ? AND exercise_id IN ({marks})""",
-        (user_id, *wanted),
+        _performances_sql(len(wanted)), (user_id, *wanted)
     ):
         entries.setdefault(exercise_id, []).append(
             Entry(at, workout, sets, reps, weight, bool(deleted))
@@ -112,6 +109,28 @@ def performances(
     for exercise_id, window in recent.entries(wanted).items():
         entries.setdefault(exercise_id, []).extend(window)  # after the folded: seen later
     return best_performances(entries)
+
+
+_PERFORMANCE = """SELECT exercise_id, completed_at_us, workout_id, sets, reps, weight, deleted
+    FROM performances WHERE user_id = ?1 AND exercise_id """
+_LOOKUPS_AT_MOST = 32
+_PERFORMANCES_SQL: dict[int, str] = {}
+
+
+def _performances_sql(n: int) -> str:
+    """The statement for `n` exercises of one user: up to `_LOOKUPS_AT_MOST`, one primary
+    key lookup each, in a UNION ALL. With 12 rows per user, 6 exercises took 21 us against
+    28 for `exercise_id IN (...)`, for which SQLite first builds and sorts a temporary table
+    of the values (/tmp experiment, 20,000 users; 13.2 against 13.7 with no rows). More
+    exercises than that: the IN list."""
+    sql = _PERFORMANCES_SQL.get(n)
+    if sql is None:
+        if n <= _LOOKUPS_AT_MOST:
+            sql = " UNION ALL ".join(f"{_PERFORMANCE}= ?{i + 2}" for i in range(n))
+        else:
+            sql = _PERFORMANCE + "IN (" + ",".join(f"?{i + 2}" for i in range(n)) + ")"
+        _PERFORMANCES_SQL[n] = sql
+    return sql
 
 
 def positions(conn: sqlite3.Connection) -> dict[tuple[str, int], int]:
