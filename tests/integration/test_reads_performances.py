@@ -21,8 +21,16 @@ def test_every_statement_shape_gives_the_rule_s_answer(db_path, asked: int) -> N
         for exercise_id in range(1, 61):
             for n in range(rng.randint(0, 3)):
                 rows.append(
-                    (user, exercise_id, f"w{exercise_id}-{n}", 1_000 + rng.randrange(10**6),
-                     3, rng.randint(1, 20), float(rng.randint(0, 200)), rng.random() < 0.3)
+                    (
+                        user,
+                        exercise_id,
+                        f"w{exercise_id}-{n}",
+                        1_000 + rng.randrange(10**6),
+                        3,
+                        rng.randint(1, 20),
+                        float(rng.randint(0, 200)),
+                        rng.random() < 0.3,
+                    )
                 )
     conn.execute("BEGIN")
     conn.executemany(
