@@ -772,8 +772,9 @@ alternating the apps; {provenance(record)}):
 
 WHAT_MADE_THE_DIFFERENCE = """### What made the difference
 
-Two causes, found with the in-process comparison above and the event loop lag histogram
-(`coach_event_loop_lag_seconds`, per process in `/metrics`).
+Found with the in-process comparison above, profiles of it (cProfile, then py-spy), the
+event loop lag histogram (`coach_event_loop_lag_seconds`, per process in `/metrics`) and a
+second load generator. In the order they were found:
 
 **Saturation came first.** A single worker saturated by a closed loop of 100 or 200
 connections gives every app a long p99: the plain app's too, since each connection waits
@@ -811,10 +812,52 @@ consumer's status, and with it the change stamp that drops held WODs, for
 `COACH_STATUS_CACHE_SECONDS`. At 1 s that was the freshness; at 50 ms the p99 was 158 ms;
 at 20 ms, now the default, it is under 100 ms (figures in the next section).
 
-**Left.** In the cold mix, coach does real work that the plain app does not: a token
-verification, two SQLite reads, a seeded draw. It answers about 0.9 of the plain app's
-throughput there. The hot mix's open loop at 80 % varies from run to run for both apps:
-single stalls of about 0.5 s, in coach's run or the plain app's."""
+**The day's first WOD: the token and the reads.** After those changes coach still reached
+only 0.91-0.92 of the plain app's throughput in the cold mix: in process, 266-326 us per
+WOD against the plain app's 200-244. py-spy of the cold mix in process
+(`py-spy record -r 500` of bench/wod_inprocess.py's loop) put 30 % of a WOD in PyJWT: about
+40 us per token alone, 80-90 us inside the busy worker, mostly a Python loop over every
+base64url character, the standard library's JSON and option merging, around an HMAC of
+3 us. Two changes:
+
+1. **A fast path for the ordinary HS256 token** (api/hmac_tokens.py). It only ever accepts:
+   the signature first, with the configured secret, then every claim PyJWT checks with
+   coach's options, for a compact token of canonical base64url, a header of `alg` (and
+   `typ`, `kid`) and integer times. Every other token, a bad signature included, goes to
+   PyJWT, whose verdict and message stand. tests/unit/test_hmac_tokens.py sends about 3,200
+   fuzzed tokens both ways under three configurations and fails on any token the fast path
+   accepts and PyJWT does not. A token now verifies in 17-22 us. The plain app keeps
+   PyJWT's own `jwt.decode`, as a plain FastAPI service would: this is a real saving of
+   coach's, not a difference in the check (the same tokens pass).
+2. **Less Python around the two reads**: a workout's exercises decoded by msgspec straight
+   into tuples (1.6 us against 5.3 per workout), the window's entries built only for the
+   chosen exercises, the draw's index taken with `getrandbits` as `randrange` takes it (the
+   same WOD, seed for seed), the signature in one OpenSSL call, and a user's performances
+   read by one primary-key lookup per chosen exercise instead of an IN list (21 us against
+   28 with 12 performance rows per user).
+
+**The closed loop's p99 at saturation is mostly wrk's own.** At 100 and 200 connections,
+wrk's p99 was 20 to 60 times its median for both apps (0.8-1.2 s in the cold mix). The
+same closed loop from a second client (bench/loop_client.py, the second table above), on
+the same kind of fresh server and at the same throughput, sees p99 within about twice the
+median, for both apps. So the long tail of those rows is in the load generator and its
+interplay with a saturated server, not in either app's requests; the event loop lag
+histogram agrees (no turn over 250 ms in any run). Both clients are reported, and the goal
+holds with each.
+
+**The hot open loop's half-second stalls were first visits.** Each run starts a fresh
+server; its warm-up used other users, so the hot run began with the first visits of its
+1,000 users (a token to verify and a WOD to draw for each, in its first second). On fresh
+servers, that gave wrk a p99 of 400-520 ms (max about 1 s); a warm-up with the hot users
+themselves gave 21-106 ms (3 fresh servers each). "Hot" means users coming back, so a hot
+run now warms up with its own users; a cold run still warms up with others. Since then
+coach's hot p99 at 80 % was 4-10 ms in each of three runs. The plain app's still varies
+(6-93 ms in the same runs): 80 % of the lower of the two maxima is 80 % of the plain app's
+own maximum, where bursts queue, and about half of coach's.
+
+**Left.** Each figure here moves from run to run on this two-core machine (a fresh server
+per run, the load generator on the other core): read the ratios of the medians, and the
+two clients together."""
 
 
 def _second_client_part(d: dict[str, Any]) -> str:
