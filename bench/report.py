@@ -860,25 +860,18 @@ per run, the load generator on the other core): read the ratios of the medians, 
 two clients together."""
 
 
+def _closed_row(r: dict[str, Any]) -> list[Any]:
+    """One closed-loop run, as a row of CLOSED_HEADER (without the loop stalls)."""
+    fields = ("mix", "connections", "app", "rps", "p50_ms", "p99_ms", "p999_ms", "max_ms")
+    return [*(r[f] for f in fields), r["errors"]]
+
+
 def _second_client_part(d: dict[str, Any]) -> str:
     """The closed loop again, from bench/loop_client.py (absent in older results)."""
     runs = d.get("closed_client")
     if not runs:
         return ""
-    rows = [
-        [
-            r["mix"],
-            r["connections"],
-            r["app"],
-            r["rps"],
-            r["p50_ms"],
-            r["p99_ms"],
-            r["p999_ms"],
-            r["max_ms"],
-            r["errors"],
-        ]
-        for r in runs
-    ]
+    rows = [_closed_row(r) for r in runs]
     ratios = [
         [k, v["throughput"], v["p99"], v["p999"]] for k, v in d["closed_client_summary"].items()
     ]
@@ -903,19 +896,7 @@ def tail_section(
         return missing(title, ".venv/bin/python bench/tail.py"), []
     d = record["data"]
     closed_rows = [
-        [
-            r["mix"],
-            r["connections"],
-            r["app"],
-            r["rps"],
-            r["p50_ms"],
-            r["p99_ms"],
-            r["p999_ms"],
-            r["max_ms"],
-            r["errors"],
-            r["loop"]["over_100ms"] if "loop" in r else "",
-        ]
-        for r in d["closed"]
+        [*_closed_row(r), r["loop"]["over_100ms"] if "loop" in r else ""] for r in d["closed"]
     ]
     open_rows = [
         [

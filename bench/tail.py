@@ -214,15 +214,26 @@ def wrk(base: str, seconds: float, connections: int, tokens: Path, mode: str, lu
         text=True,
         check=True,
     ).stdout
-    r = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[7:])
+    r = result_line(out)
+    errors = r["non2xx"] + r["socket_errors"] + r["timeouts"]
+    return closed_figures(r, r["duration_us"] / 1e6, errors)
+
+
+def result_line(out: str) -> dict[str, Any]:
+    """The JSON of a load generator's `RESULT {...}` line."""
+    return json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[7:])  # type: ignore[no-any-return]
+
+
+def closed_figures(r: dict[str, Any], seconds: float, errors: int) -> dict[str, Any]:
+    """A closed-loop run's figures from its RESULT (latencies in microseconds)."""
     return {
-        "rps": r["requests"] / (r["duration_us"] / 1e6),
+        "rps": r["requests"] / seconds,
         "p50_ms": r["p50_us"] / 1000,
         "p99_ms": r["p99_us"] / 1000,
         "p999_ms": r["p999_us"] / 1000,
         "max_ms": r["max_us"] / 1000,
         "requests": r["requests"],
-        "errors": r["non2xx"] + r["socket_errors"] + r["timeouts"],
+        "errors": errors,
     }
 
 
@@ -250,16 +261,8 @@ def loop_client(base: str, seconds: float, connections: int, tokens: Path, mode:
         text=True,
         check=True,
     ).stdout
-    r = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[7:])
-    return {
-        "rps": r["requests"] / r["seconds"],
-        "p50_ms": r["p50_us"] / 1000,
-        "p99_ms": r["p99_us"] / 1000,
-        "p999_ms": r["p999_us"] / 1000,
-        "max_ms": r["max_us"] / 1000,
-        "requests": r["requests"],
-        "errors": r["non2xx"],
-    }
+    r = result_line(out)
+    return closed_figures(r, r["seconds"], r["non2xx"])
 
 
 def vegeta(vegeta_bin: str, base: str, rate: int, seconds: float, tokens: list[str]) -> dict:  # type: ignore[type-arg]
