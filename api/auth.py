@@ -145,11 +145,20 @@ class TokenVerifier:
         """Check `token`; raise AuthError on any failure, whatever the input."""
         if len(token) > self.max_bytes:
             raise AuthError("token too large")
-        fast = self._fast
-        claims = None if fast is None else fast.claims(token)
+        claims = self._fast_claims(token)
         if claims is None:
             claims = self._decode(token)
         return self._checked(claims)
+
+    def _fast_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims if api/hmac_tokens.py accepts the token; None: PyJWT decides. The
+        fast path only accepts, so any error of its own on hostile input is a "no" too."""
+        if self._fast is None:
+            return None
+        try:
+            return self._fast.claims(token)
+        except Exception:
+            return None
 
     def _decode(self, token: str) -> dict[str, Any]:
         """PyJWT's verdict, for every token the fast path does not accept."""

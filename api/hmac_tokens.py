@@ -96,10 +96,11 @@ class HmacFastPath:
         header = None if header_bytes is None else _json_object(header_bytes)
         if header is None or not _HEADER_KEYS.issuperset(header):
             return None
-        digest = self._hashes.get(header.get("alg"))  # type: ignore[arg-type]
-        if digest is None or not all(
-            isinstance(header.get(name, ""), str) for name in ("typ", "kid")
-        ):
+        alg, typ, kid = header.get("alg"), header.get("typ", ""), header.get("kid", "")
+        if not (isinstance(alg, str) and isinstance(typ, str) and isinstance(kid, str)):
+            return None  # (an `alg` of a JSON list or object is not even hashable)
+        digest = self._hashes.get(alg)
+        if digest is None:
             return None
         signature = _segment(signature_text)
         signing_input = token[: len(header_text) + 1 + len(payload_text)].encode("ascii")

@@ -70,5 +70,5 @@ def decode_exercises(blob: bytes) -> list[CompletedRow]:
     is read as it always was."""
     try:
         return _DECODER.decode(blob)
-    except msgspec.ValidationError:
+    except msgspec.MsgspecError:  # the wrong shape, or not JSON: the old way decides
         return [CompletedRow(*e) for e in orjson.loads(blob)]

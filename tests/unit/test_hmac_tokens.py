@@ -63,6 +63,13 @@ def corpus(now: int) -> Iterator[str]:
         {"alg": "HS256", "b64": True, "crit": ["b64"]},
         {"alg": "HS256", "jku": "http://x"},
         {"alg": "HS256", "cty": "JWT"},
+        {"alg": ["HS256"]},
+        {"alg": {"HS256": 1}},
+        {"alg": None},
+        {"alg": "HS256", "kid": None},
+        {"alg": "HS256", "kid": ["k"]},
+        {"alg": "HS256", "typ": None},
+        {"alg": "HS256", "typ": {"t": 1}},
         ["alg", "HS256"],
         "HS256",
         b'{"alg":"HS256","alg":"none"}',
@@ -241,3 +248,32 @@ def test_a_public_key_verifier_has_no_fast_path() -> None:
 
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
     assert TokenVerifier(key=key, algorithms=("ES256",))._fast is None
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+@pytest.mark.parametrize("value", [["HS256"], {"HS256": 1}, None, 256, True, 1.5])
+def test_a_header_value_of_any_json_type_gets_pyjwt_s_verdict_never_a_500(value: Any) -> None:
+    """An unhashable `alg` once reached a dict lookup in the fast path: a TypeError, a 500."""
+    config = CONFIGS[0]
+    verifier = TokenVerifier(key=SECRET, algorithms=config["algorithms"], leeway_seconds=LEEWAY)
+    for header in ({"alg": value}, {"alg": "HS256", "kid": value}, {"alg": "HS256", "typ": value}):
+        token = raw_token(header, {"sub": "u", "exp": 2**40})
+        if reference(token, config) is None:
+            with pytest.raises(AuthError):
+                verifier.verify_token(token)
+        else:
+            assert verifier.verify_token(token).principal.user_id == "u"
+
+
+def test_an_error_inside_the_fast_path_leaves_the_token_to_pyjwt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(self: HmacFastPath, token: str) -> None:
+        raise RuntimeError("a bug of the fast path")
+
+    monkeypatch.setattr(HmacFastPath, "claims", broken)
+    verifier = TokenVerifier(key=SECRET, algorithms=("HS256",))
+    good = jwt.encode({"sub": "u2", "exp": 2**40}, SECRET, algorithm="HS256")
+    assert verifier.verify_token(good).principal.user_id == "u2"
+    with pytest.raises(AuthError, match="Signature verification failed"):
+        verifier.verify_token(jwt.encode({"sub": "u", "exp": 2**40}, OTHER, algorithm="HS256"))

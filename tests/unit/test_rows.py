@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -47,3 +48,8 @@ def test_a_blob_of_another_shape_is_read_as_before():
 def test_an_integer_weight_reads_as_the_same_number():
     (row,) = decode_exercises(b"[[7, 3, 10, 60]]")
     assert row == CompletedRow(7, 3, 10, 60) and isinstance(row.weight, float)
+
+
+def test_a_malformed_blob_raises_what_it_always_raised():
+    with pytest.raises(orjson.JSONDecodeError):
+        decode_exercises(b"[[1, 3, 10,")
