@@ -837,7 +837,8 @@ base64url character, the standard library's JSON and option merging, around an H
    28 with 12 performance rows per user).
 
 **The closed loop's p99 at saturation is mostly wrk's own.** At 100 and 200 connections,
-wrk's p99 was 20 to 60 times its median for both apps (0.8-1.2 s in the cold mix). The
+wrk's p99 was in most runs 15 to 60 times its median, for both apps (0.76-1.17 s in the
+cold mix at 100 connections, 4.7-5.8 s at 200), and in a few runs about twice it. The
 same closed loop from a second client (bench/loop_client.py, the second table above), on
 the same kind of fresh server and at the same throughput, sees p99 within about twice the
 median, for both apps. So the long tail of those rows is in the load generator and its
