@@ -36,7 +36,7 @@ OUTAGE_SECONDS ?= 30
 test: install ## Run every test (unit, integration, end-to-end on a real Kafka broker, nginx routing, the image)
 	@COACH_FAULTS_OUTAGE_SECONDS=$${COACH_FAULTS_OUTAGE_SECONDS:-$(OUTAGE_SECONDS)} \
 	 COACH_CDC_TEST_DOWNTIME_SECONDS=$${COACH_CDC_TEST_DOWNTIME_SECONDS:-$(OUTAGE_SECONDS)} \
-	 $(BIN)/pytest $(PYTEST_ARGS)
+	 $(BIN)/pytest --durations=25 $(PYTEST_ARGS)
 
 test-unit: install ## Unit tests only (no broker, no files)
 	@$(BIN)/pytest tests/unit $(PYTEST_ARGS)
