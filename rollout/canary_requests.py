@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from rollout.state import FINAL, ControllerRunning, State, StateDir, StateFileError
+from rollout.state import FINAL, Action, ControllerRunning, State, StateDir, StateFileError
 
 STATE_DIR = click.option(
     "--state-dir",
@@ -56,15 +56,7 @@ def pause(state_dir: Path, wait: float) -> None:
     """Hold the rollout at its percentage: still analysed (a failure still rolls back),
     never advanced until `resume`."""
     dirs = StateDir(state_dir)
-    load_state(dirs)
-    if not dirs.controller_running():
-        _offline(dirs, "pause")
-        return
-    dirs.request("pause")
-    state = _wait_for(dirs, lambda s: s.status in ("paused", *FINAL), wait)
-    if state is None:
-        raise click.ClickException(f"the controller did not pause within {wait:g} s")
-    click.echo(f"{state.status} at {state.percent} %")
+    _ask(dirs, "pause", lambda s: s.status in ("paused", *FINAL), wait)
 
 
 @click.command()
@@ -79,16 +71,22 @@ def pause(state_dir: Path, wait: float) -> None:
 def abort(state_dir: Path, wait: float) -> None:
     """Return every user to the monolith at once (0 %) and end the rollout."""
     dirs = StateDir(state_dir)
-    load_state(dirs)
-    if not dirs.controller_running():
-        _offline(dirs, "abort")
-        return
-    dirs.request("abort")
     # The controller saves "aborted" before it runs set-percent 0, and exits after: wait
     # for both (its lock is released when it exits).
-    state = _wait_for(dirs, lambda s: s.status in FINAL and not dirs.controller_running(), wait)
+    _ask(dirs, "abort", lambda s: s.status in FINAL and not dirs.controller_running(), wait)
+
+
+def _ask(dirs: StateDir, action: Action, done: Callable[[State], bool], wait: float) -> None:
+    """`action` by the running controller (a request, then wait until `done`), or here
+    when none runs."""
+    load_state(dirs)
+    if not dirs.controller_running():
+        _offline(dirs, action)
+        return
+    dirs.request(action)
+    state = _wait_for(dirs, done, wait)
     if state is None:
-        raise click.ClickException(f"the controller did not abort within {wait:g} s")
+        raise click.ClickException(f"the controller did not {action} within {wait:g} s")
     click.echo(f"{state.status} at {state.percent} %")
 
 
