@@ -12,6 +12,7 @@ PYTEST_ARGS ?=
 LOADTEST_ARGS ?=
 SOAK_ARGS ?=
 
+.PHONY: security audit
 .PHONY: help install run test test-unit test-integration test-e2e test-routing test-container image faults lint format schemas bench bench-full loadtest broker broker-stop clean
 
 help: ## List the targets
@@ -60,10 +61,18 @@ faults: install broker ## Fault scenarios (outage, disk full, read-only, partiti
 	@$(BIN)/pytest tests/faults tests/e2e/test_consumer_faults.py $(PYTEST_ARGS)
 	@$(BIN)/python tests/faults/soak.py $(SOAK_ARGS)
 
-lint: install ## ruff and mypy
+lint: install security ## ruff, mypy, the security linter and the dependency audit
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
+
+SECURITY_SCAN := api consumer store events wod replay rollout coach config monolith_kit
+
+security: install audit ## bandit over the code that ships (settings in pyproject.toml), then the dependency audit
+	@$(BIN)/bandit -q -c pyproject.toml -r $(SECURITY_SCAN)
+
+audit: install ## pip-audit of every package pinned in uv.lock (tools/audit_deps.py says when it could not run)
+	@$(BIN)/python tools/audit_deps.py
 
 .PHONY: rules
 rules: ## Check the Prometheus rules and run their unit tests (promtool, Debian's prometheus package; never the service)

@@ -14,6 +14,7 @@ import urllib.request
 from typing import Any
 
 from rollout.analysis import Replica
+from rollout.http import open_http
 
 _UPSTREAM_COACH = re.compile(r"^\s*upstream\s+coach\s*\{(?P<body>.*?)\}", re.M | re.S)
 _SERVER = re.compile(r"^\s*server\s+([^\s;]+)", re.M)
@@ -37,7 +38,7 @@ def percent_from_conf(text: str) -> int | None:
 def _get_json(url: str, timeout: float) -> tuple[int, Any]:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with open_http(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         try:
