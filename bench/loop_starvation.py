@@ -10,9 +10,15 @@ fresh server.
 A configuration is a loop (`--loops`), a variant (`--variants`: `plain`; `yield`, the
 handler awaits `asyncio.sleep(0)` first; `h11`, uvicorn's pure-Python HTTP protocol) and,
 with `--via nginx`, nginx's upstream `keepalive` (`--nginx-keepalive`). The table gives per
-configuration wrk's req/s, p50, p99 and max, then the per-connection client's p99 and max,
-the worst wait of a connection's *first* request (which includes its wait to be accepted),
-the worst wait after the first, and the fewest requests any connection got answered.
+configuration wrk's req/s, p50, p99 and max (wrk opens all its connections at once), then
+the per-connection client's: its p99 and max; the worst first request of the `--late`
+connections it opens `--late-after` seconds in, into a saturated server (that wait includes
+the wait to be accepted); and for the other connections, their worst wait after their
+first request and the fewest and median numbers of requests answered per connection (a
+starved connection gets fewer). wrk runs with a 60 s timeout: at its default of 2 s, a
+longer wait is not in its histogram, only counted as a timeout. `--probe` runs wrk against
+a server that notes when each connection was accepted and read
+(bench/loop_starvation_probe.py) and prints those figures instead of the table.
 
 nginx, when asked for, is rendered into a temporary directory and started as a child
 process (never the system service), pinned to the load core. Every process started here is
@@ -27,7 +33,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +41,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench import loop_starvation_probe  # noqa: E402
+from bench.loop_starvation_procs import Children, free_port, start_nginx, wait_listening  # noqa: E402
+
 PYTHON = sys.executable
 CLIENT = REPO / "bench/loop_starvation_client.py"
 
@@ -50,96 +60,29 @@ function done(summary, latency, requests)
 end
 """
 
-NGINX_CONF = """
-worker_processes 1;
-error_log {root}/error.log warn;
-pid {root}/nginx.pid;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/tmp;
-    proxy_temp_path {root}/tmp;
-    fastcgi_temp_path {root}/tmp;
-    uwsgi_temp_path {root}/tmp;
-    scgi_temp_path {root}/tmp;
-    upstream app {{
-        server 127.0.0.1:{backend};
-        keepalive {keepalive};
-        keepalive_timeout 4s;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }}
-    }}
-}}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} exited with {proc.returncode} before listening")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"{what} did not listen on {port} within 30 s")
-
-
-class Children:
-    """The processes this run started, each in a session of its own; stopped by their ids."""
-
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.dirs: list[Path] = []
-
-    def start(self, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            args, env=env, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL
-        )
-        self.procs.append(proc)
-        return proc
-
-    def stop_all(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.procs.clear()
-        for path in self.dirs:
-            shutil.rmtree(path, ignore_errors=True)
-        self.dirs.clear()
-
 
 def start_target(
-    children: Children, args: argparse.Namespace, loop: str, variant: str, keepalive: int
+    children: Children,
+    args: argparse.Namespace,
+    loop: str,
+    variant: str,
+    keepalive: int,
+    probe_out: Path | None = None,
 ) -> int:
-    """Start the app (and nginx in front of it with --via nginx); the port the load goes to."""
+    """Start the app (and nginx in front of it with --via nginx); the port the load goes to.
+    With `probe_out`, the app is bench/loop_starvation_probe.py's, writing its records there."""
     port = free_port()
     env = dict(os.environ, STARVE_WORK_US=str(args.work_us))
     env["STARVE_YIELD"] = "1" if variant == "yield" else "0"
     http = "h11" if variant == "h11" else "httptools"
+    app = "bench.loop_starvation_app:app"
+    if probe_out is not None:
+        env["PROBE_OUT"] = str(probe_out)
+        app, http = "bench.loop_starvation_probe:app", "bench.loop_starvation_probe:Probe"
     server = children.start(
         [
             *("taskset", "-c", args.server_cpu, PYTHON, "-m", "uvicorn"),
-            *("bench.loop_starvation_app:app", "--loop", loop, "--http", http),
+            *(app, "--loop", loop, "--http", http),
             *("--port", str(port), "--no-access-log", "--log-level", "warning"),
         ],
         env=env,
@@ -147,29 +90,15 @@ def start_target(
     wait_listening(port, server, "uvicorn")
     if args.via == "direct":
         return port
-    root = Path(tempfile.mkdtemp(prefix="loop-starvation-nginx-"))
-    children.dirs.append(root)
-    root.chmod(0o755)
-    (root / "tmp").mkdir()
-    front = free_port()
-    conf = NGINX_CONF.format(root=root, backend=port, keepalive=keepalive, port=front)
-    (root / "nginx.conf").write_text(conf)
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    proc = children.start(
-        [
-            *("taskset", "-c", args.load_cpu, nginx, "-p", str(root)),
-            *("-c", str(root / "nginx.conf"), "-g", "daemon off;"),
-        ]
-    )
-    wait_listening(front, proc, "nginx")
-    return front
+    return start_nginx(children, backend=port, keepalive=keepalive, cpu=args.load_cpu)
 
 
 def run_wrk(args: argparse.Namespace, port: int, lua: Path) -> dict[str, Any]:
     out = subprocess.run(
         [
             *("taskset", "-c", args.load_cpu, "wrk", "-t1", f"-c{args.connections}"),
-            *(f"-d{args.seconds}s", "--latency", "-s", str(lua), f"http://127.0.0.1:{port}/"),
+            *(f"-d{args.seconds}s", "--timeout", "60s", "--latency", "-s", str(lua)),
+            f"http://127.0.0.1:{port}/",
         ],
         capture_output=True,
         text=True,
@@ -181,11 +110,13 @@ def run_wrk(args: argparse.Namespace, port: int, lua: Path) -> dict[str, Any]:
     return result
 
 
-def run_client(args: argparse.Namespace, port: int) -> dict[str, Any]:
+def run_client(args: argparse.Namespace, port: int, trace: Path | None = None) -> dict[str, Any]:
     out = subprocess.run(
         [
             *("taskset", "-c", args.load_cpu, PYTHON, str(CLIENT), "--port", str(port)),
             *(f"--connections={args.connections}", f"--seconds={args.seconds}"),
+            *(f"--late={args.late}", f"--late-after={args.late_after}"),
+            *(("--trace", str(trace)) if trace else ()),
         ],
         capture_output=True,
         text=True,
@@ -194,10 +125,11 @@ def run_client(args: argparse.Namespace, port: int) -> dict[str, Any]:
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line[7:])
     conns = result.pop("connections")
-    result["first_max_us"] = max(c[1] for c in conns)
-    result["after_first_max_us"] = max(c[2] for c in conns)
-    result["fewest"] = min(c[0] for c in conns)
-    result["median_count"] = sorted(c[0] for c in conns)[len(conns) // 2]
+    on_time, late = [c for c in conns if not c[3]], [c for c in conns if c[3]]
+    result["late_first_max_us"] = max((c[1] for c in late), default=None)
+    result["after_first_max_us"] = max(c[2] for c in on_time)
+    result["fewest"] = min(c[0] for c in on_time)
+    result["median_count"] = sorted(c[0] for c in on_time)[len(on_time) // 2]
     return result
 
 
@@ -208,11 +140,14 @@ def ms(us: float) -> str:
 def row(name: str, wrk: dict[str, Any] | None, client: dict[str, Any] | None) -> str:
     cells = [name]
     if wrk is not None:
-        cells += [f"{wrk['rps']:,.0f}", ms(wrk["p50_us"]), ms(wrk["p99_us"]), ms(wrk["max_us"])]
+        errors = wrk["non2xx"] + wrk["socket_errors"]
+        rps = f"{wrk['rps']:,.0f}" + (f" ({errors} errors)" if errors else "")
+        cells += [rps, ms(wrk["p50_us"]), ms(wrk["p99_us"]), ms(wrk["max_us"])]
     else:
         cells += ["-"] * 4
     if client is not None:
-        cells += [ms(client["p99_us"]), ms(client["max_us"]), ms(client["first_max_us"])]
+        late = client["late_first_max_us"]
+        cells += [ms(client["p99_us"]), ms(client["max_us"]), "-" if late is None else ms(late)]
         cells += [ms(client["after_first_max_us"])]
         cells += [f"{client['fewest']} / {client['median_count']}"]
     else:
@@ -222,8 +157,9 @@ def row(name: str, wrk: dict[str, Any] | None, client: dict[str, Any] | None) ->
 
 HEADER = (
     "| configuration | wrk req/s | wrk p50 ms | wrk p99 ms | wrk max ms | client p99 ms "
-    "| client max ms | worst first request ms | worst after first ms "
-    "| fewest / median requests per connection |\n|" + "---|" * 10
+    "| client max ms | late connections: worst first request ms "
+    "| others: worst wait after their first ms | others: fewest / median requests "
+    "|\n|" + "---|" * 10
 )
 
 
@@ -238,6 +174,23 @@ def name_of(loop: str, variant: str, keepalive: int) -> str:
     return f"{name} (nginx keepalive {keepalive})" if keepalive else name
 
 
+def run_probe(
+    children: Children, args: argparse.Namespace, loop: str, variant: str, lua: Path
+) -> None:
+    """wrk against the probe app; when its connections were accepted and how they fared."""
+    work = Path(tempfile.mkdtemp(prefix="loop-starvation-probe-"))
+    children.dirs.append(work)
+    port = start_target(children, args, loop, variant, 0, probe_out=work / "server.json")
+    wrk = run_wrk(args, port, lua)
+    children.stop_all(keep_dirs=True)
+    deadline = time.monotonic() + 10
+    while not (work / "server.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    result = loop_starvation_probe.load(work / "server.json")
+    result["wrk"] = {k: wrk[k] for k in ("rps", "p50_us", "p99_us", "max_us")}
+    print(f"probe {name_of(loop, variant, 0)}: {json.dumps(result)}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=6, help="per run (default 6)")
@@ -248,8 +201,13 @@ def main() -> None:
     parser.add_argument("--via", choices=("direct", "nginx"), default="direct")
     parser.add_argument("--nginx-keepalive", default="32", help="comma-separated, with nginx")
     parser.add_argument("--client", choices=("wrk", "python", "both"), default="both")
+    parser.add_argument("--late", type=int, default=10, help="client connections opened late")
+    parser.add_argument("--late-after", type=float, default=1.0, help="seconds (default 1)")
     parser.add_argument("--server-cpu", default="1")
     parser.add_argument("--load-cpu", default="0")
+    parser.add_argument(
+        "--probe", action="store_true", help="instead of the table, where requests waited"
+    )
     args = parser.parse_args()
     for program in ("taskset", "wrk") + (("nginx",) if args.via == "nginx" else ()):
         if shutil.which(program) is None and not Path(f"/usr/sbin/{program}").exists():
@@ -265,6 +223,10 @@ def main() -> None:
     )
     lines = []
     try:
+        if args.probe:
+            for loop, variant in itertools.product(args.loops.split(","), args.variants.split(",")):
+                run_probe(children, args, loop, variant, lua)
+            return
         for loop, variant, keepalive in configurations(args):
             wrk = client = None
             if args.client in ("wrk", "both"):

@@ -9,10 +9,14 @@ far fewer requests than the median connection and holds the worst waits).
     taskset -c 0 .venv/bin/python bench/loop_starvation_client.py --port 8350 \
         --connections 100 --seconds 6
 
+With `--late K`, the last K connections open only `--late-after` seconds into the run,
+into a saturated server, as nginx opens upstream connections when its clients need them:
+their first request's wait includes their wait to be accepted.
+
 Prints one line, `RESULT {...}`: requests, seconds, p50/p99/max latency over all requests
 in microseconds, non-2xx answers, and `connections`: per connection `[requests, first_us,
-max_after_first_us]` (the wait of its first request, which includes the wait to be
-accepted, and its worst wait after that).
+max_after_first_us, late]` (the wait of its first request, which includes the wait to be
+accepted, its worst wait after that, and 1 for a late connection).
 With `--trace FILE`, also writes one line per request: connection, local port, the
 monotonic clock (`time.perf_counter`, shared by every process on the machine) when the
 request was written and when its answer had arrived.
@@ -37,9 +41,11 @@ class Connection:
         self.bad = 0
         self.port = 0
         self.trace: list[tuple[float, float]] = []
+        self.delay = 0.0
 
 
 async def _drive(host: str, port: int, until: float, conn: Connection, trace: bool) -> None:
+    await asyncio.sleep(conn.delay)
     reader, writer = await asyncio.open_connection(host, port)
     conn.port = writer.get_extra_info("sockname")[1]
     try:
@@ -70,10 +76,18 @@ def _percentile(ordered: list[float], p: float) -> float:
 
 
 async def run(
-    host: str, port: int, connections: int, seconds: float, trace: IO[str] | None
+    host: str,
+    port: int,
+    connections: int,
+    seconds: float,
+    trace: IO[str] | None,
+    late: tuple[int, float] = (0, 0.0),
 ) -> dict[str, object]:
-    """Drive `connections` closed-loop connections for `seconds`; the figures as a dict."""
+    """Drive `connections` closed-loop connections for `seconds`, `late[0]` of them opened
+    `late[1]` seconds in; the figures as a dict."""
     conns = [Connection() for _ in range(connections)]
+    for c in conns[connections - late[0] :]:
+        c.delay = late[1]
     started = time.perf_counter()
     until = started + seconds
     await asyncio.gather(*(_drive(host, port, until, c, trace is not None) for c in conns))
@@ -95,6 +109,7 @@ async def run(
                 len(c.latencies),
                 c.latencies[0] * 1e6 if c.latencies else 0.0,
                 max(c.latencies[1:], default=0.0) * 1e6,
+                1 if c.delay else 0,
             ]
             for c in conns
         ],
@@ -108,10 +123,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--trace", help="write one line per request to this file")
+    parser.add_argument("--late", type=int, default=0, help="connections opened late")
+    parser.add_argument("--late-after", type=float, default=1.0, help="seconds (default 1)")
     args = parser.parse_args()
     trace = open(args.trace, "w") if args.trace else None  # noqa: SIM115 (closed below)
     try:
-        result = asyncio.run(run(args.host, args.port, args.connections, args.seconds, trace))
+        late = (args.late, args.late_after)
+        result = asyncio.run(run(args.host, args.port, args.connections, args.seconds, trace, late))
     finally:
         if trace is not None:
             trace.close()
