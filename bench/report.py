@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from report_starvation import STARVATION_SECTION
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 DOC = REPO / "docs" / "BENCHMARKS.md"
@@ -836,15 +838,17 @@ base64url character, the standard library's JSON and option merging, around an H
    read by one primary-key lookup per chosen exercise instead of an IN list (21 us against
    28 with 12 performance rows per user).
 
-**The closed loop's p99 at saturation is mostly wrk's own.** At 100 and 200 connections,
-wrk's p99 was in most runs 15 to 60 times its median, for both apps (0.76-1.17 s in the
-cold mix at 100 connections, 4.7-5.8 s at 200), and in a few runs about twice it. The
+**The closed loop's p99 at saturation is a few starved connections.** At 100 and 200
+connections, wrk's p99 was in most runs 15 to 60 times its median, for both apps (0.76-1.17 s
+in the cold mix at 100 connections, 4.7-5.8 s at 200), and in a few runs about twice it. The
 same closed loop from a second client (bench/loop_client.py, the second table above), on
-the same kind of fresh server and at the same throughput, sees p99 within about twice the
-median, for both apps. So the long tail of those rows is in the load generator and its
-interplay with a saturated server, not in either app's requests; the event loop lag
-histogram agrees (no turn over 250 ms in any run). Both clients are reported, and the goal
-holds with each.
+the same kind of fresh server and at the same throughput, saw p99 within about twice the
+median, for both apps, and the event loop lag histogram no turn over 250 ms in any run.
+This was first put down to wrk; the next section shows what it is: under uvloop, new
+connections wait in the accept queue for one loop turn each and some connections are
+served only every other turn, and wrk's correction for coordinated omission turns each of
+those long waits into many samples. Both clients are reported, and the goal holds with
+each.
 
 **The hot open loop's half-second stalls were first visits.** Each run starts a fresh
 server; its warm-up used other users, so the hot run began with the first visits of its
@@ -1152,6 +1156,7 @@ side in one run, as every ratio here is.
 {replay}
 {wod}
 {tail}
+{STARVATION_SECTION}
 {freshness}
 {snapshot}
 {sharding}
