@@ -121,6 +121,7 @@ def api(host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
+        loop=settings.loop,
         log_level="warning",
         access_log=False,
         proxy_headers=True,
@@ -168,6 +169,7 @@ def run(host: str, port: int) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     server = _QuietServer.make(app, host, port)
+    server.config.loop = settings.loop
 
     async def both() -> int:
         stop = asyncio.Event()
@@ -184,7 +186,8 @@ def run(host: str, port: int) -> None:
         waiter.cancel()
         return code
 
-    sys.exit(asyncio.run(both()))
+    with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+        sys.exit(runner.run(both()))
 
 
 for _command in (

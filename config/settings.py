@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     a change: 20 ms keeps publish-to-WOD freshness p99 under 100 ms at 2,000 workouts/s
     (bench/freshness.py: 68 ms; 158 ms at 50 ms), for one read of 0.1 to 0.25 ms every
     20 ms per process (under 1.3 % of a core)."""
+    loop: Literal["asyncio", "uvloop", "auto"] = "asyncio"
+    """The event loop `coach api` and `coach run` serve on. asyncio by default: under
+    saturation uvloop (libuv) leaves some keep-alive connections waiting many loop turns, a
+    p99 many times asyncio's at the same throughput (docs/BENCHMARKS.md, "Why the closed
+    loop's tail starves under uvloop"). auto: uvicorn's choice, uvloop when installed."""
     bench_ceiling: bool = False
     """Serve GET /bench/ceiling (same auth, fixed body) for the benchmark. Never in production."""
 
