@@ -44,7 +44,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import loop_starvation_probe  # noqa: E402
-from bench.loop_starvation_procs import Children, free_port, start_nginx, wait_listening  # noqa: E402
+from bench.loop_starvation_procs import (  # noqa: E402
+    Children,
+    die_with_parent,
+    free_port,
+    start_nginx,
+    wait_listening,
+)
 
 PYTHON = sys.executable
 CLIENT = REPO / "bench/loop_starvation_client.py"
@@ -103,6 +109,7 @@ def run_wrk(args: argparse.Namespace, port: int, lua: Path) -> dict[str, Any]:
         capture_output=True,
         text=True,
         check=True,
+        preexec_fn=die_with_parent,
     ).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line[7:])
@@ -121,6 +128,7 @@ def run_client(args: argparse.Namespace, port: int, trace: Path | None = None) -
         capture_output=True,
         text=True,
         check=True,
+        preexec_fn=die_with_parent,
     ).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line[7:])
@@ -191,6 +199,24 @@ def run_probe(
     print(f"probe {name_of(loop, variant, 0)}: {json.dumps(result)}", flush=True)
 
 
+def check_arguments(args: argparse.Namespace) -> list[str]:
+    """What is wrong with the command line, in words (empty when nothing)."""
+    problems = []
+    if args.seconds < 1 or args.connections < 1 or args.work_us < 0:
+        problems.append("--seconds and --connections must be at least 1, --work-us at least 0")
+    if not 0 <= args.late < args.connections:
+        problems.append("--late must be at least 0 and fewer than --connections")
+    if not set(args.loops.split(",")) <= {"uvloop", "asyncio"}:
+        problems.append("--loops takes uvloop and asyncio")
+    if not set(args.variants.split(",")) <= {"plain", "yield", "h11"}:
+        problems.append("--variants takes plain, yield and h11")
+    if args.probe and "h11" in args.variants.split(","):
+        problems.append("--probe watches httptools: leave h11 out")
+    if args.via == "nginx" and not all(k.isdigit() for k in args.nginx_keepalive.split(",")):
+        problems.append("--nginx-keepalive takes whole numbers")
+    return problems
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=6, help="per run (default 6)")
@@ -209,6 +235,9 @@ def main() -> None:
         "--probe", action="store_true", help="instead of the table, where requests waited"
     )
     args = parser.parse_args()
+    problems = check_arguments(args)
+    if problems:
+        parser.error("; ".join(problems))
     for program in ("taskset", "wrk") + (("nginx",) if args.via == "nginx" else ()):
         if shutil.which(program) is None and not Path(f"/usr/sbin/{program}").exists():
             raise SystemExit(f"{program} is missing (Debian: apt-get install -y {program})")

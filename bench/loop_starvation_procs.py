@@ -4,6 +4,7 @@ upstream, rendered into a temporary directory (never the system service)."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -63,8 +64,17 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
     raise SystemExit(f"{what} did not listen on {port} within 30 s")
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In the child before exec: SIGTERM when this script dies, even by SIGKILL (Linux)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class Children:
-    """The processes this run started, each in a session of its own; stopped by their ids."""
+    """The processes this run started, each in a session of its own; stopped by their ids,
+    and sent SIGTERM by the kernel if this script is killed outright."""
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -72,7 +82,12 @@ class Children:
 
     def start(self, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            args, env=env, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL
+            args,
+            env=env,
+            cwd=REPO,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
         self.procs.append(proc)
         return proc
