@@ -1168,6 +1168,7 @@ side in one run, as every ratio here is.
 make bench                                   # every benchmark, small sizes, then this report
 make bench-full                              # the same at the large sizes
 .venv/bin/python bench/report.py             # this report again from bench/results/
+.venv/bin/python bench/loop_starvation.py    # uvloop's starved connections (--via nginx, --probe)
 ```
 
 The broker comes from `COACH_KAFKA_BOOTSTRAP_SERVERS`, else the local one (`make broker`).
