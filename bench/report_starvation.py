@@ -17,8 +17,8 @@ per-connection client (bench/loop_starvation_client.py) that opens 90 connection
 and 10 more 1 s later into the saturated server.
 
 All figures of this section are from a **loaded machine** (two cores shared with six other
-builds and test runs, load average 11-13): absolute figures are several times slower than a
-quiet machine's; compare the rows of one table.
+builds and test runs, load average 11-13): the absolute figures are not a quiet machine's;
+compare the rows of one table.
 
 Command: `.venv/bin/python bench/loop_starvation.py --variants plain,yield,h11`
 (7 December 2026, load average 12.2 at the start; ms):
@@ -111,12 +111,13 @@ wrk 4.1.0 (Debian).
 4. **Serving the connections already accepted.** In uvloop's turn the poll comes right
    after the handlers. A connection answered early in the idle phase has its next request
    back before the poll and is read in this turn; one answered among the last handlers is
-   not back yet (the client needs some tens of microseconds) and waits a whole extra turn.
-   Linux makes that stick (fs/eventpoll.c): a level-triggered descriptor that
-   `epoll_wait` reported goes back on the tail of the ready list in the order reported
-   (`ep_send_events`) and keeps its place while it stays there; a descriptor that was not
-   readable at the last scan left the list, and when its request arrives it is appended
-   after all of them (`ep_poll_callback`). So a connection that missed one poll is read
+   not back yet (the client on the other core needs a moment to answer) and waits a whole
+   extra turn. Linux makes that stick (fs/eventpoll.c, as read in its source, not checked
+   line by line against 6.18): a level-triggered descriptor that `epoll_wait` reported
+   goes back on the tail of the ready list in the order reported (`ep_send_events`) and
+   keeps its place while it stays there; a descriptor that was not readable at the last
+   scan left the list, and when its request arrives it is appended after all of them
+   (`ep_poll_callback`). So a connection that missed one poll is read
    last in the next, its handler runs last, its answer leaves just before the following
    poll, and it misses again: some connections settle into being served every other turn
    (31 requests against a median of 43 above, and 39 against 60 in the first table, while
