@@ -7,6 +7,7 @@ names the environment variable.
 
 from __future__ import annotations
 
+import importlib.util
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -136,6 +137,13 @@ class Settings(BaseSettings):
             raise ValueError("at least one algorithm is needed")
         if set(value) & HMAC_ALGORITHMS and set(value) & PUBLIC_KEY_ALGORITHMS:
             raise ValueError("HMAC and public-key algorithms must not be mixed")
+        return value
+
+    @field_validator("loop")
+    @classmethod
+    def _loop_installed(cls, value: str) -> str:
+        if value == "uvloop" and importlib.util.find_spec("uvloop") is None:
+            raise ValueError("uvloop is not installed here: use asyncio (or auto)")
         return value
 
     @field_validator("history_hours")

@@ -37,6 +37,19 @@ def test_unknown_loop_is_refused(monkeypatch):
         load_settings()
 
 
+def test_uvloop_when_not_installed_is_refused(monkeypatch):
+    """COACH_LOOP=uvloop where uvloop is missing stops start-up, naming the variable."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else real(name, *a)
+    )
+    monkeypatch.setenv("COACH_LOOP", "uvloop")
+    with pytest.raises(ConfigError, match=r"COACH_LOOP: .*uvloop is not installed"):
+        load_settings()
+
+
 @pytest.mark.parametrize(
     "value,factory",
     [
