@@ -247,7 +247,9 @@ def main() -> None:
     lua.write_text(WRK_LUA)
     print(
         f"{args.connections} connections, {args.seconds} s per run, handler {args.work_us} us, "
-        f"server on core {args.server_cpu}, load on core {args.load_cpu}, via {args.via}",
+        f"server on core {args.server_cpu}, load on core {args.load_cpu}, via {args.via}; "
+        f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (compare rows of one run only)",
         flush=True,
     )
     lines = []
