@@ -17,7 +17,48 @@ from api.hmac_tokens import HmacFastPath
 
 
 class AuthError(Exception):
-    """The request's credentials are missing or not acceptable; the message says why."""
+    """The request's credentials are missing or not acceptable; the message says why, in
+    one of the fixed sentences below: never text taken from the request (a token's header
+    can hold anything, a lone surrogate included, which no JSON encoder will write)."""
+
+
+MISSING = "missing Authorization header"
+BAD_SCHEME = "Authorization must be 'Bearer <token>'"
+TOO_LARGE = "token too large"
+MALFORMED = "invalid token: malformed"
+BAD_SIGNATURE = "invalid token: bad signature"
+BAD_ALGORITHM = "invalid token: algorithm not allowed"
+EXPIRED = "invalid token: expired"
+NOT_YET_VALID = "invalid token: not yet valid"
+WRONG_ISSUER = "invalid token: wrong issuer"
+WRONG_AUDIENCE = "invalid token: wrong audience"
+MISSING_CLAIM = "invalid token: a required claim is missing"
+BAD_CLAIMS = "invalid token: bad claims"
+BAD_SUB = "invalid token: 'sub' must be a non-empty string"
+BAD_EXP = "invalid token: 'exp' must be a number"
+INVALID = "invalid token"
+
+_PYJWT_ERRORS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.exceptions.InvalidSignatureError, BAD_SIGNATURE),  # a DecodeError: before it
+    (jwt.exceptions.DecodeError, MALFORMED),
+    (jwt.exceptions.InvalidAlgorithmError, BAD_ALGORITHM),
+    (jwt.exceptions.ExpiredSignatureError, EXPIRED),
+    (jwt.exceptions.ImmatureSignatureError, NOT_YET_VALID),
+    (jwt.exceptions.InvalidIssuerError, WRONG_ISSUER),
+    (jwt.exceptions.InvalidAudienceError, WRONG_AUDIENCE),
+    (jwt.exceptions.MissingRequiredClaimError, MISSING_CLAIM),
+    (jwt.exceptions.InvalidIssuedAtError, BAD_CLAIMS),
+    (jwt.exceptions.InvalidSubjectError, BAD_CLAIMS),
+    (jwt.exceptions.InvalidJTIError, BAD_CLAIMS),
+)
+
+
+def message_of(exc: jwt.PyJWTError) -> str:
+    """The fixed sentence for a PyJWT rejection (PyJWT's own message may quote the token)."""
+    for kind, message in _PYJWT_ERRORS:
+        if isinstance(exc, kind):
+            return message
+    return INVALID
 
 
 class BadKey(ValueError):
@@ -144,7 +185,7 @@ class TokenVerifier:
     def verify_token(self, token: str) -> Verified:
         """Check `token`; raise AuthError on any failure, whatever the input."""
         if len(token) > self.max_bytes:
-            raise AuthError("token too large")
+            raise AuthError(TOO_LARGE)
         claims = self._fast_claims(token)
         if claims is None:
             claims = self._decode(token)
@@ -177,11 +218,11 @@ class TokenVerifier:
                 },
             )
         except jwt.PyJWTError as exc:
-            raise AuthError(f"invalid token: {exc}") from None
-        except Exception as exc:
+            raise AuthError(message_of(exc)) from None
+        except Exception:
             # Hostile input PyJWT did not wrap (bad base64 or UTF-8, JSON nested too deep, a
             # number too large for a date...): a rejection, never a 500.
-            raise AuthError(f"invalid token: {type(exc).__name__}") from None
+            raise AuthError(MALFORMED) from None
         return claims
 
     @staticmethod
@@ -189,10 +230,10 @@ class TokenVerifier:
         """coach's own rules on top of PyJWT's: `sub` usable as a user id, `exp` a number."""
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub.strip() or len(sub) > 256:
-            raise AuthError("invalid token: 'sub' must be a non-empty string")
+            raise AuthError(BAD_SUB)
         exp = claims.get("exp")
         if isinstance(exp, bool) or not isinstance(exp, int | float) or exp != exp:
-            raise AuthError("invalid token: 'exp' must be a number")
+            raise AuthError(BAD_EXP)
         zoneinfo = claims.get("zoneinfo")
         return Verified(
             Principal(sub, zoneinfo if isinstance(zoneinfo, str) else None), float(min(exp, 2**62))
@@ -202,11 +243,11 @@ class TokenVerifier:
 def bearer_token(authorization: str | None) -> str:
     """The token of an `Authorization: Bearer <token>` header value."""
     if not authorization:
-        raise AuthError("missing Authorization header")
+        raise AuthError(MISSING)
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise AuthError("Authorization must be 'Bearer <token>'")
+        raise AuthError(BAD_SCHEME)
     return token
 
 

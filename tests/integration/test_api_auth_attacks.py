@@ -208,3 +208,26 @@ def test_api_refuses_a_key_of_the_wrong_family(db_path, tmp_path):
     settings = Settings(db_path=db_path, jwt_public_key_file=key_file, jwt_algorithms=["ES256"])
     with pytest.raises(ConfigError, match="COACH_JWT_PUBLIC_KEY_FILE"):
         create_app(settings)
+
+
+def forged(header: bytes, payload: bytes, secret: bytes = b"nobody's secret") -> str:
+    """A token of raw header and payload JSON (escapes kept as written), HS256-signed."""
+    signing_input = f"{b64(header)}.{b64(payload)}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("via_fastapi", [False, True], ids=["fast path", "fastapi route"])
+def test_a_crit_header_of_a_lone_surrogate_is_a_401(hs_client, method, via_fastapi):
+    """Issue 26: PyJWT's message quotes the `crit` member; a lone surrogate there made the
+    401's body unencodable, a 500 on both paths. Now a fixed sentence."""
+    from tests.integration.test_api_fastpath import call
+
+    token = forged(b'{"alg":"HS256","crit":["\\ud800"]}', b'{"sub":"7","exp":99999999999}')
+    headers = [(b"authorization", f"Bearer {token}".encode())]
+    status, response_headers, body = call(hs_client, method, b"", headers, via_fastapi=via_fastapi)
+    assert status == 401, body
+    assert (b"content-type", b"application/json") in response_headers
+    if method == "GET":
+        assert orjson.loads(body) == {"detail": "invalid token"}

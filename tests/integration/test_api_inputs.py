@@ -90,3 +90,16 @@ def test_framework_validation_errors_keep_the_error_shape():
         b'{"detail":"invalid query.n","errors":[{"loc":["query","n"],'
         b'"msg":"not a number","type":"int_parsing"}]}'
     )
+
+
+def test_rendering_an_error_body_never_raises():
+    """A body orjson refuses (a lone surrogate, a value of no JSON type) renders as a fixed
+    JSON sentence, with its status kept: an error can never become a 500 while rendered."""
+    import orjson
+
+    from api.responses import UNRENDERABLE, JSONBody
+
+    for content in ({"detail": "\ud800"}, {"detail": object()}, {"detail": "x\udfff"}):
+        response = JSONBody(content, status_code=401)
+        assert response.status_code == 401 and response.body == UNRENDERABLE
+        assert isinstance(orjson.loads(response.body)["detail"], str)

@@ -348,3 +348,32 @@ def test_cached_tokens_add_nothing_to_the_garbage_collectors_work(verifier):
     gc.collect()
     assert not any(gc.is_tracked(entry) for entry in cached._entries.values())
     assert cached.verify(tokens[1]) == Principal("u1", "Asia/Tokyo")
+
+
+# -- what a rejection says: a fixed sentence, never the request's own text -----------------------
+
+
+def _fixed_messages() -> set[str]:
+    import api.auth
+
+    return {v for k, v in vars(api.auth).items() if k.isupper() and isinstance(v, str)}
+
+
+HOSTILE_HEADERS = [
+    b'{"alg":"HS256","crit":["\\ud800"]}',  # PyJWT: "Unsupported critical extension: \ud800"
+    b'{"alg":"HS256","crit":["x\\u0000y"]}',
+    b'{"alg":"\\ud800"}',  # PyJWT: "The specified alg value is not allowed"
+    b'{"alg":"HS256","kid":"\\ud800"}',
+    b'{"alg":"HS256","typ":"\\ud800"}',
+    b'{"alg":"HS256","b64":false,"crit":["b64"]}',
+]
+
+
+@pytest.mark.parametrize("header", HOSTILE_HEADERS)
+def test_a_rejection_says_a_fixed_sentence(verifier, header):
+    """A token nobody signed with a hostile header: the AuthError's message is one of
+    api/auth.py's fixed sentences, never PyJWT's (which quotes the header)."""
+    with pytest.raises(AuthError) as caught:
+        verifier.verify(_signed(header, b'{"sub":"7","exp":99999999999}', key="nobody " * 6))
+    assert str(caught.value) in _fixed_messages()
+    str(caught.value).encode("utf-8")  # and JSON-encodable text
