@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,17 +228,30 @@ class TokenVerifier:
 
     @staticmethod
     def _checked(claims: dict[str, Any]) -> Verified:
-        """coach's own rules on top of PyJWT's: `sub` usable as a user id, `exp` a number."""
+        """coach's own rules on top of PyJWT's: `sub` usable as a user id, `exp` a number,
+        `zoneinfo` (optional) a string; both strings valid text (see `is_clean_text`)."""
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub.strip() or len(sub) > 256:
             raise AuthError(BAD_SUB)
+        if not is_clean_text(sub):
+            raise AuthError(BAD_CLAIMS)
         exp = claims.get("exp")
         if isinstance(exp, bool) or not isinstance(exp, int | float) or exp != exp:
             raise AuthError(BAD_EXP)
         zoneinfo = claims.get("zoneinfo")
-        return Verified(
-            Principal(sub, zoneinfo if isinstance(zoneinfo, str) else None), float(min(exp, 2**62))
-        )
+        if zoneinfo is not None and not (isinstance(zoneinfo, str) and is_clean_text(zoneinfo)):
+            raise AuthError(BAD_CLAIMS)
+        return Verified(Principal(sub, zoneinfo), float(min(exp, 2**62)))
+
+
+_UNCLEAN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def is_clean_text(value: str) -> bool:
+    """Whether a claim coach uses is plain text: encodable as UTF-8 (no lone surrogate, which
+    JSON's `\\ud800` escapes can carry and which SQLite's driver cannot bind), and free of
+    control characters (NUL cuts strings short in C code and logs; none belongs in an id)."""
+    return _UNCLEAN.search(value) is None
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -54,13 +54,40 @@ def test_other_methods_are_405_with_allow(client, method):
 
 @pytest.mark.parametrize(
     "sub",
-    ["7", "a" * 256, "ユーザー", "x\x00y", "'; DROP TABLE workouts; --", "../../etc/passwd"],
+    ["7", "a" * 256, "ユーザー", "😀", "'; DROP TABLE workouts; --", "../../etc/passwd"],
 )
 def test_any_subject_is_just_a_user_id(client, sub):
     """The token's `sub` is only ever a bound SQL parameter and a hash input."""
     response = client.get("/fitness/wod", headers=bearer(sub))
     assert response.status_code == 200
     assert len(response.json()["exercises"]) == 6
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "\ud800"},  # a lone surrogate: SQLite's driver cannot bind it (was a 500)
+        {"sub": "7\udfff"},
+        {"sub": "x\x00y"},
+        {"sub": "x\ny"},
+        {"sub": "x\x9by"},
+        {"zoneinfo": "\ud800"},
+        {"zoneinfo": "UTC\x00"},
+        {"zoneinfo": 5},
+        {"zoneinfo": ["Europe/Berlin"]},
+        {"zoneinfo": {"name": "UTC"}},
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_claims_that_are_not_plain_text_are_a_401(client, claims, method):
+    """Issue 26: a signed token whose `sub` (or `zoneinfo`) is not valid text, or a
+    `zoneinfo` that is no string: a 401 with a JSON body, GET and HEAD, never a 500."""
+    claims = {"sub": "7", **claims}
+    response = client.request(method, "/fitness/wod", headers=bearer(**claims))
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/json"
+    if method == "GET":
+        assert response.json() == {"detail": "invalid token: bad claims"}
 
 
 def test_an_overlong_subject_is_a_401(client):

@@ -55,6 +55,13 @@ def test_malformed_headers_are_rejected(verifier, header):
         {"sub": 7},  # sub must be text
         {"exp": int(time.time()) - 10},  # expired
         {"nbf": int(time.time()) + 3600},  # not yet valid
+        {"sub": "\ud800"},  # not encodable as UTF-8
+        {"sub": "a\x00b"},  # control characters
+        {"sub": "a\x7f"},
+        {"zoneinfo": "\udc00"},
+        {"zoneinfo": "UTC\n"},
+        {"zoneinfo": 5},  # not a string
+        {"zoneinfo": ["UTC"]},
     ],
 )
 def test_bad_claims_are_rejected(verifier, claims):
