@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,6 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import HMACAlgorithm
-
-from api.hmac_tokens import HmacFastPath
 
 
 class AuthError(Exception):
@@ -82,42 +80,14 @@ class Verified:
     expires_at: float
 
 
-class _HMACKeyCheckedOnce(HMACAlgorithm):
-    """PyJWT's HMAC, with its key check done once for the configured secret.
-
-    PyJWT prepares the key on every decode, and for HMAC that means checking that the secret
-    is not a PEM, SSH or DER public key (by trying to parse it as each): a quarter of a
-    token's verification here. The result depends on the key alone, so for coach's one
-    secret it is computed once, when the verifier is built; any other key is prepared (and
-    checked) as PyJWT does."""
-
-    def __init__(self, hash_alg: Any, secret: str | bytes) -> None:
-        super().__init__(hash_alg)
-        self._secret = secret
-        self._prepared = super().prepare_key(secret)  # InvalidKeyError here, at start-up
-
-    def prepare_key(self, key: str | bytes) -> bytes:
-        if key is self._secret:
-            return self._prepared
-        return super().prepare_key(key)
-
-
-_HMAC_HASHES = {
-    "HS256": HMACAlgorithm.SHA256,
-    "HS384": HMACAlgorithm.SHA384,
-    "HS512": HMACAlgorithm.SHA512,
-}
-
-
-def _decoder(key: Any) -> jwt.PyJWT:
-    """A PyJWT of this verifier's own: for an HMAC secret, with the key checked once."""
-    decoder = jwt.PyJWT()
-    if isinstance(key, str | bytes):
-        jws = decoder._jws  # PyJWT builds its PyJWS here; algorithms are registered on it
-        for name, hash_alg in _HMAC_HASHES.items():
-            jws.unregister_algorithm(name)
-            jws.register_algorithm(name, _HMACKeyCheckedOnce(hash_alg, key))
-    return decoder
+def check_hmac_secret(secret: bytes) -> None:
+    """Refuse, at start-up, a secret PyJWT would refuse on every request: a PEM, SSH or DER
+    public key given as an HMAC secret (PyJWT's own public check, run once here; PyJWT
+    still runs it on every decode)."""
+    try:
+        HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret)
+    except jwt.InvalidKeyError as exc:
+        raise BadKey(f"not usable as an HMAC secret ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -130,25 +100,10 @@ class TokenVerifier:
     audience: str | None = None
     leeway_seconds: int = 30
     max_bytes: int = 4096
-    _decoder: jwt.PyJWT = field(init=False, repr=False, compare=False)
-    _fast: HmacFastPath | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        try:
-            decoder = _decoder(self.key)
-        except jwt.InvalidKeyError as exc:
-            raise BadKey(f"not usable as an HMAC secret ({exc})") from None
-        object.__setattr__(self, "_decoder", decoder)
-        fast = None
-        if isinstance(self.key, bytes):  # an HMAC secret (from_secret_or_file encodes it)
-            fast = HmacFastPath(
-                self.key,
-                self.algorithms,
-                issuer=self.issuer,
-                audience=self.audience,
-                leeway_seconds=self.leeway_seconds,
-            )
-        object.__setattr__(self, "_fast", fast)
+        if isinstance(self.key, str | bytes):
+            check_hmac_secret(self.key.encode() if isinstance(self.key, str) else self.key)
 
     @classmethod
     def from_secret_or_file(
@@ -187,25 +142,12 @@ class TokenVerifier:
         """Check `token`; raise AuthError on any failure, whatever the input."""
         if len(token) > self.max_bytes:
             raise AuthError(TOO_LARGE)
-        claims = self._fast_claims(token)
-        if claims is None:
-            claims = self._decode(token)
-        return self._checked(claims)
-
-    def _fast_claims(self, token: str) -> dict[str, Any] | None:
-        """The claims if api/hmac_tokens.py accepts the token; None: PyJWT decides. The
-        fast path only accepts, so any error of its own on hostile input is a "no" too."""
-        if self._fast is None:
-            return None
-        try:
-            return self._fast.claims(token)
-        except Exception:
-            return None
+        return self._checked(self._decode(token))
 
     def _decode(self, token: str) -> dict[str, Any]:
-        """PyJWT's verdict, for every token the fast path does not accept."""
+        """PyJWT's verdict on the token (every token: no check of coach's own)."""
         try:
-            claims: dict[str, Any] = self._decoder.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 self.key,
                 algorithms=list(self.algorithms),

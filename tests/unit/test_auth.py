@@ -234,7 +234,7 @@ def test_a_public_key_given_as_the_hmac_secret_is_refused_at_start(rsa_pair):
 
 
 @pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
-def test_the_secret_checked_once_still_verifies_each_hmac_algorithm(algorithm):
+def test_each_hmac_algorithm_verifies_with_the_secret(algorithm):
     verifier = TokenVerifier(key=SECRET, algorithms=(algorithm,))
     good = jwt.encode({"sub": "7", "exp": int(time.time()) + 60}, SECRET, algorithm=algorithm)
     assert verifier.verify(good).user_id == "7"
@@ -243,6 +243,24 @@ def test_the_secret_checked_once_still_verifies_each_hmac_algorithm(algorithm):
     )
     with pytest.raises(AuthError):
         verifier.verify(forged)
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
+def test_pyjwt_decides_every_token(monkeypatch, algorithm):
+    """No hand-written verifier in front of PyJWT (issue 26): even an ordinary HMAC token of
+    the plainest shape is decoded by PyJWT itself."""
+    decoded: list[str] = []
+    original = jwt.PyJWT.decode_complete
+
+    def counting(self, token, *args, **kwargs):  # type: ignore[no-untyped-def]
+        decoded.append(token)
+        return original(self, token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt.PyJWT, "decode_complete", counting)
+    verifier = TokenVerifier(key=SECRET.encode(), algorithms=(algorithm,))
+    good = jwt.encode({"sub": "7", "exp": int(time.time()) + 60}, SECRET, algorithm=algorithm)
+    assert verifier.verify(good).user_id == "7"
+    assert decoded == [good]
 
 
 # -- the cache of verified tokens ----------------------------------------------------------------
