@@ -130,3 +130,32 @@ def test_rendering_an_error_body_never_raises():
         response = JSONBody(content, status_code=401)
         assert response.status_code == 401 and response.body == UNRENDERABLE
         assert isinstance(orjson.loads(response.body)["detail"], str)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    "path,location",
+    [
+        ("/fitness/wod/", "/fitness/wod"),
+        ("/fitness/wod/?tz=UTC&fresh=no", "/fitness/wod?tz=UTC&fresh=no"),
+        ("/fitness/wod///", "/fitness/wod"),
+        ("/health/", "/health"),
+    ],
+)
+def test_the_trailing_slash_redirect_is_relative(client, method, path, location):
+    """Issue 26: the redirect's Location was built from the client's Host and
+    X-Forwarded-Proto (http://evil.example/fitness/wod); now it is the path alone."""
+    response = client.request(
+        method,
+        path,
+        headers={**bearer(), "Host": "evil.example", "X-Forwarded-Proto": "https"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 307
+    assert response.headers["location"] == location
+
+
+@pytest.mark.parametrize("path", ["/nowhere/", "//evil.example/", "/fitness/", "/fitness/wo/"])
+def test_a_trailing_slash_to_no_route_is_a_json_404(client, path):
+    response = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+    assert response.status_code == 404 and response.json() == {"detail": "Not Found"}
