@@ -124,15 +124,21 @@ def api(host: str, port: int, workers: int) -> None:
         log_level="warning",
         access_log=False,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        **proxy_options(settings),
+        **uvicorn_options(settings),
     )
 
 
-def proxy_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's proxy header options: believe `X-Forwarded-*` from COACH_FORWARDED_ALLOW_IPS
-    only (explicit, so uvicorn's FORWARDED_ALLOW_IPS environment variable plays no part)."""
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What `coach api` and `coach run` give uvicorn: believe `X-Forwarded-*` from
+    COACH_FORWARDED_ALLOW_IPS only (explicit, so uvicorn's FORWARDED_ALLOW_IPS environment
+    variable plays no part), and the HTTP protocol whose own 400s are JSON
+    (api/refusals.py)."""
     allowed = settings.forwarded_allow_ips
-    return {"proxy_headers": bool(allowed), "forwarded_allow_ips": allowed or None}
+    return {
+        "proxy_headers": bool(allowed),
+        "forwarded_allow_ips": allowed or None,
+        "http": "api.refusals:JsonRefusalProtocol",
+    }
 
 
 class _QuietServer:
@@ -158,7 +164,7 @@ class _QuietServer:
                 log_level="warning",
                 access_log=False,
                 timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                **proxy_options(settings),
+                **uvicorn_options(settings),
             )
         )
 

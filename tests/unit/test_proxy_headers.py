@@ -1,5 +1,5 @@
-"""COACH_FORWARDED_ALLOW_IPS: which proxies uvicorn believes, passed by `coach api` and
-`coach run` alike, and a bad value naming the setting."""
+"""What `coach api` and `coach run` alike give uvicorn: COACH_FORWARDED_ALLOW_IPS (which
+proxies it believes; a bad value names the setting) and the protocol whose 400s are JSON."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from coach.cli import _QuietServer, main, proxy_options
+from api.refusals import JsonRefusalProtocol
+from coach.cli import _QuietServer, main, uvicorn_options
 from config.settings import ConfigError, Settings, load_settings
 
 SECRET = "s" * 40
@@ -40,7 +41,8 @@ def test_a_bad_value_names_the_setting(monkeypatch, value):
     ],
 )
 def test_uvicorns_options(value, options):
-    assert proxy_options(Settings(jwt_secret=SECRET, forwarded_allow_ips=value)) == options
+    passed = uvicorn_options(Settings(jwt_secret=SECRET, forwarded_allow_ips=value))
+    assert {k: passed[k] for k in options} == options
 
 
 def test_coach_run_passes_it_to_uvicorn():
@@ -48,6 +50,8 @@ def test_coach_run_passes_it_to_uvicorn():
     server = _QuietServer.make(object(), "127.0.0.1", 0, settings)
     assert server.config.proxy_headers is True
     assert server.config.forwarded_allow_ips == "10.1.2.3"
+    server.config.load()  # uvicorn imports the protocol it is given, as when it serves
+    assert server.config.http_protocol_class is JsonRefusalProtocol
 
 
 def test_coach_api_passes_it_to_uvicorn(monkeypatch):
@@ -61,3 +65,4 @@ def test_coach_api_passes_it_to_uvicorn(monkeypatch):
     assert result.exit_code == 0, result.output
     assert passed["proxy_headers"] is True
     assert passed["forwarded_allow_ips"] == "192.168.0.0/16"
+    assert passed["http"] == "api.refusals:JsonRefusalProtocol"
