@@ -36,14 +36,21 @@ def test_valid_token_gives_the_subject_and_zone(verifier):
         "Bearer",
         "Bearer ",
         "Basic dXNlcjpwYXNz",
-        "Token abc",
+        "Basic {good}",  # {good}: a valid token, made when the test runs
+        "Token {good}",
+        "{good}",
+        "Bearer{good}",
         "Bearer not.a.jwt",
         "Bearer " + "a" * 10_000,
     ],
 )
 def test_malformed_headers_are_rejected(verifier, header):
+    """Each is refused for its own fault: with a valid token, another scheme (or none) is
+    still refused, while `Bearer <the same token>` passes."""
+    good = token()
+    assert verifier.verify_header(f"Bearer {good}").user_id == "7"
     with pytest.raises(AuthError):
-        verifier.verify_header(header)
+        verifier.verify_header(None if header is None else header.format(good=good))
 
 
 @pytest.mark.parametrize(
@@ -144,6 +151,42 @@ def test_signed_but_hostile_payloads_are_rejected(verifier, payload):
 def test_hostile_headers_are_rejected(verifier, header):
     with pytest.raises(AuthError):
         verifier.verify(_signed(header, b'{"sub":"7","exp":99999999999}'))
+
+
+def token_of_length(length: int, secret: str = SECRET) -> str:
+    """A valid token of exactly `length` characters (a padding claim, and a `kid` in the
+    header to reach lengths the payload's base64 alone skips)."""
+    for kid in range(4):
+        for pad in range(length):
+            made = jwt.encode(
+                {"sub": "7", "exp": int(time.time()) + 60, "p": "p" * pad},
+                secret,
+                algorithm="HS256",
+                headers={"kid": "k" * kid},
+            )
+            if len(made) == length:
+                return made
+            if len(made) > length:
+                break
+    raise AssertionError(f"no token of {length} characters")
+
+
+@pytest.mark.parametrize("max_bytes", [256, 300, 4096])
+def test_the_size_cap_is_exact(max_bytes):
+    """A token of exactly `max_bytes` passes; one character more is refused as too large."""
+    capped = TokenVerifier(key=SECRET, algorithms=("HS256",), max_bytes=max_bytes)
+    assert capped.verify(token_of_length(max_bytes)).user_id == "7"
+    with pytest.raises(AuthError, match="too large"):
+        capped.verify(token_of_length(max_bytes + 1))
+
+
+def test_an_audience_claim_is_not_checked_when_none_is_configured():
+    """No COACH_JWT_AUDIENCE: a token's `aud` (any value) is not checked (PyJWT alone would
+    refuse it); configured: it must match."""
+    carrying = token(aud="someone-else")
+    assert TokenVerifier(key=SECRET, algorithms=("HS256",)).verify(carrying).user_id == "7"
+    with pytest.raises(AuthError, match="wrong audience"):
+        TokenVerifier(key=SECRET, algorithms=("HS256",), audience="coach").verify(carrying)
 
 
 def test_the_size_cap_counts_the_whole_token():
