@@ -219,6 +219,10 @@ PATHS = [
     b"/fitness/wod;x",
     b"/%ff",
     b"/fitness/wod?%",
+    b"/fitness/\xffwod",
+    b"/fitness/wod?tz=\xff\xfe",
+    b"/fitness/wod/\xed\xa0\x80",
+    b"/fitness/wod?" + b"&" * 3000,
     b"http://evil.example/fitness/wod",
     b"/fitness/wod/?tz=%ED%A0%80",
 ]
@@ -231,6 +235,17 @@ def request_probes(secret: bytes) -> list[Probe]:
     found += [Probe(f"method {m!r}", method=m, headers=auth) for m in METHODS]
     found += [
         Probe("Host of another site", headers=auth, host=b"evil.example"),
+        Probe("negative Content-Length", headers=(*auth, (b"content-length", b"-1"))),
+        Probe(
+            "two Content-Lengths",
+            headers=(*auth, (b"content-length", b"0"), (b"content-length", b"5")),
+        ),
+        Probe(
+            "Content-Length and chunked",
+            headers=(*auth, (b"content-length", b"3"), (b"transfer-encoding", b"chunked")),
+        ),
+        Probe("Expect 100-continue", headers=(*auth, (b"expect", b"100-continue"))),
+        Probe("a thousand headers", headers=(*auth, *((b"x-n", b"%d" % n) for n in range(1000)))),
         Probe("no Host", headers=auth, host=None),
         Probe(
             "forwarded proto and host",
