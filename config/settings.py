@@ -7,6 +7,7 @@ names the environment variable.
 
 from __future__ import annotations
 
+import ipaddress
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -113,6 +114,10 @@ class Settings(BaseSettings):
     20 ms per process (under 1.3 % of a core)."""
     bench_ceiling: bool = False
     """Serve GET /bench/ceiling (same auth, fixed body) for the benchmark. Never in production."""
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Comma-separated addresses or networks (CIDR) of the proxies whose `X-Forwarded-For`
+    and `X-Forwarded-Proto` uvicorn believes (`*`: any peer; empty: none); passed to uvicorn
+    by `coach api` and `coach run`."""
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod
@@ -132,6 +137,21 @@ class Settings(BaseSettings):
         if set(value) & HMAC_ALGORITHMS and set(value) & PUBLIC_KEY_ALGORITHMS:
             raise ValueError("HMAC and public-key algorithms must not be mixed")
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "must be comma-separated IP addresses or CIDR networks, or *"
+                ) from None
+        return ",".join(items)
 
     @field_validator("history_hours")
     @classmethod
