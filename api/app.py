@@ -25,6 +25,7 @@ from api.freshness import StatusCache
 from api.loop_lag import LoopLag
 from api.metrics import MetricsMiddleware, ProjectionCollector, RequestMetrics
 from api.projection import ProjectionWatcher
+from api.slashes import use_relative_slash_redirects
 from api.tokencache import CachedVerifier
 from api.wodcache import WodCache
 from config.settings import ConfigError, Settings, env_name, load_settings
@@ -123,6 +124,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
     app.include_router(metrics.router)
     if settings.bench_ceiling:
         app.include_router(ceiling.router)
+    use_relative_slash_redirects(app.router)
     return app
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,50 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import HMACAlgorithm
 
-from api.hmac_tokens import HmacFastPath
-
 
 class AuthError(Exception):
-    """The request's credentials are missing or not acceptable; the message says why."""
+    """The request's credentials are missing or not acceptable; the message says why, in
+    one of the fixed sentences below: never text taken from the request (a token's header
+    can hold anything, a lone surrogate included, which no JSON encoder will write)."""
+
+
+MISSING = "missing Authorization header"
+BAD_SCHEME = "Authorization must be 'Bearer <token>'"
+TOO_LARGE = "token too large"
+MALFORMED = "invalid token: malformed"
+BAD_SIGNATURE = "invalid token: bad signature"
+BAD_ALGORITHM = "invalid token: algorithm not allowed"
+EXPIRED = "invalid token: expired"
+NOT_YET_VALID = "invalid token: not yet valid"
+WRONG_ISSUER = "invalid token: wrong issuer"
+WRONG_AUDIENCE = "invalid token: wrong audience"
+MISSING_CLAIM = "invalid token: a required claim is missing"
+BAD_CLAIMS = "invalid token: bad claims"
+BAD_SUB = "invalid token: 'sub' must be a non-empty string"
+BAD_EXP = "invalid token: 'exp' must be a number"
+INVALID = "invalid token"
+
+_PYJWT_ERRORS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.exceptions.InvalidSignatureError, BAD_SIGNATURE),  # a DecodeError: before it
+    (jwt.exceptions.DecodeError, MALFORMED),
+    (jwt.exceptions.InvalidAlgorithmError, BAD_ALGORITHM),
+    (jwt.exceptions.ExpiredSignatureError, EXPIRED),
+    (jwt.exceptions.ImmatureSignatureError, NOT_YET_VALID),
+    (jwt.exceptions.InvalidIssuerError, WRONG_ISSUER),
+    (jwt.exceptions.InvalidAudienceError, WRONG_AUDIENCE),
+    (jwt.exceptions.MissingRequiredClaimError, MISSING_CLAIM),
+    (jwt.exceptions.InvalidIssuedAtError, BAD_CLAIMS),
+    (jwt.exceptions.InvalidSubjectError, BAD_CLAIMS),
+    (jwt.exceptions.InvalidJTIError, BAD_CLAIMS),
+)
+
+
+def message_of(exc: jwt.PyJWTError) -> str:
+    """The fixed sentence for a PyJWT rejection (PyJWT's own message may quote the token)."""
+    for kind, message in _PYJWT_ERRORS:
+        if isinstance(exc, kind):
+            return message
+    return INVALID
 
 
 class BadKey(ValueError):
@@ -40,42 +80,14 @@ class Verified:
     expires_at: float
 
 
-class _HMACKeyCheckedOnce(HMACAlgorithm):
-    """PyJWT's HMAC, with its key check done once for the configured secret.
-
-    PyJWT prepares the key on every decode, and for HMAC that means checking that the secret
-    is not a PEM, SSH or DER public key (by trying to parse it as each): a quarter of a
-    token's verification here. The result depends on the key alone, so for coach's one
-    secret it is computed once, when the verifier is built; any other key is prepared (and
-    checked) as PyJWT does."""
-
-    def __init__(self, hash_alg: Any, secret: str | bytes) -> None:
-        super().__init__(hash_alg)
-        self._secret = secret
-        self._prepared = super().prepare_key(secret)  # InvalidKeyError here, at start-up
-
-    def prepare_key(self, key: str | bytes) -> bytes:
-        if key is self._secret:
-            return self._prepared
-        return super().prepare_key(key)
-
-
-_HMAC_HASHES = {
-    "HS256": HMACAlgorithm.SHA256,
-    "HS384": HMACAlgorithm.SHA384,
-    "HS512": HMACAlgorithm.SHA512,
-}
-
-
-def _decoder(key: Any) -> jwt.PyJWT:
-    """A PyJWT of this verifier's own: for an HMAC secret, with the key checked once."""
-    decoder = jwt.PyJWT()
-    if isinstance(key, str | bytes):
-        jws = decoder._jws  # PyJWT builds its PyJWS here; algorithms are registered on it
-        for name, hash_alg in _HMAC_HASHES.items():
-            jws.unregister_algorithm(name)
-            jws.register_algorithm(name, _HMACKeyCheckedOnce(hash_alg, key))
-    return decoder
+def check_hmac_secret(secret: bytes) -> None:
+    """Refuse, at start-up, a secret PyJWT would refuse on every request: a PEM, SSH or DER
+    public key given as an HMAC secret (PyJWT's own public check, run once here; PyJWT
+    still runs it on every decode)."""
+    try:
+        HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret)
+    except jwt.InvalidKeyError as exc:
+        raise BadKey(f"not usable as an HMAC secret ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -88,25 +100,10 @@ class TokenVerifier:
     audience: str | None = None
     leeway_seconds: int = 30
     max_bytes: int = 4096
-    _decoder: jwt.PyJWT = field(init=False, repr=False, compare=False)
-    _fast: HmacFastPath | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        try:
-            decoder = _decoder(self.key)
-        except jwt.InvalidKeyError as exc:
-            raise BadKey(f"not usable as an HMAC secret ({exc})") from None
-        object.__setattr__(self, "_decoder", decoder)
-        fast = None
-        if isinstance(self.key, bytes):  # an HMAC secret (from_secret_or_file encodes it)
-            fast = HmacFastPath(
-                self.key,
-                self.algorithms,
-                issuer=self.issuer,
-                audience=self.audience,
-                leeway_seconds=self.leeway_seconds,
-            )
-        object.__setattr__(self, "_fast", fast)
+        if isinstance(self.key, str | bytes):
+            check_hmac_secret(self.key.encode() if isinstance(self.key, str) else self.key)
 
     @classmethod
     def from_secret_or_file(
@@ -144,26 +141,13 @@ class TokenVerifier:
     def verify_token(self, token: str) -> Verified:
         """Check `token`; raise AuthError on any failure, whatever the input."""
         if len(token) > self.max_bytes:
-            raise AuthError("token too large")
-        claims = self._fast_claims(token)
-        if claims is None:
-            claims = self._decode(token)
-        return self._checked(claims)
-
-    def _fast_claims(self, token: str) -> dict[str, Any] | None:
-        """The claims if api/hmac_tokens.py accepts the token; None: PyJWT decides. The
-        fast path only accepts, so any error of its own on hostile input is a "no" too."""
-        if self._fast is None:
-            return None
-        try:
-            return self._fast.claims(token)
-        except Exception:
-            return None
+            raise AuthError(TOO_LARGE)
+        return self._checked(self._decode(token))
 
     def _decode(self, token: str) -> dict[str, Any]:
-        """PyJWT's verdict, for every token the fast path does not accept."""
+        """PyJWT's verdict on the token (every token: no check of coach's own)."""
         try:
-            claims: dict[str, Any] = self._decoder.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 self.key,
                 algorithms=list(self.algorithms),
@@ -177,36 +161,49 @@ class TokenVerifier:
                 },
             )
         except jwt.PyJWTError as exc:
-            raise AuthError(f"invalid token: {exc}") from None
-        except Exception as exc:
+            raise AuthError(message_of(exc)) from None
+        except Exception:
             # Hostile input PyJWT did not wrap (bad base64 or UTF-8, JSON nested too deep, a
             # number too large for a date...): a rejection, never a 500.
-            raise AuthError(f"invalid token: {type(exc).__name__}") from None
+            raise AuthError(MALFORMED) from None
         return claims
 
     @staticmethod
     def _checked(claims: dict[str, Any]) -> Verified:
-        """coach's own rules on top of PyJWT's: `sub` usable as a user id, `exp` a number."""
+        """coach's own rules on top of PyJWT's: `sub` usable as a user id, `exp` a number,
+        `zoneinfo` (optional) a string; both strings valid text (see `is_clean_text`)."""
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub.strip() or len(sub) > 256:
-            raise AuthError("invalid token: 'sub' must be a non-empty string")
+            raise AuthError(BAD_SUB)
+        if not is_clean_text(sub):
+            raise AuthError(BAD_CLAIMS)
         exp = claims.get("exp")
         if isinstance(exp, bool) or not isinstance(exp, int | float) or exp != exp:
-            raise AuthError("invalid token: 'exp' must be a number")
+            raise AuthError(BAD_EXP)
         zoneinfo = claims.get("zoneinfo")
-        return Verified(
-            Principal(sub, zoneinfo if isinstance(zoneinfo, str) else None), float(min(exp, 2**62))
-        )
+        if zoneinfo is not None and not (isinstance(zoneinfo, str) and is_clean_text(zoneinfo)):
+            raise AuthError(BAD_CLAIMS)
+        return Verified(Principal(sub, zoneinfo), float(min(exp, 2**62)))
+
+
+_UNCLEAN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def is_clean_text(value: str) -> bool:
+    """Whether a claim coach uses is plain text: encodable as UTF-8 (no lone surrogate, which
+    JSON's `\\ud800` escapes can carry and which SQLite's driver cannot bind), and free of
+    control characters (NUL cuts strings short in C code and logs; none belongs in an id)."""
+    return _UNCLEAN.search(value) is None
 
 
 def bearer_token(authorization: str | None) -> str:
     """The token of an `Authorization: Bearer <token>` header value."""
     if not authorization:
-        raise AuthError("missing Authorization header")
+        raise AuthError(MISSING)
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise AuthError("Authorization must be 'Bearer <token>'")
+        raise AuthError(BAD_SCHEME)
     return token
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ from wod.day import Day
 from wod.suggestion import Performance, suggest
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 WOD_PATH = "/fitness/wod"
 
@@ -110,19 +112,23 @@ def answer_wod(state: AppState, query_string: bytes, authorization: str | None) 
         query = parse_wod_query(query_string)
     except QueryError as exc:
         raise ApiError(422, f"invalid query.{exc.name}: {exc}") from None
-    zone_name = (
-        query.tz if query.tz is not None else principal.zoneinfo or state.settings.default_tz
-    )
-    if not is_known_zone(zone_name):
-        raise ApiError(422, f"unknown time zone {zone_name[:64]!r}")
+    if query.tz is not None:
+        zone_name = query.tz
+        if not is_known_zone(zone_name):
+            raise ApiError(422, "unknown time zone in the tz parameter")
+    else:
+        zone_name = principal.zoneinfo or state.settings.default_tz
+        if not is_known_zone(zone_name):
+            raise ApiError(422, "unknown time zone in the token's zoneinfo claim")
     now_us = state.clock()
     day = state.days.get(now_us, zone_name, zone(zone_name))
     try:
         freshness, exercises = _exercises(state, principal.user_id, day, query.fresh)
     except sqlite3.Error as exc:
+        log.warning("the projection cannot be read: %s", exc)
         raise ApiError(
             503,
-            f"the projection cannot be read: {exc}",
+            "the projection cannot be read",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from None
     return JSONBytes(

@@ -20,7 +20,7 @@ def is_known_zone(name: object) -> bool:
 def zone(name: str) -> ZoneInfo:
     """The ZoneInfo for a name that `is_known_zone` accepted."""
     if not is_known_zone(name):
-        raise ValueError(f"unknown time zone {name!r}")
+        raise ValueError("not a known time zone (check it with is_known_zone first)")
     return ZoneInfo(name)
 
 

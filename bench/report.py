@@ -798,7 +798,9 @@ look up the global providers on every request. Three changes addressed it:
 3. **PyJWT's HMAC key check done once**, at start-up, instead of on every token. PyJWT
    tries to parse the secret as a PEM, SSH and DER public key each time: a quarter of a
    verification, which the cold mix pays on every request. A token now verifies in about
-   40 us, against about 75 us.
+   40 us, against about 75 us. (Removed with issue 26: it registered a subclass of PyJWT's
+   HMAC algorithm on PyJWT's private `_jws`. PyJWT checks the key on every token again;
+   coach runs the same check once more at start-up, only to refuse a bad secret early.)
 
 **The open loop's cold tail was the garbage collector.** With every request a new token,
 the token cache and the held WODs filled with tracked objects (dataclass instances and
@@ -822,15 +824,17 @@ WOD against the plain app's 200-244. py-spy of the cold mix in process
 base64url character, the standard library's JSON and option merging, around an HMAC of
 3 us. Two changes:
 
-1. **A fast path for the ordinary HS256 token** (api/hmac_tokens.py). It only ever accepts:
-   the signature first, with the configured secret, then every claim PyJWT checks with
-   coach's options, for a compact token of canonical base64url, a header of `alg` (and
-   `typ`, `kid`) and integer times. Every other token, a bad signature included, goes to
-   PyJWT, whose verdict and message stand. tests/unit/test_hmac_tokens.py sends about 3,200
-   fuzzed tokens both ways under three configurations and fails on any token the fast path
-   accepts and PyJWT does not. A token now verifies in 17-22 us. The plain app keeps
-   PyJWT's own `jwt.decode`, as a plain FastAPI service would: this is a real saving of
-   coach's, not a difference in the check (the same tokens pass).
+1. **A fast path for the ordinary HS256 token** (api/hmac_tokens.py, since removed). It
+   only ever accepted: the signature first, with the configured secret, then every claim
+   PyJWT checks with coach's options, for a compact token of canonical base64url, a header
+   of `alg` (and `typ`, `kid`) and integer times; every other token went to PyJWT. A token
+   verified in 17-22 us with it. It was removed with issue 26, together with the subclass
+   of PyJWT's HMAC algorithm that skipped PyJWT's key check per decode (it reached into
+   PyJWT's private `_jws`): hand-written verification of tokens is security-critical
+   parsing, which a well-kept library must decide, and a returning token costs nothing
+   anyway through the token cache (api/tokencache.py). PyJWT now verifies every token's
+   first use, in coach as in the plain app; the figures above were measured with the fast
+   path and are not yet measured again without it.
 2. **Less Python around the two reads**: a workout's exercises decoded by msgspec straight
    into tuples (1.6 us against 5.3 per workout), the window's entries built only for the
    chosen exercises, the draw's index taken with `getrandbits` as `randrange` takes it (the

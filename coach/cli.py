@@ -121,12 +121,25 @@ def api(host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        loop=settings.loop,
         log_level="warning",
         access_log=False,
-        proxy_headers=True,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        **uvicorn_options(settings),
     )
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What `coach api` and `coach run` give uvicorn: the event loop of COACH_LOOP; believe
+    `X-Forwarded-*` from COACH_FORWARDED_ALLOW_IPS only (explicit, so uvicorn's
+    FORWARDED_ALLOW_IPS environment variable plays no part); and the HTTP protocol whose
+    own 400s are JSON (api/refusals.py)."""
+    allowed = settings.forwarded_allow_ips
+    return {
+        "loop": settings.loop,
+        "proxy_headers": bool(allowed),
+        "forwarded_allow_ips": allowed or None,
+        "http": "api.refusals:JsonRefusalProtocol",
+    }
 
 
 class _QuietServer:
@@ -134,7 +147,7 @@ class _QuietServer:
     which would kill the consumer in the middle of its shutdown)."""
 
     @staticmethod
-    def make(app: Any, host: str, port: int) -> Any:
+    def make(app: Any, host: str, port: int, settings: Settings) -> Any:
         import contextlib
 
         import uvicorn
@@ -152,6 +165,7 @@ class _QuietServer:
                 log_level="warning",
                 access_log=False,
                 timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                **uvicorn_options(settings),
             )
         )
 
@@ -168,8 +182,7 @@ def run(host: str, port: int) -> None:
         app = create_app(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    server = _QuietServer.make(app, host, port)
-    server.config.loop = settings.loop
+    server = _QuietServer.make(app, host, port, settings)
 
     async def both() -> int:
         stop = asyncio.Event()

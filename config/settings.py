@@ -8,6 +8,7 @@ names the environment variable.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -119,6 +120,10 @@ class Settings(BaseSettings):
     loop's tail starves under uvloop"). auto: uvicorn's choice, uvloop when installed."""
     bench_ceiling: bool = False
     """Serve GET /bench/ceiling (same auth, fixed body) for the benchmark. Never in production."""
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Comma-separated addresses or networks (CIDR) of the proxies whose `X-Forwarded-For`
+    and `X-Forwarded-Proto` uvicorn believes (`*`: any peer; empty: none); passed to uvicorn
+    by `coach api` and `coach run`."""
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod
@@ -145,6 +150,21 @@ class Settings(BaseSettings):
         if value == "uvloop" and importlib.util.find_spec("uvloop") is None:
             raise ValueError("uvloop is not installed here: use asyncio (or auto)")
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "must be comma-separated IP addresses or CIDR networks, or *"
+                ) from None
+        return ",".join(items)
 
     @field_validator("history_hours")
     @classmethod

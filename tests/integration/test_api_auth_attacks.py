@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 
 from config.settings import ConfigError, Settings
+from tests.conftest import SECRET
 from tests.factories import upserted
 from tests.integration.conftest import make_token
 
@@ -81,7 +82,10 @@ HS_ATTACKS: dict[str, Callable[[], str | None]] = {
     "malformed: four parts": lambda: "Bearer a.b.c.d",
     "malformed: header not json": lambda: f"Bearer {b64(b'not json')}.{b64(b'{}')}.x",
     "oversized": lambda: "Bearer " + make_token(iss=ISSUER, aud=AUDIENCE, pad="p" * 5000),
-    "Basic instead of Bearer": lambda: "Basic " + b64(b"user:password"),
+    "Basic credentials": lambda: "Basic " + b64(b"user:password"),
+    # A token that passes with Bearer (test_a_good_hs256_token_passes) under another scheme:
+    "Basic instead of Bearer": lambda: "Basic " + make_token(iss=ISSUER, aud=AUDIENCE),
+    "Token instead of Bearer": lambda: "Token " + make_token(iss=ISSUER, aud=AUDIENCE),
     "token without scheme": lambda: make_token(iss=ISSUER, aud=AUDIENCE),
     "Bearer without token": lambda: "Bearer ",
     "no Authorization header": lambda: None,
@@ -107,6 +111,17 @@ RS_ATTACKS: dict[str, Callable[[], str | None]] = {
     ),
     "tampered payload": lambda: (
         "Bearer " + tampered(make_token(key=RSA_KEY, algorithm="RS256", iss=ISSUER, aud=AUDIENCE))
+    ),
+    "wrong issuer": lambda: (
+        "Bearer " + make_token(key=RSA_KEY, algorithm="RS256", iss=ISSUER + ".evil", aud=AUDIENCE)
+    ),
+    "no issuer": lambda: "Bearer " + make_token(key=RSA_KEY, algorithm="RS256", aud=AUDIENCE),
+    "wrong audience": lambda: (
+        "Bearer " + make_token(key=RSA_KEY, algorithm="RS256", iss=ISSUER, aud="other")
+    ),
+    "no audience": lambda: "Bearer " + make_token(key=RSA_KEY, algorithm="RS256", iss=ISSUER),
+    "Basic instead of Bearer": lambda: (
+        "Basic " + make_token(key=RSA_KEY, algorithm="RS256", iss=ISSUER, aud=AUDIENCE)
     ),
 }
 
@@ -208,3 +223,49 @@ def test_api_refuses_a_key_of_the_wrong_family(db_path, tmp_path):
     settings = Settings(db_path=db_path, jwt_public_key_file=key_file, jwt_algorithms=["ES256"])
     with pytest.raises(ConfigError, match="COACH_JWT_PUBLIC_KEY_FILE"):
         create_app(settings)
+
+
+def forged(header: bytes, payload: bytes, secret: bytes = b"nobody's secret") -> str:
+    """A token of raw header and payload JSON (escapes kept as written), HS256-signed."""
+    signing_input = f"{b64(header)}.{b64(payload)}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("via_fastapi", [False, True], ids=["fast path", "fastapi route"])
+def test_a_crit_header_of_a_lone_surrogate_is_a_401(hs_client, method, via_fastapi):
+    """Issue 26: PyJWT's message quotes the `crit` member; a lone surrogate there made the
+    401's body unencodable, a 500 on both paths. Now a fixed sentence."""
+    from tests.integration.test_api_fastpath import call
+
+    token = forged(b'{"alg":"HS256","crit":["\\ud800"]}', b'{"sub":"7","exp":99999999999}')
+    headers = [(b"authorization", f"Bearer {token}".encode())]
+    status, response_headers, body = call(hs_client, method, b"", headers, via_fastapi=via_fastapi)
+    assert status == 401, body
+    assert (b"content-type", b"application/json") in response_headers
+    if method == "GET":
+        assert orjson.loads(body) == {"detail": "invalid token"}
+
+
+def test_an_audience_is_not_checked_when_none_is_configured(api, project):
+    """No COACH_JWT_AUDIENCE: a token carrying `aud` passes (the claim is not checked, as
+    docs/API.md says); with one configured, the same token is refused."""
+    project([upserted(1)])
+    headers = {"Authorization": "Bearer " + make_token(aud="some-other-service")}
+    with api() as client:
+        assert client.get("/fitness/wod", headers=headers).status_code == 200
+    with api(jwt_audience=AUDIENCE) as client:
+        assert_rejected(client, headers["Authorization"])
+
+
+@pytest.mark.parametrize("cache", [0, 100], ids=["no cache", "cache"])
+def test_a_token_of_exactly_the_size_limit_passes_and_one_more_is_refused(api, project, cache):
+    from tests.unit.test_auth import token_of_length
+
+    project([upserted(1)])
+    with api(jwt_max_bytes=1024, jwt_cache_size=cache) as client:
+        exact = {"Authorization": f"Bearer {token_of_length(1024, SECRET)}"}
+        assert client.get("/fitness/wod", headers=exact).status_code == 200
+        assert_rejected(client, f"Bearer {token_of_length(1025, SECRET)}")
+        assert client.get("/fitness/wod", headers=exact).status_code == 200

@@ -54,13 +54,40 @@ def test_other_methods_are_405_with_allow(client, method):
 
 @pytest.mark.parametrize(
     "sub",
-    ["7", "a" * 256, "ユーザー", "x\x00y", "'; DROP TABLE workouts; --", "../../etc/passwd"],
+    ["7", "a" * 256, "ユーザー", "😀", "'; DROP TABLE workouts; --", "../../etc/passwd"],
 )
 def test_any_subject_is_just_a_user_id(client, sub):
     """The token's `sub` is only ever a bound SQL parameter and a hash input."""
     response = client.get("/fitness/wod", headers=bearer(sub))
     assert response.status_code == 200
     assert len(response.json()["exercises"]) == 6
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "\ud800"},  # a lone surrogate: SQLite's driver cannot bind it (was a 500)
+        {"sub": "7\udfff"},
+        {"sub": "x\x00y"},
+        {"sub": "x\ny"},
+        {"sub": "x\x9by"},
+        {"zoneinfo": "\ud800"},
+        {"zoneinfo": "UTC\x00"},
+        {"zoneinfo": 5},
+        {"zoneinfo": ["Europe/Berlin"]},
+        {"zoneinfo": {"name": "UTC"}},
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_claims_that_are_not_plain_text_are_a_401(client, claims, method):
+    """Issue 26: a signed token whose `sub` (or `zoneinfo`) is not valid text, or a
+    `zoneinfo` that is no string: a 401 with a JSON body, GET and HEAD, never a 500."""
+    claims = {"sub": "7", **claims}
+    response = client.request(method, "/fitness/wod", headers=bearer(**claims))
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/json"
+    if method == "GET":
+        assert response.json() == {"detail": "invalid token: bad claims"}
 
 
 def test_an_overlong_subject_is_a_401(client):
@@ -90,3 +117,45 @@ def test_framework_validation_errors_keep_the_error_shape():
         b'{"detail":"invalid query.n","errors":[{"loc":["query","n"],'
         b'"msg":"not a number","type":"int_parsing"}]}'
     )
+
+
+def test_rendering_an_error_body_never_raises():
+    """A body orjson refuses (a lone surrogate, a value of no JSON type) renders as a fixed
+    JSON sentence, with its status kept: an error can never become a 500 while rendered."""
+    import orjson
+
+    from api.responses import UNRENDERABLE, JSONBody
+
+    for content in ({"detail": "\ud800"}, {"detail": object()}, {"detail": "x\udfff"}):
+        response = JSONBody(content, status_code=401)
+        assert response.status_code == 401 and response.body == UNRENDERABLE
+        assert isinstance(orjson.loads(response.body)["detail"], str)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    "path,location",
+    [
+        ("/fitness/wod/", "/fitness/wod"),
+        ("/fitness/wod/?tz=UTC&fresh=no", "/fitness/wod?tz=UTC&fresh=no"),
+        ("/fitness/wod///", "/fitness/wod"),
+        ("/health/", "/health"),
+    ],
+)
+def test_the_trailing_slash_redirect_is_relative(client, method, path, location):
+    """Issue 26: the redirect's Location was built from the client's Host and
+    X-Forwarded-Proto (http://evil.example/fitness/wod); now it is the path alone."""
+    response = client.request(
+        method,
+        path,
+        headers={**bearer(), "Host": "evil.example", "X-Forwarded-Proto": "https"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 307
+    assert response.headers["location"] == location
+
+
+@pytest.mark.parametrize("path", ["/nowhere/", "//evil.example/", "/fitness/", "/fitness/wo/"])
+def test_a_trailing_slash_to_no_route_is_a_json_404(client, path):
+    response = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+    assert response.status_code == 404 and response.json() == {"detail": "Not Found"}

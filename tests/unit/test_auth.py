@@ -36,14 +36,21 @@ def test_valid_token_gives_the_subject_and_zone(verifier):
         "Bearer",
         "Bearer ",
         "Basic dXNlcjpwYXNz",
-        "Token abc",
+        "Basic {good}",  # {good}: a valid token, made when the test runs
+        "Token {good}",
+        "{good}",
+        "Bearer{good}",
         "Bearer not.a.jwt",
         "Bearer " + "a" * 10_000,
     ],
 )
 def test_malformed_headers_are_rejected(verifier, header):
+    """Each is refused for its own fault: with a valid token, another scheme (or none) is
+    still refused, while `Bearer <the same token>` passes."""
+    good = token()
+    assert verifier.verify_header(f"Bearer {good}").user_id == "7"
     with pytest.raises(AuthError):
-        verifier.verify_header(header)
+        verifier.verify_header(None if header is None else header.format(good=good))
 
 
 @pytest.mark.parametrize(
@@ -55,6 +62,13 @@ def test_malformed_headers_are_rejected(verifier, header):
         {"sub": 7},  # sub must be text
         {"exp": int(time.time()) - 10},  # expired
         {"nbf": int(time.time()) + 3600},  # not yet valid
+        {"sub": "\ud800"},  # not encodable as UTF-8
+        {"sub": "a\x00b"},  # control characters
+        {"sub": "a\x7f"},
+        {"zoneinfo": "\udc00"},
+        {"zoneinfo": "UTC\n"},
+        {"zoneinfo": 5},  # not a string
+        {"zoneinfo": ["UTC"]},
     ],
 )
 def test_bad_claims_are_rejected(verifier, claims):
@@ -137,6 +151,42 @@ def test_signed_but_hostile_payloads_are_rejected(verifier, payload):
 def test_hostile_headers_are_rejected(verifier, header):
     with pytest.raises(AuthError):
         verifier.verify(_signed(header, b'{"sub":"7","exp":99999999999}'))
+
+
+def token_of_length(length: int, secret: str = SECRET) -> str:
+    """A valid token of exactly `length` characters (a padding claim, and a `kid` in the
+    header to reach lengths the payload's base64 alone skips)."""
+    for kid in range(4):
+        for pad in range(length):
+            made = jwt.encode(
+                {"sub": "7", "exp": int(time.time()) + 60, "p": "p" * pad},
+                secret,
+                algorithm="HS256",
+                headers={"kid": "k" * kid},
+            )
+            if len(made) == length:
+                return made
+            if len(made) > length:
+                break
+    raise AssertionError(f"no token of {length} characters")
+
+
+@pytest.mark.parametrize("max_bytes", [256, 300, 4096])
+def test_the_size_cap_is_exact(max_bytes):
+    """A token of exactly `max_bytes` passes; one character more is refused as too large."""
+    capped = TokenVerifier(key=SECRET, algorithms=("HS256",), max_bytes=max_bytes)
+    assert capped.verify(token_of_length(max_bytes)).user_id == "7"
+    with pytest.raises(AuthError, match="too large"):
+        capped.verify(token_of_length(max_bytes + 1))
+
+
+def test_an_audience_claim_is_not_checked_when_none_is_configured():
+    """No COACH_JWT_AUDIENCE: a token's `aud` (any value) is not checked (PyJWT alone would
+    refuse it); configured: it must match."""
+    carrying = token(aud="someone-else")
+    assert TokenVerifier(key=SECRET, algorithms=("HS256",)).verify(carrying).user_id == "7"
+    with pytest.raises(AuthError, match="wrong audience"):
+        TokenVerifier(key=SECRET, algorithms=("HS256",), audience="coach").verify(carrying)
 
 
 def test_the_size_cap_counts_the_whole_token():
@@ -227,7 +277,7 @@ def test_a_public_key_given_as_the_hmac_secret_is_refused_at_start(rsa_pair):
 
 
 @pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
-def test_the_secret_checked_once_still_verifies_each_hmac_algorithm(algorithm):
+def test_each_hmac_algorithm_verifies_with_the_secret(algorithm):
     verifier = TokenVerifier(key=SECRET, algorithms=(algorithm,))
     good = jwt.encode({"sub": "7", "exp": int(time.time()) + 60}, SECRET, algorithm=algorithm)
     assert verifier.verify(good).user_id == "7"
@@ -236,6 +286,24 @@ def test_the_secret_checked_once_still_verifies_each_hmac_algorithm(algorithm):
     )
     with pytest.raises(AuthError):
         verifier.verify(forged)
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
+def test_pyjwt_decides_every_token(monkeypatch, algorithm):
+    """No hand-written verifier in front of PyJWT (issue 26): even an ordinary HMAC token of
+    the plainest shape is decoded by PyJWT itself."""
+    decoded: list[str] = []
+    original = jwt.PyJWT.decode_complete
+
+    def counting(self, token, *args, **kwargs):  # type: ignore[no-untyped-def]
+        decoded.append(token)
+        return original(self, token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt.PyJWT, "decode_complete", counting)
+    verifier = TokenVerifier(key=SECRET.encode(), algorithms=(algorithm,))
+    good = jwt.encode({"sub": "7", "exp": int(time.time()) + 60}, SECRET, algorithm=algorithm)
+    assert verifier.verify(good).user_id == "7"
+    assert decoded == [good]
 
 
 # -- the cache of verified tokens ----------------------------------------------------------------
@@ -348,3 +416,32 @@ def test_cached_tokens_add_nothing_to_the_garbage_collectors_work(verifier):
     gc.collect()
     assert not any(gc.is_tracked(entry) for entry in cached._entries.values())
     assert cached.verify(tokens[1]) == Principal("u1", "Asia/Tokyo")
+
+
+# -- what a rejection says: a fixed sentence, never the request's own text -----------------------
+
+
+def _fixed_messages() -> set[str]:
+    import api.auth
+
+    return {v for k, v in vars(api.auth).items() if k.isupper() and isinstance(v, str)}
+
+
+HOSTILE_HEADERS = [
+    b'{"alg":"HS256","crit":["\\ud800"]}',  # PyJWT: "Unsupported critical extension: \ud800"
+    b'{"alg":"HS256","crit":["x\\u0000y"]}',
+    b'{"alg":"\\ud800"}',  # PyJWT: "The specified alg value is not allowed"
+    b'{"alg":"HS256","kid":"\\ud800"}',
+    b'{"alg":"HS256","typ":"\\ud800"}',
+    b'{"alg":"HS256","b64":false,"crit":["b64"]}',
+]
+
+
+@pytest.mark.parametrize("header", HOSTILE_HEADERS)
+def test_a_rejection_says_a_fixed_sentence(verifier, header):
+    """A token nobody signed with a hostile header: the AuthError's message is one of
+    api/auth.py's fixed sentences, never PyJWT's (which quotes the header)."""
+    with pytest.raises(AuthError) as caught:
+        verifier.verify(_signed(header, b'{"sub":"7","exp":99999999999}', key="nobody " * 6))
+    assert str(caught.value) in _fixed_messages()
+    str(caught.value).encode("utf-8")  # and JSON-encodable text
