@@ -51,7 +51,8 @@ async def get_health(state: StateDep) -> Any:
 )
 async def get_ready(state: StateDep) -> Any:
     """Readiness: the catalog is loaded, the consumer's heartbeat is recent and the
-    projection is at most COACH_READY_MAX_LAG records behind its topics."""
+    projection is at most COACH_READY_MAX_LAG records behind its topics. A broker outage
+    answers 200 with status "degraded", never 503."""
     try:
         snapshot = status.snapshot(state.conn)
         catalog = state.catalog.current(state.conn)
@@ -60,10 +61,12 @@ async def get_ready(state: StateDep) -> Any:
     else:
         checks = checks_of(state, snapshot, len(catalog.ids))
     failing = [c.name for c in checks if not c.ok]
+    degraded = [c.name for c in checks if c.degraded]
     return JSONBody(
         {
-            "status": "not ready" if failing else "ready",
+            "status": "not ready" if failing else "degraded" if degraded else "ready",
             "failing": failing,
+            "degraded": degraded,
             "checks": [c._asdict() for c in checks],
         },
         status_code=503 if failing else 200,

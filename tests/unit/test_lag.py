@@ -48,6 +48,24 @@ def test_without_the_broker_the_heartbeat_confirms_nothing():
     assert complete_until_us(rows, beat(-2, reachable=False)) == NOW - 300 * S
 
 
+def test_a_quiet_topic_during_an_outage_is_complete_until_the_last_contact():
+    """Issue 33.1: topics quiet for minutes, then the broker goes away. The projection was
+    confirmed complete at the last contact with the broker (2 s ago), not at the last
+    batch (300 s ago): the data age is how long the broker has been away."""
+    rows = [part(10, 10, -600, -300), part(4, 4, -900, -250, p=1)]
+    away = ConsumerRow(NOW - S, False, "broker unreachable", broker_contact_at_us=NOW - 2 * S)
+    assert complete_until_us(rows, away) == NOW - 2 * S
+    assert age_seconds(NOW, complete_until_us(rows, away)) == 2
+    # A batch after the last contact (read just before the broker went) counts.
+    assert complete_until_us([part(4, 4, -1, -1)], away) == NOW - S
+
+
+def test_the_last_contact_does_not_confirm_a_lagging_partition():
+    rows = [part(4, 9, -45, -1)]
+    away = ConsumerRow(NOW - S, False, None, broker_contact_at_us=NOW - S)
+    assert complete_until_us(rows, away) == NOW - 45 * S
+
+
 def test_a_lagging_partition_is_complete_until_its_last_event():
     rows = [part(10, 10, -600, -1), part(4, 9, -45, -1, p=1)]
     assert complete_until_us(rows, beat(-1)) == NOW - 45 * S
