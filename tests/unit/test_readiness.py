@@ -133,7 +133,9 @@ def test_data_age_unknown_before_any_partition_fails():
 
 def test_a_stale_heartbeat_says_what_the_consumer_last_reported():
     checks = readiness_checks(
-        snapshot=stale(last_error="projection write failed: disk I/O error", heartbeat_s=-40),
+        snapshot=stale(
+            last_error="projection write failed (OperationalError SQLITE_IOERR)", heartbeat_s=-40
+        ),
         catalog_size=48,
         now_us=NOW,
         max_lag=1000,
@@ -143,7 +145,7 @@ def test_a_stale_heartbeat_says_what_the_consumer_last_reported():
     )
     by_name = {c.name: c for c in checks}
     assert [c.name for c in checks if not c.ok] == ["heartbeat"]
-    assert "disk I/O error" in by_name["heartbeat"].detail
+    assert "projection write failed (OperationalError SQLITE_IOERR)" in by_name["heartbeat"].detail
 
 
 def test_not_ready_while_an_assigned_partition_is_unread(tmp_path):
