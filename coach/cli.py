@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from coach import tools
+from coach.dead_letter_commands import dead_letters
 from coach.tools import load_or_exit
 from config.settings import ConfigError, Settings
 from rollout.cli import rollout
@@ -194,7 +195,7 @@ for _command in (
     tools.replay,
     tools.snapshot,
     tools.stats,
-    tools.dead_letters,
+    dead_letters,
     tools.token,
     rollout,
 ):
