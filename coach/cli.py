@@ -13,6 +13,7 @@ import click
 
 from coach import tools
 from coach.dead_letter_commands import dead_letters
+from coach.erasure_commands import erasure
 from coach.tools import load_or_exit
 from config.settings import ConfigError, Settings
 from rollout.cli import rollout
@@ -235,6 +236,7 @@ for _command in (
     tools.snapshot,
     tools.stats,
     dead_letters,
+    erasure,
     tools.token,
     rollout,
 ):
