@@ -12,6 +12,10 @@
   partition with lag, or whose high watermark is unknown, T is the time of the last record
   applied (its Kafka timestamp). The projection's T is the earliest over its partitions;
   the data age is now - T.
+- The data age *when the broker was lost* is `broker_lost_at_us` - T: how old the data
+  already was when the consumer first found the broker unreachable. Small: the outage alone
+  explains the age since (api/readiness.py); large: the replica was behind, or was itself
+  down, before.
 """
 
 from __future__ import annotations
@@ -66,6 +70,16 @@ def last_contact_us(consumer: ConsumerRow) -> int | None:
     if consumer.broker_contact_at_us is not None:
         return consumer.broker_contact_at_us
     return consumer.heartbeat_at_us if consumer.broker_reachable else None
+
+
+def age_when_lost_seconds(rows: Sequence[PartitionRow], consumer: ConsumerRow) -> int | None:
+    """How old the data was when the consumer first found the broker unreachable after its
+    last contact; None when no such loss is recorded (reachable since, or never recorded)."""
+    lost = consumer.broker_lost_at_us
+    contact = consumer.broker_contact_at_us
+    if lost is None or (contact is not None and lost < contact):
+        return None
+    return age_seconds(lost, complete_until_us(rows, consumer))
 
 
 def age_seconds(now_us: int, then_us: int | None) -> int | None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from api.lag import age_seconds, complete_until_us, heartbeat_age_seconds, total_lag
+from api.lag import (
+    age_seconds,
+    age_when_lost_seconds,
+    complete_until_us,
+    heartbeat_age_seconds,
+    total_lag,
+)
 from store.status import Snapshot
 
 MIN_FREE_BYTES = 1024 * 1024
@@ -36,9 +42,11 @@ def readiness_checks(
 
     A broker outage never fails a check: every replica reads the same broker, so refusing
     traffic would move it nowhere better (and after the migration there is no monolith
-    behind coach). While the consumer, beating, reports the broker unreachable, `data_age`
-    is `degraded` instead (it holds, whatever the age), and the WOD keeps answering from
-    the projection; the age shows how long ago the broker was last reached.
+    behind coach). While the consumer, beating, reports the broker unreachable and the data
+    was fresh (within the limit) when it first found it so, `data_age` is `degraded`
+    instead (it holds, whatever the age), and the WOD keeps answering from the projection;
+    the age shows how long ago the broker was last reached. Data already stale when the
+    broker was lost (a replica behind, or started after days off) fails as ever.
 
     A failing `heartbeat` or `data_age` says what the consumer last reported, if anything."""
     why = snapshot.consumer.last_error
@@ -71,9 +79,11 @@ def readiness_checks(
         checks.append(Check("lag", lag <= max_lag, f"{lag} records behind (at most {max_lag})"))
     data_age = age_seconds(now_us, complete_until_us(snapshot.partitions, snapshot.consumer))
     beating = age is not None and age <= max_heartbeat_age_seconds
+    when_lost = age_when_lost_seconds(snapshot.partitions, snapshot.consumer)
+    outage = beating and not snapshot.consumer.broker_reachable
     if data_age is None:
         checks.append(Check("data_age", False, "unknown: the consumer has not recorded its lag"))
-    elif beating and not snapshot.consumer.broker_reachable:
+    elif outage and when_lost is not None and when_lost <= max_data_age_seconds:
         checks.append(
             Check(
                 "data_age",
@@ -86,12 +96,17 @@ def readiness_checks(
         )
     else:
         fresh = data_age <= max_data_age_seconds
+        before = (
+            f"; the data was already {when_lost} s old when the broker was lost"
+            if outage and when_lost is not None and not fresh
+            else ""
+        )
         checks.append(
             Check(
                 "data_age",
                 fresh,
                 f"holds every event published until {data_age} s ago "
-                f"(at most {max_data_age_seconds:g} s)" + ("" if fresh else because),
+                f"(at most {max_data_age_seconds:g} s)" + ("" if fresh else before + because),
             )
         )
     if free_bytes is None:

@@ -219,7 +219,9 @@ def heartbeat(
     broker_contact: bool = False,
 ) -> None:
     """Record the consumer's heartbeat; `broker_contact`: the broker answered at this one
-    and the high watermarks were read (`meta.broker_contact_at_us`, see api/lag.py)."""
+    and the high watermarks were read (`meta.broker_contact_at_us`). An unreachable broker
+    seen for the first time since the last contact is `meta.broker_lost_at_us` (kept
+    through the outage, across restarts). See api/lag.py."""
     conn.execute(
         """UPDATE consumer_status SET heartbeat_at_us = ?, broker_reachable = ?, last_error = ?
            WHERE singleton = 1""",
@@ -229,6 +231,14 @@ def heartbeat(
         conn.execute(
             """INSERT INTO meta (name, value) VALUES ('broker_contact_at_us', ?)
                ON CONFLICT (name) DO UPDATE SET value = excluded.value""",
+            (now_us,),
+        )
+    elif not broker_reachable:
+        conn.execute(
+            """INSERT INTO meta (name, value) VALUES ('broker_lost_at_us', ?)
+               ON CONFLICT (name) DO UPDATE SET value = excluded.value
+               WHERE meta.value < coalesce(
+                 (SELECT value FROM meta WHERE name = 'broker_contact_at_us'), 0)""",
             (now_us,),
         )
 
