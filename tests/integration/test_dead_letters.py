@@ -204,7 +204,7 @@ def test_the_listed_fields_are_the_ones_the_readme_names(settings):
     [line] = _run(settings, "list").stdout.splitlines()
     row = next(r for r in README.splitlines() if r.startswith("| `coach dead-letters list"))
     described = row.split("|")[2]
-    named = [w for w in re.findall(r"`([a-z_]+)`", described) if w in json.loads(line)]
+    named = re.findall(r"`([a-z_]+)`", described)  # every name in backquotes is a field
     assert list(json.loads(line)) == list(FIELDS) == named, (named, row)
 
 
