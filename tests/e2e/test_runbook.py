@@ -1,11 +1,12 @@
 """docs/RUNBOOK.md's procedures, run as the RUNBOOK shows them, so that it cannot drift.
 
 A fenced block right after a `<!-- runbook-test: NAME -->` line is extracted and run as it
-stands (`bash -e -o pipefail`), with the `COACH_*` settings of a real projection on a real
-broker and the variables its section names in the environment. Each NAME has a scenario
-here (`@scenario("NAME")`): it builds the situation the section is about, runs the block,
-and checks what the section says. A marked block without a scenario, or a scenario without
-its block, fails `test_every_marked_block_has_a_scenario`.
+stands (`bash -e -u -o pipefail`: a variable the scenario does not set fails it), with the
+`COACH_*` settings of a real projection on a real broker and the variables its section
+names in the environment. Each NAME has a scenario here (`@scenario("NAME")`): it builds
+the situation the section is about, runs the block, and checks what the section says. A
+marked block without a scenario, or a scenario without its block, fails
+`test_every_marked_block_has_a_scenario`.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class Block:
         env = {**env_of(settings), **variables}
         env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
         return subprocess.run(
-            ["bash", "-e", "-o", "pipefail", "-c", self.text],
+            ["bash", "-e", "-u", "-o", "pipefail", "-c", self.text],
             env=env,
             capture_output=True,
             text=True,
