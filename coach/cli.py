@@ -37,6 +37,21 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
+def key_mode(settings: Settings) -> str:
+    """How the api verifies tokens, for its start-up log (never the key itself)."""
+    algorithms = ",".join(settings.jwt_algorithms)
+    if settings.jwt_public_key_file is not None:
+        mode = f"{algorithms} with the public key in {settings.jwt_public_key_file}"
+    else:
+        mode = f"{algorithms} with the secret of COACH_JWT_SECRET"
+    checks = [
+        f"{name} {value}"
+        for name, value in (("iss", settings.jwt_issuer), ("aud", settings.jwt_audience))
+        if value
+    ]
+    return mode + (f", checking {' and '.join(checks)}" if checks else "")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="coach", prog_name="coach", message="%(prog)s %(version)s")
 @click.option(
@@ -152,21 +167,6 @@ def api(host: str, port: int, workers: int) -> None:
         proxy_headers=True,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
-
-
-def key_mode(settings: Settings) -> str:
-    """How the api verifies tokens, for its start-up log (never the key itself)."""
-    algorithms = ",".join(settings.jwt_algorithms)
-    if settings.jwt_public_key_file is not None:
-        mode = f"{algorithms} with the public key in {settings.jwt_public_key_file}"
-    else:
-        mode = f"{algorithms} with the secret of COACH_JWT_SECRET"
-    checks = [
-        f"{name} {value}"
-        for name, value in (("iss", settings.jwt_issuer), ("aud", settings.jwt_audience))
-        if value
-    ]
-    return mode + (f", checking {' and '.join(checks)}" if checks else "")
 
 
 class _QuietServer:
