@@ -146,16 +146,16 @@ def api(host: str, port: int, workers: int) -> None:
     settings = load_or_exit()
     try:
         settings.require_jwt_key()
+        log.info(
+            "coach api serving http://%s:%d with %d worker(s); tokens: %s; projection %s",
+            host,
+            port,
+            workers,
+            key_mode(settings),
+            Path(settings.db_path).absolute(),
+        )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    log.info(
-        "coach api serving http://%s:%d with %d worker(s); tokens: %s; projection %s",
-        host,
-        port,
-        workers,
-        key_mode(settings),
-        Path(settings.db_path).absolute(),
-    )
     uvicorn.run(
         "api.app:app_from_env",
         factory=True,

@@ -61,11 +61,7 @@ def write_heartbeat(
     assigned: list[tuple[str, int, int, int | None]] | None = None,
 ) -> None:
     """Record the heartbeat, the high watermarks of partitions read, and (unless None)
-    every partition assigned. A storage fault is logged, not raised (as the writes retry).
-
-    `assigned` is given only by the heartbeat that has just asked the broker for the
-    partitions (consumer/assignment.py `refresh`): when the broker answered, that is a
-    contact, the instant until which a caught-up projection is known complete (api/lag.py)."""
+    every partition assigned. A storage fault is logged, not raised (as the writes retry)."""
     try:
         with transaction(conn):
             now = now_us()
@@ -74,6 +70,9 @@ def write_heartbeat(
                 now_us=now,
                 broker_reachable=health.reachable,
                 last_error=health.summary(),
+                # `assigned` comes only with the heartbeat that has just asked the broker
+                # for the partitions (consumer/assignment.py `refresh`): when it answered,
+                # a contact, until which a caught-up projection is complete (api/lag.py).
                 broker_contact=health.reachable and assigned is not None,
             )
             writes.save_high_watermarks(conn, rows=highs)
