@@ -62,12 +62,21 @@ async def get_ready(state: StateDep) -> Any:
     failing = [c.name for c in checks if not c.ok]
     return JSONBody(
         {
-            "status": "not ready" if failing else "ready",
+            "status": _verdict(checks),
             "failing": failing,
+            "degraded": [c.name for c in checks if c.degraded],
             "checks": [c._asdict() for c in checks],
         },
         status_code=503 if failing else 200,
     )
+
+
+def _verdict(checks: list[Check]) -> str:
+    """ "not ready" (503) when a check fails; "degraded" (200) when one holds only just (a
+    broker outage: api/readiness.py); else "ready"."""
+    if any(not c.ok for c in checks):
+        return "not ready"
+    return "degraded" if any(c.degraded for c in checks) else "ready"
 
 
 def checks_of(state: AppState, snapshot: status.Snapshot, catalog_size: int) -> list[Check]:

@@ -53,11 +53,17 @@ class ReadyCheck(BaseModel):
     name: Literal["database", "catalog", "heartbeat", "lag", "data_age", "storage"]
     ok: bool
     detail: str
+    degraded: bool = Field(
+        False, description="Holds only just (the broker unreachable); never fails readiness."
+    )
 
 
 class Ready(BaseModel):
-    status: Literal["ready", "not ready"]
+    status: Literal["ready", "degraded", "not ready"]
     failing: list[str] = Field(description="Names of the checks that failed.")
+    degraded: list[str] = Field(
+        default_factory=list, description="Names of the checks that hold only just."
+    )
     checks: list[ReadyCheck]
 
 

@@ -6,11 +6,14 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from coach import tools
+from coach.dead_letter_commands import dead_letters
+from coach.erasure_commands import erasure
 from coach.tools import load_or_exit
 from config.settings import ConfigError, Settings
 from rollout.cli import rollout
@@ -34,7 +37,23 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
+def key_mode(settings: Settings) -> str:
+    """How the api verifies tokens, for its start-up log (never the key itself)."""
+    algorithms = ",".join(settings.jwt_algorithms)
+    if settings.jwt_public_key_file is not None:
+        mode = f"{algorithms} with the public key in {settings.jwt_public_key_file}"
+    else:
+        mode = f"{algorithms} with the secret of COACH_JWT_SECRET"
+    checks = [
+        f"{name} {value}"
+        for name, value in (("iss", settings.jwt_issuer), ("aud", settings.jwt_audience))
+        if value
+    ]
+    return mode + (f", checking {' and '.join(checks)}" if checks else "")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="coach", prog_name="coach", message="%(prog)s %(version)s")
 @click.option(
     "--log-level",
     default="INFO",
@@ -91,7 +110,21 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 @main.command()
 def consume() -> None:
-    """Keep the projection up to date with both topics (until SIGTERM/SIGINT)."""
+    """Keep the projection up to date with both topics (until SIGTERM/SIGINT).
+
+    A broker outage never stops it: it retries with backoff, and says so in /lag and /ready.
+
+    \b
+    Exit codes:
+      0  stopped by SIGTERM or SIGINT, after committing the batches in hand
+      1  bad settings (the message names the COACH_* variable); the projection cannot be
+         opened (a newer schema) or is refused (offsets of other topics, a snapshot that
+         fails SQLite's quick check)
+      2  a usage error (an unknown option)
+      3  the projection cannot be continued: a stored offset has left its topic
+         (retention), or a topic was deleted and created again, or the file comes from
+         another cluster. Rebuild it: coach replay
+    """
     settings = load_or_exit()
 
     async def run() -> int:
@@ -113,6 +146,14 @@ def api(host: str, port: int, workers: int) -> None:
     settings = load_or_exit()
     try:
         settings.require_jwt_key()
+        log.info(
+            "coach api serving http://%s:%d with %d worker(s); tokens: %s; projection %s",
+            host,
+            port,
+            workers,
+            key_mode(settings),
+            Path(settings.db_path).absolute(),
+        )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     uvicorn.run(
@@ -210,7 +251,8 @@ for _command in (
     tools.replay,
     tools.snapshot,
     tools.stats,
-    tools.dead_letters,
+    dead_letters,
+    erasure,
     tools.token,
     rollout,
 ):

@@ -1,5 +1,6 @@
-"""The operator commands of `coach`: topics, publishing, demo data, replay, stats, dead
-letters, development tokens. coach/cli.py adds them to the `coach` group."""
+"""The operator commands of `coach`: topics, publishing, demo data, replay, stats,
+development tokens (dead letters: coach/dead_letter_commands.py). coach/cli.py adds them to
+the `coach` group."""
 
 from __future__ import annotations
 
@@ -223,45 +224,6 @@ def stats() -> None:
         _echo_json(reads.stats(conn))
     finally:
         conn.close()
-
-
-@click.group("dead-letters")
-def dead_letters() -> None:
-    """Records that could not be applied, kept with their reason."""
-
-
-@dead_letters.command("list")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
-def dead_letters_list(limit: int) -> None:
-    """Print the dead letters as JSON lines (oldest first per partition)."""
-    from consumer.dead_letters import list_letters
-
-    conn = _open_projection(load_or_exit())
-    try:
-        for letter in list_letters(conn, limit=limit):
-            click.echo(orjson.dumps(letter).decode())
-    finally:
-        conn.close()
-
-
-@dead_letters.command("retry")
-def dead_letters_retry() -> None:
-    """Apply every dead letter again (after a fix); remove those that now apply."""
-    from config.derived import roles
-    from consumer.dead_letters import retry
-
-    settings = load_or_exit()
-    conn = _open_projection(settings, readonly=False)
-    try:
-        result = retry(conn, roles=roles(settings))
-    finally:
-        conn.close()
-    for error in result.errors:
-        click.echo(f"still failing: {error}", err=True)
-    click.echo(
-        f"applied {result.applied}, still failing {result.still_failing}, "
-        f"redacted (erased users, left as they are) {result.redacted}"
-    )
 
 
 def _open_projection(settings: Settings, *, readonly: bool = True) -> Any:

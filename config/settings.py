@@ -102,7 +102,8 @@ class Settings(BaseSettings):
     """/ready fails when the consumer's last heartbeat is older than this."""
     ready_max_data_age_seconds: float = Field(120.0, gt=0, le=86_400)
     """/ready fails when the projection misses events published more than this long ago
-    (the broker has been unreachable, or the consumer unable to write, for about as long)."""
+    (the consumer unable to write, or behind, for about as long). A broker outage only makes
+    it "degraded" (api/readiness.py)."""
     wod_only_when_ready: bool = False
     """GET /fitness/wod answers 503 while /ready fails (behind, no heartbeat, no catalog), so
     that nginx sends the request to the next replica (deploy/nginx: proxy_next_upstream

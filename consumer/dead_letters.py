@@ -1,4 +1,4 @@
-"""Dead letters: listing them, and applying them again after a fix.
+"""Dead letters: listing them, applying them again after a fix, and resolving them.
 
 A record that could not be decoded or applied was kept in `dead_letters` with its reason,
 and its partition moved on. After a fix (a newer coach that understands it, a corrected
@@ -6,6 +6,11 @@ contract), `retry` applies each one again, in topic/partition/offset order, each
 transaction: one that applies now is removed; one that still fails keeps its row with the
 new reason. A redacted letter (its user was erased: no key, no value) has nothing to apply
 and is left as it is, until `COACH_DEAD_LETTER_DAYS` removes it.
+
+A letter that will never apply (the monolith published a broken record, and the fact it
+carried was published again correctly, or does not matter) is *resolved*: removed by its
+id, on purpose, by someone who says why (`coach dead-letters resolve`, which logs who, when
+and why). Its record stays in its topic until retention removes it.
 """
 
 from __future__ import annotations
@@ -25,24 +30,65 @@ from store import writes
 from store.db import in_savepoint, transaction
 from store.instants import from_us, now_us
 
+FIELDS = (
+    "id",
+    "topic",
+    "partition",
+    "offset",
+    "key",
+    "value",
+    "headers",
+    "error",
+    "failed_at",
+    "timestamp",
+    "redacted_at",
+)
+"""The fields of a listed letter, in order (README.md's command table names them)."""
 
-def list_letters(conn: sqlite3.Connection, *, limit: int = 100) -> list[dict[str, Any]]:
-    """The oldest `limit` dead letters, values shown as text where they are text."""
-    return [
-        {
-            "id": letter.id,
-            "topic": letter.topic,
-            "partition": letter.partition,
-            "offset": letter.offset,
-            "key": _text(letter.key),
-            "value": _text(letter.value),
-            "headers": {name: _text(raw) for name, raw in letter.headers},
-            "error": letter.error,
-            "failed_at": _iso(letter.failed_at_us),
-            "redacted_at": None if letter.redacted_at_us is None else _iso(letter.redacted_at_us),
-        }
-        for letter in letters.oldest(conn, limit=limit)
-    ]
+
+def list_letters(conn: sqlite3.Connection, *, limit: int | None = 100) -> list[dict[str, Any]]:
+    """The `limit` most recently stored dead letters (all: None), newest first."""
+    return [described(letter) for letter in letters.newest(conn, limit=limit)]
+
+
+def described(letter: letters.Letter) -> dict[str, Any]:
+    """A letter as the command line prints it: values as text where they are text (else
+    `0x` and hex), instants in ISO 8601 UTC."""
+    return {
+        "id": letter.id,
+        "topic": letter.topic,
+        "partition": letter.partition,
+        "offset": letter.offset,
+        "key": _text(letter.key),
+        "value": _text(letter.value),
+        "headers": {name: _text(raw) for name, raw in letter.headers},
+        "error": letter.error,
+        "failed_at": _iso(letter.failed_at_us),
+        "timestamp": None if letter.timestamp_ms is None else _iso(letter.timestamp_ms * 1000),
+        "redacted_at": None if letter.redacted_at_us is None else _iso(letter.redacted_at_us),
+    }
+
+
+class UnknownLetters(Exception):
+    """Ids that name no dead letter (nothing was resolved)."""
+
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__(f"no dead letter with id {', '.join(map(str, ids))}")
+        self.ids = ids
+
+
+def resolve(conn: sqlite3.Connection, ids: list[int]) -> list[letters.Letter]:
+    """Remove the letters of `ids`, all or none (UnknownLetters when one does not exist);
+    returns them, for the record of who resolved what."""
+    wanted = list(dict.fromkeys(ids))
+    with transaction(conn):
+        found = letters.by_ids(conn, wanted)
+        missing = sorted(set(wanted) - {letter.id for letter in found})
+        if missing:
+            raise UnknownLetters(missing)
+        for letter in found:
+            letters.remove(conn, letter.id)
+    return found
 
 
 def _iso(at_us: int) -> str:

@@ -1,4 +1,10 @@
-"""What the consumer knows is wrong, written with each heartbeat for the api (/ready)."""
+"""What the consumer knows is wrong, written with each heartbeat for the api (/ready, /lag).
+
+What it writes is a fixed category and the exception's class (`broker unreachable
+(KafkaConnectionError)`, `projection write failed (OperationalError SQLITE_FULL)`), never
+the exception's text: that can hold broker addresses, and /lag and /ready are read by
+whoever can reach the api. The text goes to the consumer's log only.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +40,18 @@ class Health:
     def unreachable(self, exc: BaseException) -> None:
         if self.reachable:
             log.warning("broker unreachable (%r); the projection is going stale", exc)
-        self.broker_error = f"broker unreachable: {exc!r}"
+        self.broker_error = f"broker unreachable ({category(exc)})"
+
+    def write_failed(self, exc: BaseException) -> None:
+        log.error("projection write failed: %s; retrying", exc)
+        self.write_error = f"projection write failed ({category(exc)})"
+
+
+def category(exc: BaseException) -> str:
+    """What may be shown of an exception: its class, and SQLite's error code name if any
+    (`SQLITE_FULL`, `SQLITE_READONLY`: fixed names); never its text."""
+    code = getattr(exc, "sqlite_errorname", None)
+    return type(exc).__name__ + (f" {code}" if isinstance(code, str) else "")
 
 
 def write_heartbeat(
@@ -49,7 +66,14 @@ def write_heartbeat(
         with transaction(conn):
             now = now_us()
             writes.heartbeat(
-                conn, now_us=now, broker_reachable=health.reachable, last_error=health.summary()
+                conn,
+                now_us=now,
+                broker_reachable=health.reachable,
+                last_error=health.summary(),
+                # `assigned` comes only with the heartbeat that has just asked the broker
+                # for the partitions (consumer/assignment.py `refresh`): when it answered,
+                # a contact, until which a caught-up projection is complete (api/lag.py).
+                broker_contact=health.reachable and assigned is not None,
             )
             writes.save_high_watermarks(conn, rows=highs)
             if assigned is not None:

@@ -98,7 +98,7 @@ class Projector:
                     await self._consume(consumer, stop)
                     backoff = BACKOFF_START_SECONDS
                 except KafkaError as exc:
-                    self.health.broker_error = f"broker unreachable: {exc!r}"
+                    self.health.unreachable(exc)
                     write_heartbeat(self.conn, self.health, [])
                     log.warning("broker unavailable (%s); retrying in %.1fs", exc, backoff)
                     await sleep_unless(stop, backoff)
@@ -242,8 +242,7 @@ class Projector:
                 # Disk full, read-only file, I/O error, a dead writer: nothing was stored and
                 # no offset advanced. Say so where the api can see it, then try again.
                 failed = True
-                self.health.write_error = f"projection write failed: {exc}"
-                log.error("%s; retrying", self.health.write_error)
+                self.health.write_failed(exc)  # the text to the log, the category to /ready
                 write_heartbeat(self.conn, self.health, [])
                 await sleep_unless(stop, WRITE_RETRY_SECONDS)
                 if stop.is_set():

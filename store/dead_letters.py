@@ -115,6 +115,32 @@ def oldest(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Letter
     return [Letter(*row) for row in rows]
 
 
+def newest(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Letter]:
+    """The dead letters, the most recently stored first, the first `limit` (all: None)."""
+    rows = conn.execute(
+        f"""SELECT {_COLUMNS} FROM dead_letters ORDER BY failed_at_us DESC, id DESC
+            LIMIT ?""",
+        (-1 if limit is None else limit,),
+    ).fetchall()
+    return [Letter(*row) for row in rows]
+
+
+def count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+
+
+def by_ids(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Letter]:
+    """The letters of these ids that exist, in the order of `ids`."""
+    found = {
+        row[0]: Letter(*row)
+        for row in conn.execute(
+            f"SELECT {_COLUMNS} FROM dead_letters WHERE id IN (SELECT value FROM json_each(?))",
+            (msgspec.json.encode(list(ids)),),
+        )
+    }
+    return [found[i] for i in ids if i in found]
+
+
 def remove(conn: sqlite3.Connection, letter_id: int) -> None:
     conn.execute("DELETE FROM dead_letters WHERE id = ?", (letter_id,))
 

@@ -28,6 +28,12 @@ class ConsumerRow:
     heartbeat_at_us: int | None
     broker_reachable: bool
     last_error: str | None
+    broker_contact_at_us: int | None = None
+    """The last heartbeat at which the broker answered and the high watermarks were read
+    (`meta.broker_contact_at_us`); None when never recorded (a file of an older coach)."""
+    broker_lost_at_us: int | None = None
+    """The first heartbeat that found the broker unreachable after its last contact
+    (`meta.broker_lost_at_us`; older than the contact: the outage is over)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +72,17 @@ def partitions(conn: sqlite3.Connection) -> tuple[PartitionRow, ...]:
 
 
 def consumer(conn: sqlite3.Connection) -> ConsumerRow:
-    """The consumer's heartbeat, whether it reached the broker, and its last error."""
+    """The consumer's heartbeat, whether it reached the broker, its last error, and when it
+    last reached the broker."""
     row = conn.execute(
-        """SELECT heartbeat_at_us, broker_reachable, last_error
+        """SELECT heartbeat_at_us, broker_reachable, last_error,
+                  (SELECT value FROM meta WHERE name = 'broker_contact_at_us'),
+                  (SELECT value FROM meta WHERE name = 'broker_lost_at_us')
            FROM consumer_status WHERE singleton = 1"""
     ).fetchone()
     if row is None:
         return ConsumerRow(None, False, None)
-    return ConsumerRow(row[0], bool(row[1]), row[2])
+    return ConsumerRow(row[0], bool(row[1]), row[2], row[3], row[4])
 
 
 def catalog_version(conn: sqlite3.Connection) -> int:

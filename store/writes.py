@@ -211,13 +211,36 @@ def save_positions(
 
 
 def heartbeat(
-    conn: sqlite3.Connection, *, now_us: int, broker_reachable: bool, last_error: str | None
+    conn: sqlite3.Connection,
+    *,
+    now_us: int,
+    broker_reachable: bool,
+    last_error: str | None,
+    broker_contact: bool = False,
 ) -> None:
+    """Record the consumer's heartbeat; `broker_contact`: the broker answered at this one
+    and the high watermarks were read (`meta.broker_contact_at_us`). An unreachable broker
+    seen for the first time since the last contact is `meta.broker_lost_at_us` (kept
+    through the outage, across restarts). See api/lag.py."""
     conn.execute(
         """UPDATE consumer_status SET heartbeat_at_us = ?, broker_reachable = ?, last_error = ?
            WHERE singleton = 1""",
         (now_us, int(broker_reachable), last_error),
     )
+    if broker_contact:
+        conn.execute(
+            """INSERT INTO meta (name, value) VALUES ('broker_contact_at_us', ?)
+               ON CONFLICT (name) DO UPDATE SET value = excluded.value""",
+            (now_us,),
+        )
+    elif not broker_reachable:
+        conn.execute(
+            """INSERT INTO meta (name, value) VALUES ('broker_lost_at_us', ?)
+               ON CONFLICT (name) DO UPDATE SET value = excluded.value
+               WHERE meta.value < coalesce(
+                 (SELECT value FROM meta WHERE name = 'broker_contact_at_us'), 0)""",
+            (now_us,),
+        )
 
 
 def save_high_watermarks(conn: sqlite3.Connection, *, rows: Iterable[tuple[int, str, int]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
@@ -70,6 +71,7 @@ def test_cli_lists_dead_letters_as_json_lines(settings):
     assert letter["value"] == "0xff00" and letter["offset"] == 0 and letter["error"]
     retried = CliRunner().invoke(main, ["dead-letters", "retry"], env=env_of(settings))
     assert "applied 0, still failing 1" in retried.output
+    assert retried.exit_code == 1
 
 
 def _binary(event):  # type: ignore[no-untyped-def]
@@ -124,3 +126,133 @@ def test_a_binary_mode_dead_letter_keeps_its_headers_and_a_retry_uses_them(db_pa
     [left] = dead_letters.oldest(conn)
     assert left.headers == () and left.key is None and left.value is None
     conn.close()
+
+
+# -- the commands of the procedure (issue 33.6) ---------------------------------------------------
+
+
+def _letters(settings, count: int) -> None:  # type: ignore[no-untyped-def]
+    """`count` broken records of the workouts topic, dead-lettered one second apart (offset
+    n stored at n seconds): the last one is the newest."""
+    conn = connect(settings.db_path)
+    start = now_us() - 3600 * 1_000_000
+    for n in range(count):
+        commit_records(
+            conn,
+            [Record(settings.topic_workouts, 0, n, b"7", b"{broken " + str(n).encode())],
+            roles={settings.topic_workouts: "workouts"},
+            ctx=Context(now_us=start + n * 1_000_000),
+        )
+    conn.close()
+
+
+def _run(settings, *args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(main, ["dead-letters", *args], env=env_of(settings))
+
+
+def test_retry_exits_1_while_a_letter_still_fails(settings):
+    """Issue 33.6: `retry` exited 0 with letters still failing; now 1, saying how many."""
+    _letters(settings, 3)
+    out = _run(settings, "retry")
+    assert out.exit_code == 1, out.output
+    assert "3 dead letter(s) still fail" in out.stderr
+    assert out.stdout.strip() == (
+        "applied 0, still failing 3, redacted (erased users, left as they are) 0"
+    )
+
+
+def test_retry_exits_0_when_every_letter_applies(settings):
+    conn = connect(settings.db_path)
+    good = completed("w1", 7, datetime.now(UTC) - timedelta(hours=1), [(3, 20.0, 5)])
+    with transaction(conn):
+        dead_letters.add_dead_letter(
+            conn,
+            topic=settings.topic_workouts,
+            partition=0,
+            offset=0,
+            key=key_of(good),
+            value=value_of(good),
+            error="old coach",
+            failed_at_us=now_us(),
+        )
+    conn.close()
+    out = _run(settings, "retry")
+    assert out.exit_code == 0, out.output
+    assert "applied 1, still failing 0" in out.stdout
+
+
+def test_list_shows_the_newest_first_and_says_when_it_stops(settings):
+    """Issue 33.6: `list` showed the oldest 100 and stopped silently; now the newest come
+    first, and stderr says how many were left out and how to see them."""
+    _letters(settings, 5)
+    out = _run(settings, "list", "--limit", "2")
+    assert out.exit_code == 0, out.output
+    assert [json.loads(line)["offset"] for line in out.stdout.splitlines()] == [4, 3]
+    assert "showing 2 of 5 dead letters" in out.stderr and "--all" in out.stderr
+    every = _run(settings, "list", "--all")
+    assert [json.loads(line)["offset"] for line in every.stdout.splitlines()] == [4, 3, 2, 1, 0]
+    assert every.stderr == ""
+
+
+def test_the_listed_fields_are_the_ones_the_readme_names(settings):
+    """Issue 33.6: the README named fields (`reason`, `time`) the list does not print.
+    Its row of `coach dead-letters list` names each field in backquotes, in order."""
+    from consumer.dead_letters import FIELDS
+    from tests.unit.test_docs import README
+
+    _letters(settings, 1)
+    [line] = _run(settings, "list").stdout.splitlines()
+    row = next(r for r in README.splitlines() if r.startswith("| `coach dead-letters list"))
+    described = row.split("|")[2]
+    named = re.findall(r"`([a-z_]+)`", described)  # every name in backquotes is a field
+    assert list(json.loads(line)) == list(FIELDS) == named, (named, row)
+
+
+def test_inspect_prints_one_letter_or_says_there_is_none(settings):
+    _letters(settings, 2)
+    conn = connect(settings.db_path)
+    [newest, _] = dead_letters.newest(conn)
+    conn.close()
+    out = _run(settings, "inspect", str(newest.id))
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["value"] == "{broken 1"
+    missing = _run(settings, "inspect", "999")
+    assert missing.exit_code == 1 and "no dead letter with id 999" in missing.output
+
+
+def test_resolve_removes_the_letters_and_logs_who_when_and_why(settings):
+    """Issue 33.6: a letter could not be resolved, so the phase-1 gate "the list is empty"
+    could never pass. `resolve` removes the ids given, logs who, when and why (a real coach
+    process: its log), prints each letter; the list is then empty."""
+    from tests.e2e.helpers import coach
+
+    _letters(settings, 2)
+    conn = connect(settings.db_path)
+    ids = [str(letter.id) for letter in dead_letters.newest(conn)]
+    conn.close()
+    out = coach(
+        settings, "dead-letters", "resolve", *ids, "--reason", "re-published as w9", "--by", "ana"
+    )
+    log = out.stderr.decode()
+    assert len(re.findall(r"resolved by ana at \d{4}-\d\d-\d\dT\S+Z: re-published as w9", log)) == 2
+    assert "resolved 2 dead letter(s)" in log
+    printed = [json.loads(line) for line in out.stdout.splitlines()]
+    assert sorted(p["offset"] for p in printed) == [0, 1]
+    assert all(p["resolved_by"] and p["resolved_at"] for p in printed)
+    assert coach(settings, "dead-letters", "list").stdout == b""
+
+
+def test_resolve_of_an_unknown_id_resolves_nothing(settings):
+    """Bad input loses nothing: one id that names no letter, and none of them is removed."""
+    _letters(settings, 2)
+    conn = connect(settings.db_path)
+    known = dead_letters.newest(conn)[0].id
+    conn.close()
+    out = _run(settings, "resolve", str(known), "424242", "--reason", "x")
+    assert out.exit_code == 1
+    assert "no dead letter with id 424242: nothing was resolved" in out.output
+    assert len(json.loads("[" + ",".join(_run(settings, "list").stdout.splitlines()) + "]")) == 2
+    blank = _run(settings, "resolve", str(known), "--reason", " ")
+    assert blank.exit_code == 2 and "--reason" in blank.output
+    without = _run(settings, "resolve", str(known))
+    assert without.exit_code == 2

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from api.lag import age_seconds, complete_until_us, heartbeat_age_seconds, total_lag
+from api.lag import (
+    age_seconds,
+    age_when_lost_seconds,
+    complete_until_us,
+    heartbeat_age_seconds,
+    total_lag,
+)
 from store.status import ConsumerRow, PartitionRow
 
 S = 1_000_000
@@ -46,6 +52,24 @@ def test_without_the_broker_the_heartbeat_confirms_nothing():
     """When the broker was unreachable, only each partition's last batch is known."""
     rows = [part(10, 10, -600, -300), part(4, 4, -900, -60, p=1)]
     assert complete_until_us(rows, beat(-2, reachable=False)) == NOW - 300 * S
+
+
+def test_a_quiet_topic_during_an_outage_is_complete_until_the_last_contact():
+    """Issue 33.1: topics quiet for minutes, then the broker goes away. The projection was
+    confirmed complete at the last contact with the broker (2 s ago), not at the last
+    batch (300 s ago): the data age is how long the broker has been away."""
+    rows = [part(10, 10, -600, -300), part(4, 4, -900, -250, p=1)]
+    away = ConsumerRow(NOW - S, False, "broker unreachable", broker_contact_at_us=NOW - 2 * S)
+    assert complete_until_us(rows, away) == NOW - 2 * S
+    assert age_seconds(NOW, complete_until_us(rows, away)) == 2
+    # A batch after the last contact (read just before the broker went) counts.
+    assert complete_until_us([part(4, 4, -1, -1)], away) == NOW - S
+
+
+def test_the_last_contact_does_not_confirm_a_lagging_partition():
+    rows = [part(4, 9, -45, -1)]
+    away = ConsumerRow(NOW - S, False, None, broker_contact_at_us=NOW - S)
+    assert complete_until_us(rows, away) == NOW - 45 * S
 
 
 def test_a_lagging_partition_is_complete_until_its_last_event():
@@ -105,3 +129,34 @@ def test_a_partition_never_read_is_listed_with_all_its_records_as_lag(tmp_path):
     assert complete_until_us(rows, beat(-1)) is None
     # Once its records are read (and the empty one stays empty), every partition is confirmed.
     assert complete_until_us([rows[0], rows[2]], beat(-1)) == NOW - S
+
+
+def test_the_loss_of_the_broker_is_recorded_once_per_outage(tmp_path):
+    """`meta.broker_lost_at_us` is the first unreachable heartbeat after a contact: kept
+    through the outage (and a restart), moved by the next outage only."""
+    from store import status, writes
+    from store.db import connect, transaction
+
+    conn = connect(tmp_path / "coach.db")
+
+    def beat_at(at_s: int, *, reachable: bool) -> ConsumerRow:
+        with transaction(conn):
+            writes.heartbeat(
+                conn,
+                now_us=NOW + at_s * S,
+                broker_reachable=reachable,
+                last_error=None,
+                broker_contact=reachable,
+            )
+        return status.consumer(conn)
+
+    assert beat_at(0, reachable=True).broker_lost_at_us is None
+    assert beat_at(1, reachable=False).broker_lost_at_us == NOW + S
+    assert beat_at(2, reachable=False).broker_lost_at_us == NOW + S
+    back = beat_at(3, reachable=True)
+    assert (back.broker_contact_at_us, back.broker_lost_at_us) == (NOW + 3 * S, NOW + S)
+    rows = [part(10, 10, -600, -300)]
+    assert age_when_lost_seconds(rows, back) is None  # reachable since: no outage now
+    again = beat_at(7, reachable=False)
+    assert again.broker_lost_at_us == NOW + 7 * S
+    assert age_when_lost_seconds(rows, again) == 4  # lost 4 s after the last contact

@@ -1,0 +1,251 @@
+"""docs/RUNBOOK.md's procedures, run as the RUNBOOK shows them, so that it cannot drift.
+
+A fenced block right after a `<!-- runbook-test: NAME -->` line is extracted and run as it
+stands (`bash -e -u -o pipefail`: a variable the scenario does not set fails it), with the
+`COACH_*` settings of a real projection on a real broker and the variables its section
+names in the environment. Each NAME has a scenario here (`@scenario("NAME")`): it builds
+the situation the section is about, runs the block, and checks what the section says. A
+marked block without a scenario, or a scenario without its block, fails
+`test_every_marked_block_has_a_scenario`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings
+from store import dead_letters, reads
+from store.db import connect, transaction
+from store.instants import now_us
+from tests.conftest import REPO, env_of
+from tests.e2e.helpers import Service, coach, lines, produce_raw, wait_for
+from tests.e2e.test_consumer_faults import applied_records
+from tests.factories import completed, key_of, upserted, user_erased, value_of
+
+RUNBOOK = REPO / "docs" / "RUNBOOK.md"
+MARKER = re.compile(r"^<!-- runbook-test: ([a-z0-9][a-z0-9-]*) -->$", re.MULTILINE)
+FENCE = re.compile(r"\n*```(?:sh|bash)\n(.*?)\n```", re.DOTALL)
+BIN = str(Path(sys.executable).parent)
+
+
+class RunbookError(Exception):
+    """The RUNBOOK's markers are not as this test reads them."""
+
+
+def marked_blocks(text: str) -> dict[str, str]:
+    """NAME -> the shell block right after each `<!-- runbook-test: NAME -->` line."""
+    blocks: dict[str, str] = {}
+    for mark in MARKER.finditer(text):
+        name = mark.group(1)
+        fence = FENCE.match(text, mark.end())
+        if fence is None:
+            raise RunbookError(f"runbook-test {name}: no ```sh block right after the marker")
+        if name in blocks:
+            raise RunbookError(f"runbook-test {name}: marked twice")
+        blocks[name] = fence.group(1)
+    return blocks
+
+
+@dataclass
+class Block:
+    name: str
+    text: str
+
+    def run(self, settings: Settings, **variables: str) -> subprocess.CompletedProcess[str]:
+        """Run the block as it stands, with the settings' environment and `variables`."""
+        env = {**env_of(settings), **variables}
+        env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
+        return subprocess.run(
+            ["bash", "-e", "-u", "-o", "pipefail", "-c", self.text],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+
+Scenario = Callable[[pytest.FixtureRequest, Block], None]
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(name: str) -> Callable[[Scenario], Scenario]:
+    def register(function: Scenario) -> Scenario:
+        SCENARIOS[name] = function
+        return function
+
+    return register
+
+
+BLOCKS = marked_blocks(RUNBOOK.read_text())
+
+
+def test_every_marked_block_has_a_scenario():
+    assert BLOCKS, "no runbook-test marker in docs/RUNBOOK.md"
+    assert sorted(BLOCKS) == sorted(SCENARIOS)
+
+
+def test_the_markers_are_read_strictly():
+    """A marker must be followed by a shell block (blank lines allowed), once per name."""
+    text = "a\n<!-- runbook-test: x -->\n\n```sh\necho 1\necho 2\n```\n"
+    assert marked_blocks(text) == {"x": "echo 1\necho 2"}
+    with pytest.raises(RunbookError, match="no ```sh block"):
+        marked_blocks("<!-- runbook-test: y -->\nprose\n```sh\necho\n```\n")
+    with pytest.raises(RunbookError, match="marked twice"):
+        marked_blocks(text + text)
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+def test_runbook_procedure(name: str, request: pytest.FixtureRequest) -> None:
+    """The RUNBOOK's block NAME, run as it stands, does what its section says."""
+    if name not in SCENARIOS:
+        pytest.fail(f"no scenario for the RUNBOOK's block {name!r} in {__file__}")
+    SCENARIOS[name](request, Block(name, BLOCKS[name]))
+
+
+# -- scenarios -------------------------------------------------------------------------------------
+
+
+def _consuming(
+    settings: Settings, tmp_path: Path, records: list[tuple[str, bytes, bytes]]
+) -> Service:
+    """Topics created, `records` (topic role, key, value) published, a `coach consume`
+    running that has applied them all."""
+    topics = {"exercises": settings.topic_exercises, "workouts": settings.topic_workouts}
+    coach(settings, "topics", "create")
+    produce_raw(settings, [(topics[role], key, value) for role, key, value in records])
+    consumer = Service(settings, tmp_path / "consume.log", "consume")
+    try:
+        wait_for(
+            "every record", lambda: applied_records(settings) == len(records), service=consumer
+        )
+    except BaseException:
+        consumer.stop()
+        raise
+    return consumer
+
+
+def _an_hour_ago() -> datetime:
+    return datetime.now(UTC) - timedelta(hours=1)
+
+
+def _catalog() -> list[tuple[str, bytes, bytes]]:
+    return [("exercises", key_of(e), value_of(e)) for e in (upserted(i) for i in range(1, 9))]
+
+
+@scenario("dead-letters")
+def dead_letters_procedure(request: pytest.FixtureRequest, block: Block) -> None:
+    """A broken record the real consumer dead-lettered (resolved: `$ID`), and a valid one an
+    older coach had refused (the retry applies it): the list ends empty, the resolution is
+    logged, the retried workout is in the projection."""
+    settings: Settings = request.getfixturevalue("kafka_settings")
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    consumer = _consuming(settings, tmp_path, [*_catalog(), ("workouts", b"7", b"{broken")])
+    try:
+        refused = completed("w-old", 8, _an_hour_ago(), [(3, 20.0, 5)])
+        conn = connect(settings.db_path)
+        with transaction(conn):  # as an older coach left it
+            dead_letters.add_dead_letter(
+                conn,
+                topic=settings.topic_workouts,
+                partition=0,
+                offset=999,
+                key=key_of(refused),
+                value=value_of(refused),
+                error="older coach: unknown field",
+                failed_at_us=now_us(),
+            )
+        [broken] = [x for x in dead_letters.newest(conn) if x.value == b"{broken"]
+        conn.close()
+        result = block.run(settings, ID=str(broken.id), REASON="re-published (ticket 42)")
+    finally:
+        consumer.stop()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].strip() == "0"  # the gate: the list is empty
+    assert re.search(r"resolved by \S+ at \S+Z: re-published \(ticket 42\)", result.stderr)
+    assert "applied 1, still failing 0" in result.stdout
+    conn = connect(settings.db_path, readonly=True)
+    assert reads.stats(conn)["workouts"] == 1 and dead_letters.count(conn) == 0
+    conn.close()
+
+
+@scenario("erasure-check")
+def erasure_check_procedure(request: pytest.FixtureRequest, block: Block) -> None:
+    """Before the erasure the check exits 1 (not erased, rows left); once the consumer has
+    applied the monolith's `fitness.user.erased`, it exits 0 with nothing left."""
+    settings: Settings = request.getfixturevalue("kafka_settings")
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    workouts = [completed(f"w{n}", "u-9", _an_hour_ago(), [(n, 20.0, 5)]) for n in range(1, 4)]
+    records = [*_catalog(), *(("workouts", key_of(w), value_of(w)) for w in workouts)]
+    consumer = _consuming(settings, tmp_path, records)
+    try:
+        before = block.run(settings, USER_ID="u-9")
+        coach(settings, "publish", input=lines([user_erased("u-9")]))
+        wait_for(
+            "the erasure",
+            lambda: applied_records(settings) == len(records) + 1,
+            service=consumer,
+        )
+        after = block.run(settings, USER_ID="u-9")
+    finally:
+        consumer.stop()
+    assert before.returncode == 1, before
+    assert json.loads(before.stdout)["workouts"] == 3 and "not erased" in before.stderr
+    assert after.returncode == 0, after.stderr
+    shown = json.loads(after.stdout)
+    assert shown["erased"] is True and shown["erased_at"]
+    assert (shown["workouts"], shown["performances"], shown["dead_letters_not_redacted"]) == (
+        0,
+        0,
+        0,
+    )
+
+
+@scenario("broker-outage")
+def broker_outage_procedure(request: pytest.FixtureRequest, block: Block) -> None:
+    """On a broker of the test's own, stopped: /ready 200 "degraded", /lag says the broker
+    is unreachable (its category, no address), the WOD a 200, with COACH_WOD_ONLY_WHEN_READY."""
+    from tests.faults.helpers import Api
+
+    kafka_settings: Settings = request.getfixturevalue("kafka_settings")
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    broker, home, port, bootstrap = request.getfixturevalue("own_broker")
+    settings = kafka_settings.model_copy(
+        update={"kafka_bootstrap_servers": bootstrap, "wod_only_when_ready": True}
+    )
+    consumer = _consuming(settings, tmp_path, _catalog())
+    api = None
+    try:
+        api = Api(settings, tmp_path / "api.log")
+        wait_for("/ready", lambda: api.get("/ready").status_code == 200, timeout=30)
+        broker.stop(home=home, quiet=True)
+        wait_for(
+            "the outage seen",
+            lambda: api.json("/lag")["broker_reachable"] is False,
+            timeout=30,
+            service=consumer,
+        )
+        time.sleep(1)
+        result = block.run(settings, COACH_URL=api.url)
+    finally:
+        if api is not None:
+            api.stop()
+        consumer.stop()
+    assert result.returncode == 0, result.stderr
+    ready, lag, wod = result.stdout.splitlines()
+    assert json.loads(ready)["status"] == "degraded", ready
+    assert json.loads(lag)["broker_reachable"] is False
+    assert re.fullmatch(r"broker unreachable \(\w+\)", json.loads(lag)["last_error"]), lag
+    assert str(port) not in lag and "127.0.0.1" not in lag
+    assert wod == "200"
