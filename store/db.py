@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from store import private_files
 from store.migrations import migrate
 
 T = TypeVar("T")
@@ -20,9 +21,10 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     WAL journal with synchronous=NORMAL: an application crash loses nothing committed; a
     power loss may roll back the last commits, and since offsets are stored with the rows,
     those records are simply read again. `readonly` connections refuse writes (the api's).
+    The file is created owner-only, or made so (store/private_files.py).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_files.prepare(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute("PRAGMA journal_mode = WAL")
@@ -102,6 +104,7 @@ def in_savepoint(
 def open_as_is(path: str | Path, *, autocommit: bool = False) -> sqlite3.Connection:
     """A connection to the file as it is, at any schema version: no migration, no pragmas
     (reading another process's positions, copying the live file)."""
+    private_files.prepare(path)
     if autocommit:
         return sqlite3.connect(path, timeout=10.0, isolation_level=None)
     return sqlite3.connect(path, timeout=10.0)
@@ -111,6 +114,7 @@ def copy_of(live_path: Path, copy_path: Path) -> sqlite3.Connection:
     """Copy the projection at `live_path` as it is (online backup) to `copy_path`; return a
     connection to the copy."""
     live = open_as_is(live_path)
+    private_files.create(copy_path)
     copy = sqlite3.connect(copy_path, isolation_level=None)
     try:
         live.backup(copy)

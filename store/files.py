@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from store.private_files import SIDE_FILES, make_dirs
+from store.private_files import create as create_private
+
 BUILDING_SUFFIX = ".building"
-SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def identity(path: str | Path) -> tuple[int, int] | None:
@@ -186,6 +188,7 @@ def swap(path: str | Path, new_file: Path, *, backup: bool = True) -> Swapped:
 
 def _online_copy(source: Path, target: Path) -> None:
     src = sqlite3.connect(source)
+    create_private(target)
     dst = sqlite3.connect(target)
     try:
         src.backup(dst)
@@ -239,8 +242,8 @@ def replay_lock(path: str | Path) -> Iterator[None]:
     """Held while a replay runs beside `path`: two replays at once would race each other."""
     path = Path(path)
     lock_file = path.with_name(f".{path.name}.replay.lock")
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    make_dirs(lock_file.parent)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -264,8 +267,8 @@ def writer_lock(path: str | Path) -> int | None:
     Closing the descriptor releases it."""
     path = Path(path)
     lock_file = path.with_name(f".{path.name}.writer.lock")
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    make_dirs(lock_file.parent)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -31,6 +31,8 @@ from pathlib import Path
 from store.checks import integrity
 from store.db import open_as_is
 from store.files import SIDE_FILES
+from store.private_files import create as create_private
+from store.private_files import make_dirs
 
 TAKEN_AT = "snapshot_taken_at_us"
 """meta row: when the snapshot was taken (epoch microseconds); absent in other files."""
@@ -81,9 +83,10 @@ def take(live: Path, dest: Path, *, now_us: int) -> Snapshot:
         raise SnapshotError(f"{dest} is the live projection")
     if dest.exists() or dest.is_symlink():
         raise SnapshotError(f"{dest} exists: remove it first, or choose another name")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(dest.parent)
     partial = _partial(dest)
     _remove(partial)
+    create_private(partial)  # owner-only (store/private_files.py); the link keeps the mode
     started = time.monotonic()
     source = open_as_is(live)
     copy = sqlite3.connect(partial, isolation_level=None)
