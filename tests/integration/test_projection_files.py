@@ -194,3 +194,40 @@ def test_checksums_see_a_change_of_type_as_well_as_of_value(tmp_path):
     assert checksums(conn)["workouts"] == before
     assert len({before.sha256, as_text.sha256, as_real.sha256}) == 3
     conn.close()
+
+
+def test_only_the_names_coach_gives_are_taken_for_its_files(tmp_path):
+    """Beside the live file, a snapshot, another replica's file or an operator's copy named
+    `coach.db.*` is neither a backup (the erasure pass never opens or writes it) nor a stale
+    build (a replay never removes it); coach's own generations, backups and builds are."""
+    from consumer.backups import BackupEraser
+    from store import snapshot
+    from tests.factories import completed, user_erased
+    from tests.integration.test_erasure import NOW, NOW_US, WO, Topic, apply
+
+    live = tmp_path / "coach.db"
+    wo = Topic(WO)
+    conn = connect(live)
+    apply(conn, [wo.record(completed("w1", "u-1", NOW, [(1, 5.0, 5)]), at=NOW)])
+    gen = files.new_generation(live)
+    backup = gen.with_name(gen.name + "-1.backup")
+    building = files.building_path(files.new_generation(live))
+    for path in (gen, backup, building):
+        connect(path).close()
+    theirs = [
+        snapshot.take(live, tmp_path / "coach.db.snapshot", now_us=1).path,
+        tmp_path / "coach.db.replica-b",
+        tmp_path / "coach.db.mine.building",
+        tmp_path / "coach.db.old.backup",
+    ]
+    for path in theirs[1:]:
+        path.write_bytes(theirs[0].read_bytes())
+    before = {p: p.read_bytes() for p in theirs}
+
+    assert files.other_generations(live) == sorted([gen, backup])
+    assert files.stale_builds(live) == [building]
+    apply(conn, [wo.record(user_erased("u-1"), at=NOW)])
+    assert BackupEraser(live).run(conn, NOW_US) == 2  # the erasure, recorded in each of the two
+    conn.close()
+    assert {p: p.read_bytes() for p in theirs} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(("-wal", "-shm"))) == []
