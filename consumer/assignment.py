@@ -13,8 +13,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
 
 from consumer import topic_ids
+from consumer.bootstrap import missed_records
 from consumer.health import Health
 from consumer.kafka import (
+    OutOfRetention,
     TopicRecreated,
     beyond_message,
     missing_message,
@@ -112,6 +114,16 @@ class Assignment:
             self.health.unreachable(exc)
             self.assigned = set()  # assign again at the next heartbeat
             return
+        started = {(tp.topic, tp.partition): self.positions[tp] for tp in from_start}
+        why = missed_records(started, stored)
+        if why is not None:
+            raise OutOfRetention(why)
+        if started and {t for t, _ in started} & {t for t, _ in stored}:
+            log.warning(
+                "no stored offset for partition(s) %s: read from their beginning (offset 0, "
+                "nothing removed yet), although other partitions of their topic were read",
+                ", ".join(f"{t}/{p}" for t, p in sorted(started)),
+            )
         self.starts = dict(self.positions)
         self.ends = dict(ends)
         beyond = beyond_end(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Mapping
 
 from config.derived import roles
 from config.settings import Settings
@@ -48,3 +49,24 @@ def check_before_reading(conn: sqlite3.Connection, settings: Settings) -> None:
             age,
             time.monotonic() - started,
         )
+
+
+def missed_records(
+    started: Mapping[tuple[str, int], int], stored: Mapping[tuple[str, int], int]
+) -> str | None:
+    """Why reading on must stop (None: it may go on): partitions without a stored offset
+    are read from their first retained offset (`started`); in a topic the projection has
+    read other partitions of, one whose first retained offset is past 0 lost records to
+    retention that the projection never saw (a snapshot taken before the partition was
+    added, or of a replica that never read it). Documented in docs/SCALING.md."""
+    read = {topic for topic, _ in stored}
+    lost = sorted((tp, first) for tp, first in started.items() if first > 0 and tp[0] in read)
+    if not lost:
+        return None
+    where = ", ".join(f"{t}/{p} (records before offset {first} are gone)" for (t, p), first in lost)
+    return (
+        f"the projection has no stored offset for partition(s) {where}, although it has read "
+        "other partitions of the topic: it lacks records that retention has removed. The "
+        "projection cannot be continued: rebuild it from the topics with `coach replay` (or "
+        "start from a newer snapshot)."
+    )

@@ -188,3 +188,50 @@ async def _delete_records(settings, tp: TopicPartition, before: int) -> None:  #
         await admin.delete_records({tp: RecordsToDelete(before)})
     finally:
         await admin.close()
+
+
+def test_a_partition_without_a_stored_offset_is_said_and_refused_when_records_are_gone(
+    kafka_settings, tmp_path
+):
+    """A file that has read a topic but holds no offset for one of its partitions (a
+    snapshot taken before the partition was added, or of a replica that never read it):
+    read from offset 0 with a warning when nothing was removed; refused (exit 3, the replay
+    hint) when retention removed records it never saw, instead of starting at the log start."""
+    settings = kafka_settings.model_copy(update={"topic_partitions": 2})
+    truth = Truth(workouts=300, seed=9)
+    coach(settings, "topics", "create")
+    publish(settings, truth.records)
+    consumer = Service(settings, tmp_path / "first.log", "consume")
+    try:
+        wait_for(
+            "caught up",
+            lambda: applied_records(settings) == len(truth.records),
+            timeout=120,
+            service=consumer,
+        )
+    finally:
+        assert consumer.stop() == 0, consumer.log()
+    ends = reads.positions_at(settings.db_path)
+    wo = settings.topic_workouts
+    assert ends[(wo, 0)] > 10 and ends[(wo, 1)] > 10, ends
+
+    _raw(settings.db_path, f"DELETE FROM partitions WHERE topic = '{wo}' AND partition = 0")
+    again = Service(settings, tmp_path / "again.log", "consume")
+    try:
+        wait_for(
+            "read partition 0 again",
+            lambda: reads.positions_at(settings.db_path).get((wo, 0)) == ends[(wo, 0)],
+            timeout=120,
+            service=again,
+        )
+    finally:
+        assert again.stop() == 0, again.log()
+    assert f"no stored offset for partition(s) {wo}/0: read from their beginning" in again.log()
+
+    _raw(settings.db_path, f"DELETE FROM partitions WHERE topic = '{wo}' AND partition = 1")
+    asyncio.run(_delete_records(settings, TopicPartition(wo, 1), 5))
+    code, log = _refused(settings, tmp_path, "gone")
+    assert code == 3, log
+    assert f"no stored offset for partition(s) {wo}/1 (records before offset 5 are gone)" in log
+    assert "coach replay" in log
+    assert (wo, 1) not in reads.positions_at(settings.db_path)  # nothing was read
