@@ -4,6 +4,7 @@ letters, development tokens. coach/cli.py adds them to the `coach` group."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
@@ -177,7 +178,7 @@ def snapshot(dest: Path) -> None:
     It holds personal data, like the projection (docs/PRIVACY.md).
     """
     from store import snapshot as snapshots
-    from store.db import open_as_is
+    from store.db import open_as_is, unreadable_message
     from store.instants import now_us
 
     settings = load_or_exit()
@@ -189,6 +190,8 @@ def snapshot(dest: Path) -> None:
         foreign = snapshots.foreign_topics(
             conn, (settings.topic_exercises, settings.topic_workouts)
         )
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(unreadable_message(live, exc)) from None
     finally:
         conn.close()
     if foreign:
@@ -266,10 +269,14 @@ def dead_letters_retry() -> None:
 
 def _open_projection(settings: Settings, *, readonly: bool = True) -> Any:
     from store.db import connect
+    from store.errors import StoreError
 
     if not Path(settings.db_path).exists():
         raise click.ClickException(f"no projection at {settings.db_path} (COACH_DB_PATH)")
-    return connect(settings.db_path, readonly=readonly)
+    try:
+        return connect(settings.db_path, readonly=readonly)
+    except StoreError as exc:  # unreadable, or of a schema this coach cannot use
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command()

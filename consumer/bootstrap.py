@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from config.derived import roles
 from config.settings import Settings
 from store import snapshot
-from store.db import file_of, transaction
+from store.db import file_of, transaction, unreadable, unreadable_message
 from store.errors import ProjectionRefused
 from store.instants import now_us
 
@@ -28,9 +28,14 @@ log = logging.getLogger(__name__)
 
 def check_before_reading(conn: sqlite3.Connection, settings: Settings) -> None:
     """Raise ProjectionRefused when the projection at `conn` must not be read on."""
-    first_start = snapshot.is_unchecked_snapshot(conn)
     started = time.monotonic()
-    why = snapshot.refusals(conn, roles(settings))
+    try:
+        first_start = snapshot.is_unchecked_snapshot(conn)
+        why = snapshot.refusals(conn, roles(settings))
+    except sqlite3.DatabaseError as exc:  # pages past the schema's, cut off or garbled
+        if not unreadable(exc):
+            raise
+        raise ProjectionRefused(unreadable_message(file_of(conn) or settings.db_path, exc)) from exc
     if why:
         raise ProjectionRefused(
             f"the projection {file_of(conn) or settings.db_path} cannot be used: "

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from store import private_files
+from store.errors import Unreadable
 from store.migrations import migrate
 
 T = TypeVar("T")
@@ -26,11 +27,17 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     path = Path(path)
     private_files.prepare(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA temp_store = MEMORY")
-    migrate(conn)
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if unreadable(exc):
+            raise Unreadable(unreadable_message(path, exc)) from exc
+        raise
     if readonly:
         conn.execute("PRAGMA query_only = ON")
         conn.execute("PRAGMA cache_size = -32000")  # 32 MB per reader
@@ -40,6 +47,20 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA cache_size = -262144")  # 256 MB
         conn.execute("PRAGMA wal_autocheckpoint = 10000")  # pages (~40 MB of WAL)
     return conn
+
+
+def unreadable(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the file itself is not a (sound) database: truncated, damaged,
+    or something else altogether (not a lock, a full disk or an I/O error)."""
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def unreadable_message(path: str | Path, exc: sqlite3.Error) -> str:
+    return (
+        f"SQLite cannot read {path} ({exc}): the file is truncated or damaged (a snapshot or "
+        "a copy not copied whole?), or it is not a projection. Copy it again, take a new "
+        "`coach snapshot`, or rebuild it with `coach replay`."
+    )
 
 
 @contextmanager

@@ -235,3 +235,32 @@ def test_a_partition_without_a_stored_offset_is_said_and_refused_when_records_ar
     assert f"no stored offset for partition(s) {wo}/1 (records before offset 5 are gone)" in log
     assert "coach replay" in log
     assert (wo, 1) not in reads.positions_at(settings.db_path)  # nothing was read
+
+
+@pytest.mark.parametrize("kept", [0.9, 0.5, 0.02])
+def test_a_truncated_snapshot_is_refused_with_a_message_naming_it(kafka_settings, tmp_path, kept):
+    """A snapshot cut short (a copy that did not finish): `coach consume` exits 1 with the
+    refusal naming the file, not a raw sqlite3.DatabaseError traceback; `coach stats` too."""
+    from store.db import connect, transaction
+
+    live = tmp_path / "live.db"
+    conn = connect(live)
+    with transaction(conn):
+        conn.executemany(
+            "INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises) "
+            "VALUES (?, ?, 0, x'00')",
+            [(f"u{i}", f"w{i}") for i in range(20_000)],
+        )
+    conn.close()
+    dest = tmp_path / "snap.db"
+    coach(kafka_settings.model_copy(update={"db_path": live}), "snapshot", str(dest))
+    with open(dest, "r+b") as f:
+        f.truncate(int(dest.stat().st_size * kept))
+    settings = kafka_settings.model_copy(update={"db_path": dest})
+    code, log = _refused(settings, tmp_path, "truncated")
+    assert code == 1, log
+    assert f"SQLite cannot read {dest}" in log and "truncated or damaged" in log, log
+    assert "Traceback" not in log, log
+    stats = coach(settings, "stats", check=False)
+    assert stats.returncode == 1 and b"Traceback" not in stats.stderr, stats.stderr
+    assert f"SQLite cannot read {dest}".encode() in stats.stderr
