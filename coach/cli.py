@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from coach import tools
+from coach import rebuild, tools
 from coach.tools import load_or_exit
 from config.settings import ConfigError, Settings
 from rollout.cli import rollout
@@ -93,6 +93,7 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 def consume() -> None:
     """Keep the projection up to date with both topics (until SIGTERM/SIGINT)."""
     settings = load_or_exit()
+    rebuild.announce(settings)
 
     async def run() -> int:
         stop = asyncio.Event()
@@ -115,6 +116,7 @@ def api(host: str, port: int, workers: int) -> None:
         settings.require_jwt_key()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    rebuild.announce(settings)
     uvicorn.run(
         "api.app:app_from_env",
         factory=True,
@@ -167,6 +169,7 @@ def run(host: str, port: int) -> None:
         app = create_app(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    rebuild.announce(settings)
     server = _QuietServer.make(app, host, port)
 
     async def both() -> int:
@@ -191,8 +194,8 @@ for _command in (
     tools.topics,
     tools.publish,
     tools.demo_data,
-    tools.replay,
-    tools.snapshot,
+    rebuild.replay,
+    rebuild.snapshot,
     tools.stats,
     tools.dead_letters,
     tools.token,

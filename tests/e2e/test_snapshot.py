@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import os
 import re
 import shutil
+import signal
 import sqlite3
+import subprocess
 import threading
 from pathlib import Path
 
@@ -19,7 +22,9 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.structs import TopicPartition
 
 from store import reads
-from tests.e2e.helpers import Service, coach, free_port, wait_for
+from store.db import connect
+from tests.conftest import REPO, env_of
+from tests.e2e.helpers import COACH, Service, coach, free_port, wait_for
 from tests.e2e.test_consumer_faults import Truth, applied_records, publish
 from tests.e2e.test_replay import Load, sums_of
 
@@ -241,7 +246,7 @@ def test_a_partition_without_a_stored_offset_is_said_and_refused_when_records_ar
 def test_a_truncated_snapshot_is_refused_with_a_message_naming_it(kafka_settings, tmp_path, kept):
     """A snapshot cut short (a copy that did not finish): `coach consume` exits 1 with the
     refusal naming the file, not a raw sqlite3.DatabaseError traceback; `coach stats` too."""
-    from store.db import connect, transaction
+    from store.db import transaction
 
     live = tmp_path / "live.db"
     conn = connect(live)
@@ -264,3 +269,47 @@ def test_a_truncated_snapshot_is_refused_with_a_message_naming_it(kafka_settings
     stats = coach(settings, "stats", check=False)
     assert stats.returncode == 1 and b"Traceback" not in stats.stderr, stats.stderr
     assert f"SQLite cannot read {dest}".encode() in stats.stderr
+
+
+def test_the_scaling_pages_snippet_starts_the_new_replica_on_the_snapshot(kafka_settings, tmp_path):
+    """docs/SCALING.md's commands as they stand: the snapshot is taken on a replica, shipped,
+    and the new replica's consumer and api (started in a shell that has only the broker and
+    topic settings) both use the shipped file, not a new coach.db in the current directory."""
+    doc = (REPO / "docs/SCALING.md").read_text()
+    block = re.search(r"```sh\n(# on a running replica.*?)```", doc, re.S)
+    assert block, "SCALING.md no longer has the snapshot snippet"
+    take, start = block.group(1).split("# ship the file")
+    start = "# ship the file" + start
+    port = free_port()
+    script = {
+        part: text.replace("coach ", f"{COACH} ")
+        .replace("/backups/", f"{tmp_path}/backups/")
+        .replace("/data/", f"{tmp_path}/data/")
+        .replace("--port 8000", f"--port {port}")
+        for part, text in (("take", take), ("start", start))
+    }
+    coach(kafka_settings, "topics", "create")
+    live = tmp_path / "a" / "coach.db"
+    connect(live).close()
+    a_env = env_of(kafka_settings.model_copy(update={"db_path": live}))
+    subprocess.run(["bash", "-euc", script["take"]], env=a_env, check=True, timeout=60)
+    (tmp_path / "data").mkdir()
+    shutil.copyfile(next((tmp_path / "backups").iterdir()), tmp_path / "data" / "coach.db")
+    b_env = {k: v for k, v in a_env.items() if k != "COACH_DB_PATH"}
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    log_path = tmp_path / "b.log"
+    with open(log_path, "wb") as log:
+        shell = subprocess.Popen(
+            ["bash", "-euc", script["start"]], env=b_env, cwd=cwd, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for("B's api", lambda: _status(port, "/health") == 200, timeout=60)
+        wait_for("B's consumer", lambda: "starting from a snapshot" in log_path.read_text())
+    finally:
+        os.killpg(shell.pid, signal.SIGTERM)
+        shell.wait(30)
+    out = log_path.read_text()
+    assert out.count(f"projection file: {tmp_path}/data/coach.db (exists)") == 2, out
+    assert "COACH_DB_PATH is not set" not in out and list(cwd.iterdir()) == [], out
