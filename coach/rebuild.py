@@ -55,6 +55,11 @@ def announce(settings: Settings) -> None:
     "--force", is_flag=True, help="Swap even when the rebuilt projection differs from the live one."
 )
 @click.option(
+    "--create",
+    is_flag=True,
+    help="With no projection at COACH_DB_PATH: build one there from the topics (else refused).",
+)
+@click.option(
     "--compare-users",
     default=1000,
     show_default=True,
@@ -62,9 +67,17 @@ def announce(settings: Settings) -> None:
     help="How many users' answers to compare, besides the table checksums.",
 )
 def replay(
-    dry_run: bool, into: Path | None, no_backup: bool, force: bool, compare_users: int
+    dry_run: bool,
+    into: Path | None,
+    no_backup: bool,
+    force: bool,
+    create: bool,
+    compare_users: int,
 ) -> None:
     """Rebuild the projection from the topics beside the live one, check it, swap it in.
+
+    With no projection at COACH_DB_PATH it is refused (exit 1) unless --into PATH or
+    --create asks for a new one.
 
     Exit status: 0 done; 1 an error; 4 the rebuilt projection differs from the live one
     (not swapped; --force swaps anyway).
@@ -78,7 +91,12 @@ def replay(
     settings = load_or_exit()
     announce(settings)
     options = Options(
-        dry_run=dry_run, into=into, backup=not no_backup, force=force, compare_users=compare_users
+        dry_run=dry_run,
+        into=into,
+        backup=not no_backup,
+        force=force,
+        compare_users=compare_users,
+        create=create,
     )
     try:
         outcome = asyncio.run(run_replay(settings, options, for_terminal()))
