@@ -231,3 +231,44 @@ def test_only_the_names_coach_gives_are_taken_for_its_files(tmp_path):
     conn.close()
     assert {p: p.read_bytes() for p in theirs} == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(("-wal", "-shm"))) == []
+
+
+def test_a_difference_names_its_tables_and_a_few_keys_of_the_rows(tmp_path):
+    """What `coach replay` prints as `differs:` says which rows: for each table that differs,
+    up to three keys, each only in live, only in rebuilt, or different in both."""
+    live = connect(tmp_path / "live.db")
+    rows = [(u, f"w{i}", 1_000 + i) for u in ("7", "8") for i in range(4)]
+    live.executemany(
+        "INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)"
+        " VALUES (?, ?, ?, '[[1,3,8,40.0]]', 1)",
+        rows,
+    )
+    live.execute(
+        "INSERT INTO exercises (id, name, description, difficulty, revision, default_weight,"
+        " default_reps) VALUES (1, 'Squat', '', 3, 1, 20.0, 8), (2, 'Row', '', 2, 1, 20.0, 8)"
+    )
+    rebuilt = connect(tmp_path / "rebuilt.db")
+    live.backup(rebuilt)
+    rebuilt.execute("DELETE FROM workouts WHERE user_id = '7' AND workout_id = 'w1'")
+    rebuilt.execute("UPDATE workouts SET completed_at_us = 5 WHERE user_id = '8'")
+    rebuilt.execute(
+        "INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)"
+        " VALUES ('70', 'w0', 1, '[[1,3,8,40.0]]', 1)"
+    )
+    rebuilt.execute("UPDATE exercises SET name = 'Front Squat' WHERE id = 1")
+    result = compare(live, rebuilt, users=10)
+    assert (
+        "workouts: live 8 rows, rebuilt 8 rows, checksums differ; e.g. "
+        "user_id='7', workout_id='w1' only in live; user_id='70', workout_id='w0' only in "
+        "rebuilt; user_id='8', workout_id='w0' differs"
+    ) in result.differences, result.differences
+    assert (
+        "exercises: live 2 rows, rebuilt 2 rows, checksums differ; e.g. id=1 differs"
+        in result.differences
+    ), result.differences
+    assert "3 of 3 sampled users get different answers (e.g. '7', '70', '8')" in (
+        result.differences
+    )
+    assert not any(d.startswith("performances") for d in result.differences)
+    live.close()
+    rebuilt.close()
