@@ -272,3 +272,16 @@ def test_a_difference_names_its_tables_and_a_few_keys_of_the_rows(tmp_path):
     assert not any(d.startswith("performances") for d in result.differences)
     live.close()
     rebuilt.close()
+
+
+def test_compare_users_zero_compares_the_tables_only(tmp_path):
+    """`coach replay --compare-users 0` (allowed by the option) compares checksums and no
+    user's answers, instead of dividing by zero."""
+    live = connect(tmp_path / "live.db")
+    live.execute(
+        "INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)"
+        " VALUES ('7', 'w1', 1, '[[1,3,8,40.0]]', 1)"
+    )
+    result = compare(live, live, users=0)
+    assert result.equal and result.users_compared == 0
+    live.close()
