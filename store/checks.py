@@ -89,7 +89,9 @@ def checksums(conn: sqlite3.Connection) -> dict[str, TableSum]:
 
 
 def sample_users(conn: sqlite3.Connection, *, limit: int) -> list[str]:
-    """Up to `limit` users spread over the id space (deterministic)."""
+    """Up to `limit` users spread over the id space (deterministic); none for 0."""
+    if limit <= 0:
+        return []
     users = [
         r[0]
         for r in conn.execute(
