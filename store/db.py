@@ -25,6 +25,8 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     The file is created owner-only, or made so (store/private_files.py).
     """
     path = Path(path)
+    if path.is_dir():
+        raise Unreadable(f"{path} is a directory: the projection is a file (e.g. {path}/coach.db)")
     private_files.prepare(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     try:

@@ -64,11 +64,12 @@ def tighten(path: str | Path) -> list[Path]:
     changed = []
     for p in (real, *(real.with_name(real.name + s) for s in SIDE_FILES)):
         try:
-            mode = stat.S_IMODE(os.stat(p).st_mode)
+            st = os.stat(p)
         except FileNotFoundError:
             continue
-        if not mode & 0o077:
-            continue
+        mode = stat.S_IMODE(st.st_mode)
+        if not stat.S_ISREG(st.st_mode) or not mode & 0o077:
+            continue  # (a directory or a device is not ours to change)
         try:
             os.chmod(p, mode & 0o700)
         except PermissionError:

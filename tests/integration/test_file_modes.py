@@ -101,3 +101,16 @@ def test_world_readable_files_are_tightened_when_opened_and_logged(
     with caplog.at_level(logging.WARNING, logger="store.private_files"):
         connect(live).close()
     assert not caplog.records, "a file already 0600 was reported again"
+
+
+def test_a_directory_at_the_projections_path_is_refused_and_left_as_it_is(tmp_path: Path):
+    """COACH_DB_PATH naming a directory: a clear refusal naming it (not SQLite's "unable to
+    open database file"), and its mode is not touched (only files are tightened)."""
+    from store.errors import Unreadable
+
+    directory = tmp_path / "data"
+    directory.mkdir()
+    directory.chmod(0o755)
+    with pytest.raises(Unreadable, match=f"{directory} is a directory"):
+        connect(directory)
+    assert _mode(directory) == "0o755"
