@@ -294,22 +294,30 @@ def test_the_scaling_pages_snippet_starts_the_new_replica_on_the_snapshot(kafka_
     a_env = env_of(kafka_settings.model_copy(update={"db_path": live}))
     subprocess.run(["bash", "-euc", script["take"]], env=a_env, check=True, timeout=60)
     (tmp_path / "data").mkdir()
-    shutil.copyfile(next((tmp_path / "backups").iterdir()), tmp_path / "data" / "coach.db")
+    shipped = tmp_path / "data" / "coach.db"
+    shutil.copyfile(next((tmp_path / "backups").iterdir()), shipped)
+    shipped.chmod(0o644)  # as a copy under umask 022 comes out
+    assert oct(next((tmp_path / "backups").iterdir()).stat().st_mode & 0o777) == "0o600"
     b_env = {k: v for k, v in a_env.items() if k != "COACH_DB_PATH"}
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     log_path = tmp_path / "b.log"
     with open(log_path, "wb") as log:
         shell = subprocess.Popen(
-            ["bash", "-euc", script["start"]], env=b_env, cwd=cwd, stdout=log,
+            ["bash", "-euc", "umask 022\n" + script["start"]], env=b_env, cwd=cwd, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
         wait_for("B's api", lambda: _status(port, "/health") == 200, timeout=60)
         wait_for("B's consumer", lambda: "starting from a snapshot" in log_path.read_text())
+        # Owner-only, the copy made so at start and the -wal/-shm SQLite made beside it.
+        modes = {p.name: oct(p.stat().st_mode & 0o777) for p in shipped.parent.iterdir()}
+        names = ["coach.db", "coach.db-wal", "coach.db-shm", ".coach.db.writer.lock"]
+        assert modes == dict.fromkeys(names, "0o600")
     finally:
         os.killpg(shell.pid, signal.SIGTERM)
         shell.wait(30)
     out = log_path.read_text()
     assert out.count(f"projection file: {tmp_path}/data/coach.db (exists)") == 2, out
     assert "COACH_DB_PATH is not set" not in out and list(cwd.iterdir()) == [], out
+    assert f"{shipped} holds personal data and was readable by others (mode 644)" in out
