@@ -115,14 +115,15 @@ class Assignment:
             self.assigned = set()  # assign again at the next heartbeat
             return
         started = {(tp.topic, tp.partition): self.positions[tp] for tp in from_start}
-        why = missed_records(started, stored)
+        why = missed_records(conn, started, stored)
         if why is not None:
             raise OutOfRetention(why)
-        if started and {t for t, _ in started} & {t for t, _ in stored}:
+        beside = {tp: o for tp, o in started.items() if tp[0] in {t for t, _ in stored}}
+        if beside:
             log.warning(
-                "no stored offset for partition(s) %s: read from their beginning (offset 0, "
-                "nothing removed yet), although other partitions of their topic were read",
-                ", ".join(f"{t}/{p}" for t, p in sorted(started)),
+                "no stored offset for partition(s) %s although other partitions of their "
+                "topic were read: read from their beginning",
+                ", ".join(f"{t}/{p} (from offset {o})" for (t, p), o in sorted(beside.items())),
             )
         self.starts = dict(self.positions)
         self.ends = dict(ends)

@@ -57,21 +57,31 @@ def check_before_reading(conn: sqlite3.Connection, settings: Settings) -> None:
 
 
 def missed_records(
-    started: Mapping[tuple[str, int], int], stored: Mapping[tuple[str, int], int]
+    conn: sqlite3.Connection,
+    started: Mapping[tuple[str, int], int],
+    stored: Mapping[tuple[str, int], int],
 ) -> str | None:
-    """Why reading on must stop (None: it may go on): partitions without a stored offset
-    are read from their first retained offset (`started`); in a topic the projection has
-    read other partitions of, one whose first retained offset is past 0 lost records to
-    retention that the projection never saw (a snapshot taken before the partition was
-    added, or of a replica that never read it). Documented in docs/SCALING.md."""
+    """Why a snapshot must not be read on (None: it may): `started` are its partitions
+    without a stored offset, with the first offset the broker still has. One of a topic
+    the file has read (offsets of other partitions, or the partition listed as assigned)
+    whose first offset is past where the file's consumer last started it (0 when it never
+    had it: a partition added after the snapshot) lacks records that retention removed
+    and the file never saw. Other files read such a partition from its beginning, as a
+    new replica does (docs/SCALING.md)."""
+    if not started or snapshot.taken_at_us(conn) is None:
+        return None
     read = {topic for topic, _ in stored}
-    lost = sorted((tp, first) for tp, first in started.items() if first > 0 and tp[0] in read)
+    before = snapshot.assigned_starts(conn)
+    lost = sorted(
+        (tp, first)
+        for tp, first in started.items()
+        if (tp[0] in read or tp in before) and first > before.get(tp, 0)
+    )
     if not lost:
         return None
     where = ", ".join(f"{t}/{p} (records before offset {first} are gone)" for (t, p), first in lost)
     return (
-        f"the projection has no stored offset for partition(s) {where}, although it has read "
-        "other partitions of the topic: it lacks records that retention has removed. The "
-        "projection cannot be continued: rebuild it from the topics with `coach replay` (or "
-        "start from a newer snapshot)."
+        f"the snapshot has no stored offset for partition(s) {where}, although it has read "
+        "that topic: it lacks records that retention has removed. It cannot be continued: "
+        "take a newer snapshot, or rebuild from the topics with `coach replay`."
     )

@@ -150,6 +150,17 @@ def taken_at_us(conn: sqlite3.Connection) -> int | None:
     return None if row is None else int(row[0])
 
 
+def assigned_starts(conn: sqlite3.Connection) -> dict[tuple[str, int], int]:
+    """Where the file's consumer started each partition it was last assigned (the first
+    offset the broker had then, for one it read from the beginning)."""
+    return {
+        (t, p): start
+        for t, p, start in conn.execute(
+            "SELECT topic, partition, start_offset FROM assigned_partitions"
+        )
+    }
+
+
 def refusals(conn: sqlite3.Connection, topics: Collection[str]) -> list[str]:
     """Why the projection at `conn` must not be read on with `topics` (empty: it may). A
     snapshot on its first start is also run through SQLite's quick check."""

@@ -198,10 +198,11 @@ async def _delete_records(settings, tp: TopicPartition, before: int) -> None:  #
 def test_a_partition_without_a_stored_offset_is_said_and_refused_when_records_are_gone(
     kafka_settings, tmp_path
 ):
-    """A file that has read a topic but holds no offset for one of its partitions (a
-    snapshot taken before the partition was added, or of a replica that never read it):
-    read from offset 0 with a warning when nothing was removed; refused (exit 3, the replay
-    hint) when retention removed records it never saw, instead of starting at the log start."""
+    """A partition without a stored offset beside read ones is read from its beginning with
+    a warning naming it. In a snapshot, when retention has removed records the snapshot
+    never saw (past where its consumer started the partition, or past 0), it is refused
+    (exit 3, the replay hint) instead of starting silently at the log start; a file that is
+    not a snapshot (a new replica's, a replay's) reads on from there, as it always did."""
     settings = kafka_settings.model_copy(update={"topic_partitions": 2})
     truth = Truth(workouts=300, seed=9)
     coach(settings, "topics", "create")
@@ -219,27 +220,45 @@ def test_a_partition_without_a_stored_offset_is_said_and_refused_when_records_ar
     ends = reads.positions_at(settings.db_path)
     wo = settings.topic_workouts
     assert ends[(wo, 0)] > 10 and ends[(wo, 1)] > 10, ends
+    snap = tmp_path / "snap.db"
+    coach(settings, "snapshot", str(snap))
+
+    def run_until_read(settings, partition: int, name: str) -> str:  # type: ignore[no-untyped-def]
+        service = Service(settings, tmp_path / f"{name}.log", "consume")
+        try:
+            wait_for(
+                f"read partition {partition} again",
+                lambda: (
+                    reads.positions_at(settings.db_path).get((wo, partition))
+                    == ends[(wo, partition)]
+                ),
+                timeout=120,
+                service=service,
+            )
+        finally:
+            assert service.stop() == 0, service.log()
+        return service.log()
 
     _raw(settings.db_path, f"DELETE FROM partitions WHERE topic = '{wo}' AND partition = 0")
-    again = Service(settings, tmp_path / "again.log", "consume")
-    try:
-        wait_for(
-            "read partition 0 again",
-            lambda: reads.positions_at(settings.db_path).get((wo, 0)) == ends[(wo, 0)],
-            timeout=120,
-            service=again,
-        )
-    finally:
-        assert again.stop() == 0, again.log()
-    assert f"no stored offset for partition(s) {wo}/0: read from their beginning" in again.log()
+    log = run_until_read(settings, 0, "again")
+    assert f"no stored offset for partition(s) {wo}/0 (from offset 0)" in log, log
 
-    _raw(settings.db_path, f"DELETE FROM partitions WHERE topic = '{wo}' AND partition = 1")
+    # Retention removes records 0..4 of partition 1, which the snapshot lacks an offset of.
+    _raw(snap, f"DELETE FROM partitions WHERE topic = '{wo}' AND partition = 1")
     asyncio.run(_delete_records(settings, TopicPartition(wo, 1), 5))
-    code, log = _refused(settings, tmp_path, "gone")
+    snap_settings = settings.model_copy(update={"db_path": snap})
+    code, log = _refused(snap_settings, tmp_path, "gone")
     assert code == 3, log
     assert f"no stored offset for partition(s) {wo}/1 (records before offset 5 are gone)" in log
     assert "coach replay" in log
-    assert (wo, 1) not in reads.positions_at(settings.db_path)  # nothing was read
+    assert (wo, 1) not in reads.positions_at(snap)  # nothing was read
+    # Its consumer had started partition 1 at offset 5 (it was already gone then): on.
+    _raw(snap, f"UPDATE assigned_partitions SET start_offset = 5 WHERE topic = '{wo}'")
+    run_until_read(snap_settings, 1, "started-at-5")
+    # Not a snapshot: read from the first offset the broker has, with the warning.
+    _raw(settings.db_path, f"DELETE FROM partitions WHERE topic = '{wo}' AND partition = 1")
+    log = run_until_read(settings, 1, "not-a-snapshot")
+    assert f"no stored offset for partition(s) {wo}/1 (from offset 5)" in log, log
 
 
 @pytest.mark.parametrize("kept", [0.9, 0.5, 0.02])
