@@ -91,8 +91,9 @@ def tighten(path: str | Path) -> list[Path]:
 
 
 def prepare(path: str | Path) -> None:
-    """Before SQLite opens `path`: create it at 0600 if it does not exist, else tighten it
-    and its side files."""
-    if not create(path):
+    """Before SQLite opens `path`: create the file it names (the target, for a link whose
+    file is gone: SQLite would create that one) at 0600 if it does not exist, else tighten
+    it and its side files."""
+    if not create(Path(path).resolve()):
         with contextlib.suppress(FileNotFoundError):
             tighten(path)

@@ -114,3 +114,16 @@ def test_a_directory_at_the_projections_path_is_refused_and_left_as_it_is(tmp_pa
     with pytest.raises(Unreadable, match=f"{directory} is a directory"):
         connect(directory)
     assert _mode(directory) == "0o755"
+
+
+def test_a_link_whose_file_is_gone_gets_an_owner_only_file(tmp_path: Path, umask_022):
+    """COACH_DB_PATH a link to a generation that was removed: SQLite creates the file the
+    link names, and it is 0600 like any other (not 0644 from the umask)."""
+    live = tmp_path / "coach.db"
+    live.symlink_to("coach.db.20261201T000000000000Z")
+    conn = connect(live)
+    _write(conn)
+    target = tmp_path / "coach.db.20261201T000000000000Z"
+    assert {_mode(p) for p in tmp_path.iterdir() if not p.is_symlink()} == {"0o600"}
+    assert target.exists() and _mode(target) == "0o600"
+    conn.close()
