@@ -127,7 +127,7 @@ async def _replay(
     outcome = Outcome()
     found_gaps = gaps(await reader.beginnings())
     if options.into is not None:
-        if options.into.exists():
+        if options.into.exists() or options.into.is_symlink():
             raise ReplayError(f"{options.into} exists; --into builds a new file only")
         target_file = building = options.into
     else:

@@ -412,3 +412,16 @@ def test_without_a_live_projection_a_replay_is_refused_unless_asked_for_a_new_on
     result = subprocess.run([COACH, "replay"], env=unset, cwd=cwd, capture_output=True)
     assert result.returncode == 1 and b"COACH_DB_PATH is not set" in result.stderr
     assert list(cwd.iterdir()) == [], "a replay without COACH_DB_PATH made files here"
+
+
+def test_into_never_follows_a_link(kafka_settings, tmp_path):
+    """`--into PATH` where PATH is a link (to a file that does not exist yet, elsewhere):
+    refused as an existing path; nothing is written where the link points."""
+    coach(kafka_settings, "topics", "create")
+    elsewhere = tmp_path / "elsewhere.db"
+    link = tmp_path / "into.db"
+    link.symlink_to(elsewhere)
+    result = coach(kafka_settings, "replay", "--into", str(link), check=False)
+    assert result.returncode == 1, result.stderr.decode()
+    assert f"{link} exists; --into builds a new file only" in result.stderr.decode()
+    assert not elsewhere.exists()
