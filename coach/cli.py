@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from coach import tools
+from coach import rebuild, tools
 from coach.dead_letter_commands import dead_letters
 from coach.erasure_commands import erasure
 from coach.tools import load_or_exit
@@ -126,6 +126,7 @@ def consume() -> None:
          another cluster. Rebuild it: coach replay
     """
     settings = load_or_exit()
+    rebuild.announce(settings)
 
     async def run() -> int:
         stop = asyncio.Event()
@@ -156,6 +157,7 @@ def api(host: str, port: int, workers: int) -> None:
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    rebuild.announce(settings)
     uvicorn.run(
         "api.app:app_from_env",
         factory=True,
@@ -223,6 +225,7 @@ def run(host: str, port: int) -> None:
         app = create_app(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    rebuild.announce(settings)
     server = _QuietServer.make(app, host, port, settings)
 
     async def both() -> int:
@@ -248,8 +251,8 @@ for _command in (
     tools.topics,
     tools.publish,
     tools.demo_data,
-    tools.replay,
-    tools.snapshot,
+    rebuild.replay,
+    rebuild.snapshot,
     tools.stats,
     dead_letters,
     erasure,

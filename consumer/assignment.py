@@ -13,8 +13,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
 
 from consumer import topic_ids
+from consumer.bootstrap import missed_records
 from consumer.health import Health
 from consumer.kafka import (
+    OutOfRetention,
     TopicRecreated,
     beyond_message,
     missing_message,
@@ -112,6 +114,17 @@ class Assignment:
             self.health.unreachable(exc)
             self.assigned = set()  # assign again at the next heartbeat
             return
+        started = {(tp.topic, tp.partition): self.positions[tp] for tp in from_start}
+        why = missed_records(conn, started, stored)
+        if why is not None:
+            raise OutOfRetention(why)
+        beside = {tp: o for tp, o in started.items() if tp[0] in {t for t, _ in stored}}
+        if beside:
+            log.warning(
+                "no stored offset for partition(s) %s although other partitions of their "
+                "topic were read: read from their beginning",
+                ", ".join(f"{t}/{p} (from offset {o})" for (t, p), o in sorted(beside.items())),
+            )
         self.starts = dict(self.positions)
         self.ends = dict(ends)
         beyond = beyond_end(

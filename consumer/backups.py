@@ -1,7 +1,8 @@
 """Erasures reach the projection's other files: the earlier generations and backups that
-replays kept beside the live one (store/files.py `other_generations`). Run by the
-consumer's schedule (consumer/fold_schedule.py) when the live projection applied a new
-erasure or a new file appeared: each such file gets every erasure it lacks, in one
+replays kept beside the live one (store/files.py `other_generations`: only the names coach
+gives them, never a snapshot or another file whose name starts with the projection's).
+Run by the consumer's schedule (consumer/fold_schedule.py) when the live projection applied
+a new erasure or a new file appeared: each such file gets every erasure it lacks, in one
 transaction. A file that cannot be opened or migrated is named in the log, to be
 removed by the operator (docs/PRIVACY.md)."""
 

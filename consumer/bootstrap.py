@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Mapping
 
 from config.derived import roles
 from config.settings import Settings
 from store import snapshot
-from store.db import file_of, transaction
+from store.db import file_of, transaction, unreadable, unreadable_message
 from store.errors import ProjectionRefused
 from store.instants import now_us
 
@@ -27,9 +28,14 @@ log = logging.getLogger(__name__)
 
 def check_before_reading(conn: sqlite3.Connection, settings: Settings) -> None:
     """Raise ProjectionRefused when the projection at `conn` must not be read on."""
-    first_start = snapshot.is_unchecked_snapshot(conn)
     started = time.monotonic()
-    why = snapshot.refusals(conn, roles(settings))
+    try:
+        first_start = snapshot.is_unchecked_snapshot(conn)
+        why = snapshot.refusals(conn, roles(settings))
+    except sqlite3.DatabaseError as exc:  # pages past the schema's, cut off or garbled
+        if not unreadable(exc):
+            raise
+        raise ProjectionRefused(unreadable_message(file_of(conn) or settings.db_path, exc)) from exc
     if why:
         raise ProjectionRefused(
             f"the projection {file_of(conn) or settings.db_path} cannot be used: "
@@ -48,3 +54,34 @@ def check_before_reading(conn: sqlite3.Connection, settings: Settings) -> None:
             age,
             time.monotonic() - started,
         )
+
+
+def missed_records(
+    conn: sqlite3.Connection,
+    started: Mapping[tuple[str, int], int],
+    stored: Mapping[tuple[str, int], int],
+) -> str | None:
+    """Why a snapshot must not be read on (None: it may): `started` are its partitions
+    without a stored offset, with the first offset the broker still has. One of a topic
+    the file has read (offsets of other partitions, or the partition listed as assigned)
+    whose first offset is past where the file's consumer last started it (0 when it never
+    had it: a partition added after the snapshot) lacks records that retention removed
+    and the file never saw. Other files read such a partition from its beginning, as a
+    new replica does (docs/SCALING.md)."""
+    if not started or snapshot.taken_at_us(conn) is None:
+        return None
+    read = {topic for topic, _ in stored}
+    before = snapshot.assigned_starts(conn)
+    lost = sorted(
+        (tp, first)
+        for tp, first in started.items()
+        if (tp[0] in read or tp in before) and first > before.get(tp, 0)
+    )
+    if not lost:
+        return None
+    where = ", ".join(f"{t}/{p} (records before offset {first} are gone)" for (t, p), first in lost)
+    return (
+        f"the snapshot has no stored offset for partition(s) {where}, although it has read "
+        "that topic: it lacks records that retention has removed. It cannot be continued: "
+        "take a newer snapshot, or rebuild from the topics with `coach replay`."
+    )

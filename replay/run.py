@@ -50,6 +50,9 @@ class Options:
     backup: bool = True
     force: bool = False
     compare_users: int = 1000
+    create: bool = False
+    """Build the live projection at COACH_DB_PATH from the topics when there is none there
+    (without it, and without --into, a replay with no live projection is refused)."""
 
 
 @dataclass
@@ -79,6 +82,7 @@ def _open_building(path: Path) -> sqlite3.Connection:
 
 async def replay(settings: Settings, options: Options, progress: Progress) -> Outcome:
     live_path = Path(settings.db_path)
+    refuse_without_live(settings, options)
     with files.replay_lock(live_path):
         for stale in files.stale_builds(live_path):
             log.info("removing %s, left by a replay that did not finish", stale)
@@ -97,6 +101,25 @@ async def replay(settings: Settings, options: Options, progress: Progress) -> Ou
             progress.close()
 
 
+def refuse_without_live(settings: Settings, options: Options) -> None:
+    """Raise ReplayError when there is no live projection to rebuild and the user did not
+    ask for a new one (`--into PATH`, `--create`): like `coach stats`, a replay does not
+    quietly make a projection where COACH_DB_PATH (unset: coach.db here) points."""
+    live_path = Path(settings.db_path)
+    if options.into is not None or options.create or live_path.exists():
+        return
+    if "db_path" in settings.model_fields_set:
+        which = "(COACH_DB_PATH)"
+    else:
+        which = "(COACH_DB_PATH is not set: the default in the current directory)"
+    raise ReplayError(
+        f"no projection at {live_path.absolute()} {which}: nothing to rebuild. Set and "
+        "export COACH_DB_PATH to the live projection's path; to build a new projection "
+        "from the topics, give --into PATH (a file of its own) or --create (it becomes the "
+        "projection at COACH_DB_PATH)."
+    )
+
+
 async def _replay(
     settings: Settings, options: Options, progress: Progress, reader: TopicReader, live_path: Path
 ) -> Outcome:
@@ -104,7 +127,7 @@ async def _replay(
     outcome = Outcome()
     found_gaps = gaps(await reader.beginnings())
     if options.into is not None:
-        if options.into.exists():
+        if options.into.exists() or options.into.is_symlink():
             raise ReplayError(f"{options.into} exists; --into builds a new file only")
         target_file = building = options.into
     else:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from store import reads
-from store.checks import TableSum, checksums, sample_users
+from store.checks import KEYS, TableSum, checksums, differing_rows, sample_users
 from store.db import read_snapshot
 
 
@@ -59,8 +59,7 @@ def compare(live: sqlite3.Connection, rebuilt: sqlite3.Connection, *, users: int
         if mine != theirs:
             result.differences.append(
                 f"{table}: live {mine.rows} rows, rebuilt {theirs.rows} rows, checksums differ"
-                if mine.sha256 != theirs.sha256
-                else f"{table}: row counts differ"
+                + _samples(live, rebuilt, table)
             )
     sample = sorted(set(sample_users(live, limit=users)) | set(sample_users(rebuilt, limit=users)))
     a, b = answers(live, sample), answers(rebuilt, sample)
@@ -71,6 +70,24 @@ def compare(live: sqlite3.Connection, rebuilt: sqlite3.Connection, *, users: int
     if differing:
         result.differences.append(
             f"{len(differing)} of {len(sample)} sampled users get different answers "
-            f"(e.g. user {differing[0]!r})"
+            f"(e.g. {', '.join(repr(u) for u in differing[:SAMPLE_KEYS])})"
         )
     return result
+
+
+SAMPLE_KEYS = 3
+_HOW = {"only in a": "only in live", "only in b": "only in rebuilt", "differs": "differs"}
+
+
+def _samples(live: sqlite3.Connection, rebuilt: sqlite3.Connection, table: str) -> str:
+    """`; e.g. KEY how, ...`: a few keys of the rows that differ (the operator's terminal
+    only, like `coach dead-letters list`: a key may be a user id)."""
+    names = KEYS[table]
+    rows = differing_rows(live, rebuilt, table, limit=SAMPLE_KEYS) if names else []
+    if not rows:
+        return ""
+    shown = [
+        ", ".join(f"{n}={v!r}" for n, v in zip(names, key, strict=True)) + f" {_HOW[how]}"
+        for key, how in rows
+    ]
+    return "; e.g. " + "; ".join(shown)

@@ -36,6 +36,16 @@ CANONICAL: dict[str, str] = {
     "erased_users": "SELECT user_id, erased_at_us FROM erased_users ORDER BY user_id",
     "unknown_events": "SELECT value FROM meta WHERE name = 'unknown_events'",
 }
+KEYS: dict[str, tuple[str, ...]] = {
+    "exercises": ("id",),
+    "exercise_muscle_groups": ("exercise_id", "muscle_group_id"),
+    "workouts": ("user_id", "workout_id"),
+    "performances": ("user_id", "exercise_id", "workout_id"),
+    "dead_letters": ("topic", "partition", "offset"),
+    "erased_users": ("user_id",),
+    "unknown_events": (),
+}
+"""table -> the leading columns of its CANONICAL rows that identify a row (its key)."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +89,9 @@ def checksums(conn: sqlite3.Connection) -> dict[str, TableSum]:
 
 
 def sample_users(conn: sqlite3.Connection, *, limit: int) -> list[str]:
-    """Up to `limit` users spread over the id space (deterministic)."""
+    """Up to `limit` users spread over the id space (deterministic); none for 0."""
+    if limit <= 0:
+        return []
     users = [
         r[0]
         for r in conn.execute(
@@ -92,3 +104,38 @@ def sample_users(conn: sqlite3.Connection, *, limit: int) -> list[str]:
         return users
     step = len(users) / limit
     return [users[int(i * step)] for i in range(limit)]
+
+
+def _order(value: object) -> tuple[int, object]:
+    """SQLite's order of values of any type (NULL, numbers, text, blobs), as a sort key."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, int | float):
+        return (1, value)
+    return (2, value) if isinstance(value, str) else (3, value)
+
+
+def differing_rows(
+    a: sqlite3.Connection, b: sqlite3.Connection, table: str, *, limit: int
+) -> list[tuple[tuple[object, ...], str]]:
+    """Up to `limit` keys of rows of `table` that differ between `a` and `b` (by the
+    CANONICAL query), each with how: "only in a", "only in b" or "differs". One ordered
+    pass over both (a merge of the two sorted scans): no table is held in memory."""
+    width = len(KEYS[table])
+    left, right = a.execute(CANONICAL[table]), b.execute(CANONICAL[table])
+    x, y = left.fetchone(), right.fetchone()
+    found: list[tuple[tuple[object, ...], str]] = []
+    while (x is not None or y is not None) and len(found) < limit:
+        kx = None if x is None else tuple(map(_order, x[:width]))
+        ky = None if y is None else tuple(map(_order, y[:width]))
+        if ky is None or (kx is not None and kx < ky):
+            found.append((tuple(x[:width]), "only in a"))
+            x = left.fetchone()
+        elif kx is None or ky < kx:
+            found.append((tuple(y[:width]), "only in b"))
+            y = right.fetchone()
+        else:
+            if x != y:
+                found.append((tuple(x[:width]), "differs"))
+            x, y = left.fetchone(), right.fetchone()
+    return found

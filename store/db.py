@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from store import private_files
+from store.errors import Unreadable
 from store.migrations import migrate
 
 T = TypeVar("T")
@@ -20,15 +22,24 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     WAL journal with synchronous=NORMAL: an application crash loses nothing committed; a
     power loss may roll back the last commits, and since offsets are stored with the rows,
     those records are simply read again. `readonly` connections refuse writes (the api's).
+    The file is created owner-only, or made so (store/private_files.py).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise Unreadable(f"{path} is a directory: the projection is a file (e.g. {path}/coach.db)")
+    private_files.prepare(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA temp_store = MEMORY")
-    migrate(conn)
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if unreadable(exc):
+            raise Unreadable(unreadable_message(path, exc)) from exc
+        raise
     if readonly:
         conn.execute("PRAGMA query_only = ON")
         conn.execute("PRAGMA cache_size = -32000")  # 32 MB per reader
@@ -38,6 +49,20 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA cache_size = -262144")  # 256 MB
         conn.execute("PRAGMA wal_autocheckpoint = 10000")  # pages (~40 MB of WAL)
     return conn
+
+
+def unreadable(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the file itself is not a (sound) database: truncated, damaged,
+    or something else altogether (not a lock, a full disk or an I/O error)."""
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def unreadable_message(path: str | Path, exc: sqlite3.Error) -> str:
+    return (
+        f"SQLite cannot read {path} ({exc}): the file is truncated or damaged (a snapshot or "
+        "a copy not copied whole?), or it is not a projection. Copy it again, take a new "
+        "`coach snapshot`, or rebuild it with `coach replay`."
+    )
 
 
 @contextmanager
@@ -102,6 +127,7 @@ def in_savepoint(
 def open_as_is(path: str | Path, *, autocommit: bool = False) -> sqlite3.Connection:
     """A connection to the file as it is, at any schema version: no migration, no pragmas
     (reading another process's positions, copying the live file)."""
+    private_files.prepare(path)
     if autocommit:
         return sqlite3.connect(path, timeout=10.0, isolation_level=None)
     return sqlite3.connect(path, timeout=10.0)
@@ -111,6 +137,7 @@ def copy_of(live_path: Path, copy_path: Path) -> sqlite3.Connection:
     """Copy the projection at `live_path` as it is (online backup) to `copy_path`; return a
     connection to the copy."""
     live = open_as_is(live_path)
+    private_files.create(copy_path)
     copy = sqlite3.connect(copy_path, isolation_level=None)
     try:
         live.backup(copy)

@@ -17,3 +17,7 @@ class NeedsReplay(StoreError):
 class ProjectionRefused(StoreError):
     """The projection file must not be read on with these settings (a snapshot of other
     topics, a damaged copy): the consumer stops before reading anything."""
+
+
+class Unreadable(StoreError):
+    """SQLite cannot read the file as a database (truncated, damaged, or not a projection)."""

@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from store.private_files import SIDE_FILES, make_dirs
+from store.private_files import create as create_private
+
 BUILDING_SUFFIX = ".building"
-SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def identity(path: str | Path) -> tuple[int, int] | None:
@@ -65,10 +69,25 @@ def live_file(path: str | Path) -> Path | None:
     return path.resolve()
 
 
+STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
+_STAMP = r"\d{8}T\d{12}Z(?:-\d+)?"
+"""What `new_generation` puts after `<name>.`: the UTC time, and `-N` when it was taken."""
+
+
+def _names(path: Path, pattern: str) -> list[Path]:
+    """The files beside `path` named `<name>.` followed by `pattern` (a regular expression),
+    and nothing else: a file coach did not name (a snapshot, another replica's file, an
+    operator's copy) is never taken for one of its own."""
+    rx = re.compile(re.escape(path.name) + r"\." + pattern)
+    return sorted(
+        p for p in path.parent.glob(f"{glob.escape(path.name)}.*") if rx.fullmatch(p.name)
+    )
+
+
 def new_generation(path: str | Path, *, now: datetime | None = None) -> Path:
     """A name for a new projection file beside `path`, unused so far."""
     path = Path(path)
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = (now or datetime.now(UTC)).strftime(STAMP_FORMAT)
     candidate = path.with_name(f"{path.name}.{stamp}")
     n = 1
     while candidate.exists() or _building(candidate).exists():
@@ -87,28 +106,27 @@ def building_path(generation: Path) -> Path:
 
 
 def stale_builds(path: str | Path) -> list[Path]:
-    """Files of replays that did not finish (killed, failed) beside `path`."""
-    path = Path(path)
-    return sorted(
-        p
-        for p in path.parent.glob(f"{path.name}.*{BUILDING_SUFFIX}*")
-        if p.name.split(BUILDING_SUFFIX)[1] in ("", *SIDE_FILES)
+    """Files of replays that did not finish (killed, failed) beside `path`: the names
+    `building_path` gives (a generation's, or the copy of the live file a replay compares
+    with), and their side files."""
+    sides = "|".join(re.escape(s) for s in SIDE_FILES)
+    return _names(
+        Path(path), rf"{_STAMP}(?:\.live-snapshot)?{re.escape(BUILDING_SUFFIX)}(?:{sides})?"
     )
 
 
 def other_generations(path: str | Path) -> list[Path]:
-    """The projection files beside `path` other than the live one and those being built:
-    earlier generations and the backups replays kept (they hold personal data too)."""
+    """The projection files beside `path` other than the live one: earlier generations
+    (`<name>.<time>`) and the backups replays kept (`<name>.<time>.backup`), which hold
+    personal data too. Only the names coach gives them: never a snapshot or another file
+    that happens to start with `<name>.`."""
     path = Path(path)
     live = live_file(path)
-    return sorted(
+    return [
         p
-        for p in path.parent.glob(f"{path.name}.*")
-        if BUILDING_SUFFIX not in p.name
-        and not p.name.endswith(SIDE_FILES)
-        and not p.is_symlink()
-        and p.resolve() != live
-    )
+        for p in _names(path, rf"{_STAMP}(?:\.backup)?")
+        if not p.is_symlink() and p.resolve() != live
+    ]
 
 
 def remove(file: Path) -> None:
@@ -186,6 +204,7 @@ def swap(path: str | Path, new_file: Path, *, backup: bool = True) -> Swapped:
 
 def _online_copy(source: Path, target: Path) -> None:
     src = sqlite3.connect(source)
+    create_private(target)
     dst = sqlite3.connect(target)
     try:
         src.backup(dst)
@@ -227,7 +246,9 @@ def interrupted_swap(path: str | Path) -> Path | None:
         name = marker.read_text().strip()
     except FileNotFoundError:
         return None
-    candidate = path.with_name(name) if name else None
+    candidate = (
+        path.with_name(name) if re.fullmatch(rf"{re.escape(path.name)}\.{_STAMP}", name) else None
+    )
     if candidate is None or not candidate.exists() or candidate == live_file(path):
         marker.unlink()
         return None
@@ -239,8 +260,8 @@ def replay_lock(path: str | Path) -> Iterator[None]:
     """Held while a replay runs beside `path`: two replays at once would race each other."""
     path = Path(path)
     lock_file = path.with_name(f".{path.name}.replay.lock")
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    make_dirs(lock_file.parent)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -264,8 +285,8 @@ def writer_lock(path: str | Path) -> int | None:
     Closing the descriptor releases it."""
     path = Path(path)
     lock_file = path.with_name(f".{path.name}.writer.lock")
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    make_dirs(lock_file.parent)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -31,6 +31,8 @@ from pathlib import Path
 from store.checks import integrity
 from store.db import open_as_is
 from store.files import SIDE_FILES
+from store.private_files import create as create_private
+from store.private_files import make_dirs
 
 TAKEN_AT = "snapshot_taken_at_us"
 """meta row: when the snapshot was taken (epoch microseconds); absent in other files."""
@@ -81,9 +83,10 @@ def take(live: Path, dest: Path, *, now_us: int) -> Snapshot:
         raise SnapshotError(f"{dest} is the live projection")
     if dest.exists() or dest.is_symlink():
         raise SnapshotError(f"{dest} exists: remove it first, or choose another name")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(dest.parent)
     partial = _partial(dest)
     _remove(partial)
+    create_private(partial)  # owner-only (store/private_files.py); the link keeps the mode
     started = time.monotonic()
     source = open_as_is(live)
     copy = sqlite3.connect(partial, isolation_level=None)
@@ -145,6 +148,17 @@ def is_unchecked_snapshot(conn: sqlite3.Connection) -> bool:
 def taken_at_us(conn: sqlite3.Connection) -> int | None:
     row = conn.execute("SELECT value FROM meta WHERE name = ?", (TAKEN_AT,)).fetchone()
     return None if row is None else int(row[0])
+
+
+def assigned_starts(conn: sqlite3.Connection) -> dict[tuple[str, int], int]:
+    """Where the file's consumer started each partition it was last assigned (the first
+    offset the broker had then, for one it read from the beginning)."""
+    return {
+        (t, p): start
+        for t, p, start in conn.execute(
+            "SELECT topic, partition, start_offset FROM assigned_partitions"
+        )
+    }
 
 
 def refusals(conn: sqlite3.Connection, topics: Collection[str]) -> list[str]:

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
-mkdir -p .coach-dev
+mkdir -p .coach-dev && chmod 700 .coach-dev  # the projection and the secret: yours only
 export COACH_DB_PATH=${COACH_DB_PATH:-.coach-dev/coach.db}
 
 if [ -z "${COACH_JWT_SECRET:-}" ] && [ -z "${COACH_JWT_PUBLIC_KEY_FILE:-}" ]; then

@@ -383,16 +383,45 @@ def test_sigkill_of_the_service_at_the_swap_comes_back_consistent(kafka_settings
     print(f"killed at the swap: {dict(outcomes)}")
 
 
-def test_dry_run_without_a_live_projection_creates_nothing(kafka_settings):
-    """No projection yet: --dry-run builds from the topics and leaves no file behind;
-    without --dry-run the replay creates the live projection."""
+def test_without_a_live_projection_a_replay_is_refused_unless_asked_for_a_new_one(
+    kafka_settings, tmp_path
+):
+    """No projection at COACH_DB_PATH (or COACH_DB_PATH unset): refused with exit 1 and a
+    message naming COACH_DB_PATH, creating nothing, as `coach stats` is; --create (with
+    --dry-run: built and thrown away) builds a new one there from the topics."""
     truth = Truth(workouts=200, seed=4)
     coach(kafka_settings, "topics", "create")
     publish(kafka_settings, truth.records)
     db = kafka_settings.db_path
-    out = coach(kafka_settings, "replay", "--dry-run").stdout.decode()
+    for args in (("replay",), ("replay", "--dry-run")):
+        result = coach(kafka_settings, *args, check=False)
+        err = result.stderr.decode()
+        assert result.returncode == 1, err
+        assert f"no projection at {db} (COACH_DB_PATH): nothing to rebuild" in err, err
+        assert not db.exists() and _files(db.parent) == []
+
+    out = coach(kafka_settings, "replay", "--dry-run", "--create").stdout.decode()
     assert "dry run" in out and "no live projection" in out, out
     assert not db.exists() and _files(db.parent) == []
-    coach(kafka_settings, "replay")
+    coach(kafka_settings, "replay", "--create")
     assert db.is_symlink()
     truth.check(stats(kafka_settings))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    unset = {k: v for k, v in env_of(kafka_settings).items() if k != "COACH_DB_PATH"}
+    result = subprocess.run([COACH, "replay"], env=unset, cwd=cwd, capture_output=True)
+    assert result.returncode == 1 and b"COACH_DB_PATH is not set" in result.stderr
+    assert list(cwd.iterdir()) == [], "a replay without COACH_DB_PATH made files here"
+
+
+def test_into_never_follows_a_link(kafka_settings, tmp_path):
+    """`--into PATH` where PATH is a link (to a file that does not exist yet, elsewhere):
+    refused as an existing path; nothing is written where the link points."""
+    coach(kafka_settings, "topics", "create")
+    elsewhere = tmp_path / "elsewhere.db"
+    link = tmp_path / "into.db"
+    link.symlink_to(elsewhere)
+    result = coach(kafka_settings, "replay", "--into", str(link), check=False)
+    assert result.returncode == 1, result.stderr.decode()
+    assert f"{link} exists; --into builds a new file only" in result.stderr.decode()
+    assert not elsewhere.exists()

@@ -365,7 +365,8 @@ def test_erasures_reach_the_backups_a_replay_kept(db_path, caplog):
         c = connect(path)
         apply(c, history)
         c.close()
-    db_path.with_name(db_path.name + ".notes").write_bytes(b"not a database, at all" * 100)
+    damaged = db_path.with_name(db_path.name + ".20261128T000000000000Z")  # named as coach does
+    damaged.write_bytes(b"not a database, at all" * 100)
     live = connect(db_path)
     apply(live, [wo.record(user_erased("u-1"), at=NOW)])
     eraser = BackupEraser(db_path)
@@ -376,7 +377,7 @@ def test_erasures_reach_the_backups_a_replay_kept(db_path, caplog):
         assert rows_naming(c, "u-1") == {}, path
         assert "workouts" in rows_naming(c, "u-2")
         c.close()
-    assert "could not apply erasures to" in caplog.text and ".notes" in caplog.text
+    assert "could not apply erasures to" in caplog.text and damaged.name in caplog.text
     # Nothing new: the next pass opens nothing (and logs nothing).
     caplog.clear()
     assert eraser.run(live, NOW_US) == 0

@@ -194,3 +194,94 @@ def test_checksums_see_a_change_of_type_as_well_as_of_value(tmp_path):
     assert checksums(conn)["workouts"] == before
     assert len({before.sha256, as_text.sha256, as_real.sha256}) == 3
     conn.close()
+
+
+def test_only_the_names_coach_gives_are_taken_for_its_files(tmp_path):
+    """Beside the live file, a snapshot, another replica's file or an operator's copy named
+    `coach.db.*` is neither a backup (the erasure pass never opens or writes it) nor a stale
+    build (a replay never removes it); coach's own generations, backups and builds are."""
+    from consumer.backups import BackupEraser
+    from store import snapshot
+    from tests.factories import completed, user_erased
+    from tests.integration.test_erasure import NOW, NOW_US, WO, Topic, apply
+
+    live = tmp_path / "coach.db"
+    wo = Topic(WO)
+    conn = connect(live)
+    apply(conn, [wo.record(completed("w1", "u-1", NOW, [(1, 5.0, 5)]), at=NOW)])
+    gen = files.new_generation(live)
+    backup = gen.with_name(gen.name + "-1.backup")
+    building = files.building_path(files.new_generation(live))
+    for path in (gen, backup, building):
+        connect(path).close()
+    theirs = [
+        snapshot.take(live, tmp_path / "coach.db.snapshot", now_us=1).path,
+        tmp_path / "coach.db.replica-b",
+        tmp_path / "coach.db.mine.building",
+        tmp_path / "coach.db.old.backup",
+    ]
+    for path in theirs[1:]:
+        path.write_bytes(theirs[0].read_bytes())
+    before = {p: p.read_bytes() for p in theirs}
+
+    assert files.other_generations(live) == sorted([gen, backup])
+    assert files.stale_builds(live) == [building]
+    apply(conn, [wo.record(user_erased("u-1"), at=NOW)])
+    assert BackupEraser(live).run(conn, NOW_US) == 2  # the erasure, recorded in each of the two
+    conn.close()
+    assert {p: p.read_bytes() for p in theirs} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(("-wal", "-shm"))) == []
+
+
+def test_a_difference_names_its_tables_and_a_few_keys_of_the_rows(tmp_path):
+    """What `coach replay` prints as `differs:` says which rows: for each table that differs,
+    up to three keys, each only in live, only in rebuilt, or different in both."""
+    live = connect(tmp_path / "live.db")
+    rows = [(u, f"w{i}", 1_000 + i) for u in ("7", "8") for i in range(4)]
+    live.executemany(
+        "INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)"
+        " VALUES (?, ?, ?, '[[1,3,8,40.0]]', 1)",
+        rows,
+    )
+    live.execute(
+        "INSERT INTO exercises (id, name, description, difficulty, revision, default_weight,"
+        " default_reps) VALUES (1, 'Squat', '', 3, 1, 20.0, 8), (2, 'Row', '', 2, 1, 20.0, 8)"
+    )
+    rebuilt = connect(tmp_path / "rebuilt.db")
+    live.backup(rebuilt)
+    rebuilt.execute("DELETE FROM workouts WHERE user_id = '7' AND workout_id = 'w1'")
+    rebuilt.execute("UPDATE workouts SET completed_at_us = 5 WHERE user_id = '8'")
+    rebuilt.execute(
+        "INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)"
+        " VALUES ('70', 'w0', 1, '[[1,3,8,40.0]]', 1)"
+    )
+    rebuilt.execute("UPDATE exercises SET name = 'Front Squat' WHERE id = 1")
+    result = compare(live, rebuilt, users=10)
+    assert (
+        "workouts: live 8 rows, rebuilt 8 rows, checksums differ; e.g. "
+        "user_id='7', workout_id='w1' only in live; user_id='70', workout_id='w0' only in "
+        "rebuilt; user_id='8', workout_id='w0' differs"
+    ) in result.differences, result.differences
+    assert (
+        "exercises: live 2 rows, rebuilt 2 rows, checksums differ; e.g. id=1 differs"
+        in result.differences
+    ), result.differences
+    assert "3 of 3 sampled users get different answers (e.g. '7', '70', '8')" in (
+        result.differences
+    )
+    assert not any(d.startswith("performances") for d in result.differences)
+    live.close()
+    rebuilt.close()
+
+
+def test_compare_users_zero_compares_the_tables_only(tmp_path):
+    """`coach replay --compare-users 0` (allowed by the option) compares checksums and no
+    user's answers, instead of dividing by zero."""
+    live = connect(tmp_path / "live.db")
+    live.execute(
+        "INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)"
+        " VALUES ('7', 'w1', 1, '[[1,3,8,40.0]]', 1)"
+    )
+    result = compare(live, live, users=0)
+    assert result.equal and result.users_compared == 0
+    live.close()
