@@ -37,6 +37,7 @@ from consumer.health import Health, write_heartbeat
 from consumer.kafka import OutOfRetention, close_consumer, retention_message, sleep_unless
 from consumer.lock import wait_for_lock
 from consumer.records import KafkaRecord
+from consumer.shelf_life import reread_if_outlived
 from consumer.wire import WriterGone
 from consumer.writers import Writer, open_writer
 from events.codec import Role
@@ -95,6 +96,7 @@ class Projector:
                 )
                 try:
                     await consumer.start()
+                    await reread_if_outlived(self.conn, self.settings, lambda: self._drain(stop))
                     await self._consume(consumer, stop)
                     backoff = BACKOFF_START_SECONDS
                 except KafkaError as exc:
