@@ -54,7 +54,8 @@ def write_heartbeat(
             )
             writes.save_high_watermarks(conn, rows=highs)
             if assigned is not None:
+                shelf_life.mark_caught_up(conn)  # as of the previous heartbeat
                 writes.save_assigned(conn, rows=assigned, now_us=now)
-                shelf_life.mark_caught_up(conn, now_us=now)
+                shelf_life.mark_caught_up(conn)  # as of now
     except sqlite3.DatabaseError as exc:
         log.error("could not record the heartbeat: %s", exc)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError, NoError, UnknownTopicOrPartitionError, for_code
+from aiokafka.errors import NoError, UnknownTopicOrPartitionError, for_code
 
 from config.kafka import client_options
 from config.settings import Settings
@@ -40,7 +40,8 @@ def outlived(caught_up_at_us: int | None, now_us: int, delete_retention_ms: int)
 
 
 async def delete_retention_ms(settings: Settings, topic: str) -> int | None:
-    """The topic's `delete.retention.ms` as the broker has it (None: no such topic)."""
+    """The topic's `delete.retention.ms` as the broker has it (None: no such topic; 0 when
+    the broker will not tell). Raises KafkaError when the broker cannot be reached."""
     admin = AIOKafkaAdminClient(**client_options(settings), client_id="coach-consumer-admin")
     await admin.start()
     try:
@@ -53,10 +54,21 @@ async def delete_retention_ms(settings: Settings, topic: str) -> int | None:
     error = for_code(code)
     if error is UnknownTopicOrPartitionError:
         return None
-    if error is not NoError:
-        raise KafkaError(f"could not read {DELETE_RETENTION} of topic {topic}: {message or error}")
-    values = {entry[0]: entry[1] for entry in entries}
-    return int(values[DELETE_RETENTION])
+    if error is NoError:
+        values = {entry[0]: entry[1] for entry in entries}
+        if values.get(DELETE_RETENTION) is not None:
+            return int(values[DELETE_RETENTION])
+    # Not allowed to describe the topic (an ACL without DescribeConfigs), or no value: the
+    # lifetime is unknown, so assume none (the catalog is read again: cheap, and right).
+    log.warning(
+        "could not read %s of topic %s (%s: %s): the catalog is read again from the topic's "
+        "start; grant DescribeConfigs on the topic to avoid it",
+        DELETE_RETENTION,
+        topic,
+        error.__name__,
+        message or "no value",
+    )
+    return 0
 
 
 async def reread_if_outlived(

@@ -18,20 +18,24 @@ CAUGHT_UP_AT = "caught_up_at_us:"
 of the topic had been read to the high watermark the consumer knew (epoch µs)."""
 
 
-def mark_caught_up(conn: sqlite3.Connection, *, now_us: int) -> None:
-    """Stamp `now_us` on each topic whose every assigned partition has been read to its high
-    watermark (as the heartbeat just recorded them, in the caller's transaction)."""
+def mark_caught_up(conn: sqlite3.Connection) -> None:
+    """Stamp each topic whose every assigned partition has been read to the high watermark
+    recorded with it, with the time that was recorded (`assigned_partitions`, written by each
+    heartbeat), in the caller's transaction. A stamp never goes back.
+
+    The heartbeat calls it twice: before recording the new high watermarks (has the
+    projection reached those of the previous heartbeat? Then it was caught up as of then, even
+    while new records keep coming) and after (is it caught up now?)."""
     conn.execute(
         f"""INSERT INTO meta (name, value)
-            SELECT '{CAUGHT_UP_AT}' || a.topic, ?
+            SELECT '{CAUGHT_UP_AT}' || a.topic, min(a.updated_at_us)
             FROM assigned_partitions AS a
             LEFT JOIN partitions AS p ON p.topic = a.topic AND p.partition = a.partition
             WHERE true
             GROUP BY a.topic
             HAVING min(a.high_watermark IS NOT NULL
                        AND coalesce(p.next_offset, a.start_offset) >= a.high_watermark) = 1
-            ON CONFLICT (name) DO UPDATE SET value = excluded.value""",
-        (now_us,),
+            ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)"""
     )
 
 
@@ -48,13 +52,15 @@ def has_offsets(conn: sqlite3.Connection, topic: str) -> bool:
 
 
 def forget_catalog(conn: sqlite3.Connection, *, topic: str) -> int:
-    """Remove the catalog (deleted markers included) and the positions in its `topic`, in the
-    caller's transaction: the consumer reads the topic again from its start, and the catalog
-    is rebuilt from it (the last record per key, revisions guarding within the read). Returns
-    the exercises forgotten."""
+    """Remove the catalog (deleted markers included), the positions in its `topic` and the
+    topic's stamp, in the caller's transaction: the consumer reads the topic again from its
+    start, and the catalog is rebuilt from it (the last record per key, revisions guarding
+    within the read). Returns the exercises forgotten."""
     forgotten = conn.execute("DELETE FROM exercises").rowcount
     conn.execute("DELETE FROM exercise_muscle_groups")
     conn.execute("DELETE FROM partitions WHERE topic = ?", (topic,))
+    # and what the last heartbeat recorded of them: no stamp from positions now forgotten
+    conn.execute("DELETE FROM assigned_partitions WHERE topic = ?", (topic,))
     conn.execute("DELETE FROM meta WHERE name = ?", (CAUGHT_UP_AT + topic,))
     conn.execute("UPDATE meta SET value = value + 1 WHERE name = 'catalog_version'")
     return int(forgotten)

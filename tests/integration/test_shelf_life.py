@@ -9,16 +9,27 @@ from pathlib import Path
 
 from store import reads, shelf_life, writes
 from store.db import connect, transaction
+from store.rows import PositionRow
 from tests.factories import completed, exercise_deleted, upserted
 
 
 def _heartbeat(db: Path, rows: list[tuple[str, int, int, int | None]], now: int) -> None:
-    """What the consumer's heartbeat records: the assigned partitions (topic, partition,
-    start, high watermark), then the stamps."""
+    """What the consumer's heartbeat records: the stamps as of the previous heartbeat, the
+    assigned partitions (topic, partition, start, high watermark), the stamps as of now."""
     conn = connect(db)
     with transaction(conn):
+        shelf_life.mark_caught_up(conn)
         writes.save_assigned(conn, rows=rows, now_us=now)
-        shelf_life.mark_caught_up(conn, now_us=now)
+        shelf_life.mark_caught_up(conn)
+    conn.close()
+
+
+def _read(db: Path, topic: str, next_offset: int) -> None:
+    conn = connect(db)
+    with transaction(conn):
+        writes.save_positions(
+            conn, positions=[PositionRow(topic, 0, next_offset, None, None)], now_us=1
+        )
     conn.close()
 
 
@@ -44,6 +55,20 @@ def test_a_topic_is_stamped_only_when_every_partition_is_read_to_its_high_waterm
     assert _stamps(settings.db_path) == (100, 200)  # a high watermark unknown: not stamped
 
 
+def test_a_topic_written_without_pause_is_stamped_as_of_the_previous_heartbeat(settings, project):
+    """Each heartbeat finds a new record not read yet, but the one before it read: the
+    projection was caught up as of the previous heartbeat."""
+    project([upserted(1)])
+    _heartbeat(settings.db_path, [("ex", 0, 0, 2)], now=100)
+    assert _stamps(settings.db_path)[0] is None
+    _read(settings.db_path, "ex", 2)
+    _heartbeat(settings.db_path, [("ex", 0, 0, 3)], now=200)
+    assert _stamps(settings.db_path)[0] == 100
+    _read(settings.db_path, "ex", 3)
+    _heartbeat(settings.db_path, [("ex", 0, 0, 4)], now=300)
+    assert _stamps(settings.db_path)[0] == 200
+
+
 def test_forgetting_the_catalog_clears_it_and_its_topics_positions_only(settings, project):
     """The exercises (deleted markers too), their topic's positions and stamp go, the
     catalog version moves; the other topic's positions stay."""
@@ -63,3 +88,6 @@ def test_forgetting_the_catalog_clears_it_and_its_topics_positions_only(settings
     assert shelf_life.caught_up_at_us(conn, "ex") is None
     assert shelf_life.caught_up_at_us(conn, "wo") == 100
     conn.close()
+    # the next heartbeat stamps nothing from the forgotten positions of the last one
+    _heartbeat(settings.db_path, [("ex", 0, 0, 3), ("wo", 0, 0, 1)], now=200)
+    assert _stamps(settings.db_path) == (None, 200)
