@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,41 @@ def test_a_snapshot_started_after_the_cleaner_dropped_a_tombstone_does_not_serve
         assert "rebuilt from the topic's start" in b.log(), b.log()
     finally:
         assert a.stop() == 0, a.log()
+
+
+def test_a_replica_back_after_an_outage_longer_than_the_tombstones_reads_the_catalog_again(
+    kafka_settings: Settings, tmp_path: Path, own_broker
+):
+    """A running replica that could not reach the broker for longer than the exercises
+    topic's tombstones live (here 1 s; a network partition of a day in production) may have
+    missed a tombstone for good: once the broker answers again it rebuilds its catalog from
+    the topic's start, and ends with the same catalog."""
+    broker, home, port, bootstrap = own_broker
+    settings = kafka_settings.model_copy(
+        update={"kafka_bootstrap_servers": bootstrap, "topic_partitions": 1}
+    )
+    coach(settings, "topics", "create")
+    set_topic_configs(bootstrap, settings.topic_exercises, fast_compaction(1000))
+    _publish(settings, [upserted(i) for i in range(1, 5)])
+    consumer = Service(settings, tmp_path / "consume.log", "consume")
+    mark = shelf_life.CAUGHT_UP_AT + settings.topic_exercises
+    try:
+        wait_for(
+            "caught up",
+            lambda: len(_catalog(settings.db_path)) == 4 and _meta(settings.db_path, mark),
+            60,
+            consumer,
+        )
+        assert "rebuilt from the topic's start" not in consumer.log()
+        broker.stop(home=home, quiet=True)
+        time.sleep(3)
+        broker.start(port=port, home=home, quiet=True)
+        wait_for(
+            "the catalog read again",
+            lambda: "rebuilt from the topic's start" in consumer.log(),
+            90,
+            consumer,
+        )
+        wait_for("the catalog back", lambda: len(_catalog(settings.db_path)) == 4, 60, consumer)
+    finally:
+        assert consumer.stop() == 0, consumer.log()
