@@ -28,9 +28,11 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 from sqlalchemy import create_engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from deploy.monolith import models
+from monolith_kit import StaleRevision
 
 _LEGACY = Path(__file__).resolve().parent.parent / "legacy" / "app.py"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5433/monolith"
@@ -113,6 +115,13 @@ def create_app(database_url: str | None = None) -> Flask:
     @app.get("/health")
     def health() -> Any:
         return jsonify({"status": "ok"})
+
+    @app.errorhandler(IntegrityError)
+    @app.errorhandler(StaleRevision)
+    def conflict(exc: Exception) -> Any:
+        # Two writes of one exercise at once (two creates of a new id, a deadlock): the one
+        # that lost changed nothing; the client may try again.
+        return jsonify({"detail": "conflict with a concurrent write; try again"}), 409
 
     @app.errorhandler(KeyError)
     @app.errorhandler(ValueError)

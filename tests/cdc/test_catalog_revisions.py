@@ -187,3 +187,37 @@ def _next_offsets(db: Path, topic: str) -> dict[tuple[str, int], int]:
         return {}
     finally:
         conn.close()
+
+
+def test_concurrent_creates_and_deletes_of_one_exercise_answer_200_204_404_or_409_never_5xx(
+    monolith: Monolith,
+):
+    """Eight clients PUT and DELETE one exercise id at once, again and again: each answer is
+    a success or a JSON conflict/not-found, and the outbox's revisions of that id never
+    repeat."""
+    import threading
+
+    app = create_app(monolith.url)
+    statuses: list[int] = []
+    bodies: list[Any] = []
+
+    def client(n: int) -> None:
+        c = app.test_client()
+        for round_ in range(6):
+            if (n + round_) % 3 == 0:
+                answer = c.delete("/exercises/77")
+            else:
+                answer = c.put("/exercises/77", json=exercise_body(77, f"c{n}r{round_}"))
+            statuses.append(answer.status_code)
+            if answer.status_code >= 400:
+                bodies.append(answer.get_json())
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert set(statuses) <= {200, 204, 404, 409}, statuses
+    assert all(isinstance(b, dict) and "detail" in b for b in bodies), bodies
+    revisions = [r for _, r in _outbox_exercise_events(monolith, 77)]
+    assert len(revisions) == len(set(revisions)), sorted(revisions)
