@@ -65,7 +65,9 @@ def create_app(database_url: str | None = None) -> Flask:
 
     @app.put("/exercises/<int:exercise_id>")
     def put_exercise(exercise_id: int) -> Any:
-        body = request.get_json(force=True)
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict):
+            return jsonify({"detail": "the body must be a JSON object (the exercise)"}), 422
         with transaction() as session:
             exercise = models.save_exercise(session, {**body, "id": exercise_id})
         return jsonify({"id": exercise.id, "revision": exercise.revision})
@@ -127,6 +129,10 @@ def create_app(database_url: str | None = None) -> Flask:
     @app.errorhandler(ValueError)
     def bad_request(exc: Exception) -> Any:
         return jsonify({"detail": f"{type(exc).__name__}: {exc}"}), 422
+
+    @app.errorhandler(TypeError)
+    def wrong_type(exc: Exception) -> Any:  # a field of the wrong JSON type (null, a list)
+        return jsonify({"detail": "a field has the wrong type"}), 422
 
     return app
 

@@ -221,3 +221,28 @@ def test_concurrent_creates_and_deletes_of_one_exercise_answer_200_204_404_or_40
     assert all(isinstance(b, dict) and "detail" in b for b in bodies), bodies
     revisions = [r for _, r in _outbox_exercise_events(monolith, 77)]
     assert len(revisions) == len(set(revisions)), sorted(revisions)
+
+
+BAD_BODIES = [
+    b"[1, 2]",
+    b"not json",
+    b'"text"',
+    b"null",
+    b'{"name": "X"}',
+    b'{"name": "X", "difficulty": 9, "default_weight": 1, "default_reps": 1}',
+    b'{"name": "X", "difficulty": 2, "default_weight": null, "default_reps": 1}',
+    b'{"name": "X", "difficulty": 2, "default_weight": "heavy", "default_reps": 1}',
+    b'{"name": "X", "difficulty": 2, "default_weight": 1, "default_reps": 1, '
+    b'"muscle_groups": "legs"}',
+]
+
+
+def test_a_bad_exercise_body_is_a_4xx_with_json_and_writes_nothing(monolith: Monolith):
+    """A body that is not an exercise: 4xx with a JSON body, no row, no outbox event."""
+    client = create_app(monolith.url).test_client()
+    for body in BAD_BODIES:
+        answer = client.put("/exercises/31", data=body, content_type="application/json")
+        assert 400 <= answer.status_code < 500, (body, answer.status_code, answer.get_data())
+        assert isinstance(answer.get_json(), dict) and "detail" in answer.get_json(), body
+    assert 31 not in monolith.truth()["exercises"]
+    assert _outbox_exercise_events(monolith, 31) == []
