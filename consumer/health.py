@@ -12,7 +12,7 @@ import logging
 import sqlite3
 from dataclasses import dataclass, field
 
-from store import writes
+from store import shelf_life, writes
 from store.db import transaction
 from store.instants import now_us
 
@@ -61,7 +61,8 @@ def write_heartbeat(
     assigned: list[tuple[str, int, int, int | None]] | None = None,
 ) -> None:
     """Record the heartbeat, the high watermarks of partitions read, and (unless None)
-    every partition assigned. A storage fault is logged, not raised (as the writes retry)."""
+    every partition assigned, with the topics read to their high watermarks (caught up, see
+    store/shelf_life.py). A storage fault is logged, not raised (as the writes retry)."""
     try:
         with transaction(conn):
             now = now_us()
@@ -77,6 +78,8 @@ def write_heartbeat(
             )
             writes.save_high_watermarks(conn, rows=highs)
             if assigned is not None:
+                shelf_life.mark_caught_up(conn)  # as of the previous heartbeat
                 writes.save_assigned(conn, rows=assigned, now_us=now)
+                shelf_life.mark_caught_up(conn)  # as of now
     except sqlite3.DatabaseError as exc:
         log.error("could not record the heartbeat: %s", exc)

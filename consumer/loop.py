@@ -37,6 +37,7 @@ from consumer.health import Health, write_heartbeat
 from consumer.kafka import OutOfRetention, close_consumer, retention_message, sleep_unless
 from consumer.lock import wait_for_lock
 from consumer.records import KafkaRecord
+from consumer.shelf_life import reread_if_outlived
 from consumer.wire import WriterGone
 from consumer.writers import Writer, open_writer
 from events.codec import Role
@@ -95,6 +96,7 @@ class Projector:
                 )
                 try:
                     await consumer.start()
+                    await reread_if_outlived(self.conn, self.settings, lambda: self._drain(stop))
                     await self._consume(consumer, stop)
                     backoff = BACKOFF_START_SECONDS
                 except KafkaError as exc:
@@ -121,7 +123,10 @@ class Projector:
         while not stop.is_set():
             now = loop.time()
             if now >= next_heartbeat:
+                was_reachable = self.health.reachable
                 await assignment.refresh(consumer, self.conn, lambda: self._drain(stop))
+                if not was_reachable and self.health.reachable:
+                    await self._reread_if_outlived(consumer, stop)  # back after an outage
                 write_heartbeat(
                     self.conn,
                     self.health,
@@ -154,6 +159,13 @@ class Projector:
                 await self._submit(batch, stop)
             else:
                 await self._drain(stop)
+
+    async def _reread_if_outlived(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        """After an outage that outlived the catalog topic's tombstones, read it again."""
+        drain = lambda: self._drain(stop)  # noqa: E731
+        if await reread_if_outlived(self.conn, self.settings, drain):
+            self.assignment.assigned = set()  # seek every partition to what is stored now
+            await self.assignment.refresh(consumer, self.conn, drain)
 
     async def _take(
         self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[KafkaRecord]]

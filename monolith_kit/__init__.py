@@ -20,15 +20,25 @@ from monolith_kit.builders import (
     workout_completed,
     workout_deleted,
 )
-from monolith_kit.outbox import MIGRATIONS, add_all_to_outbox, add_to_outbox, migrate, prune
+from monolith_kit.outbox import (
+    MIGRATIONS,
+    StaleRevision,
+    add_all_to_outbox,
+    add_to_outbox,
+    last_revision,
+    migrate,
+    prune,
+)
 
 __all__ = [
     "MIGRATIONS",
     "OutboxEvent",
+    "StaleRevision",
     "add_all_to_outbox",
     "add_to_outbox",
     "exercise_deleted",
     "exercise_upserted",
+    "last_revision",
     "migrate",
     "prune",
     "user_erased",

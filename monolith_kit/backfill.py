@@ -2,8 +2,17 @@
 from the monolith's own tables and written into the outbox in batches, one transaction per
 batch. Safe to run twice: each event carries a new id, and coach's rules absorb repeats (an
 exercise at a revision it already holds changes nothing, a workout id it holds is the same
-workout). Coach's /ready answers 503 until it has applied what the backfill published (its
-lag is over COACH_READY_MAX_LAG until then).
+workout).
+
+Safe to run while the monolith writes: the catalog is read from a snapshot that live writes
+may overtake (an exercise edited or deleted meanwhile). Each exercise event claims its
+revision in its batch's transaction (monolith_kit/outbox.py): one below the last revision
+the outbox has for that exercise is skipped, so the backfill never writes an event older
+than one already written, and the last record per key on the compacted topic stays the
+newest (counted as `stale`).
+
+Coach's /ready answers 503 until it has applied what the backfill published (its lag is over
+COACH_READY_MAX_LAG until then).
 
 The kit does not know the monolith's schema: the monolith gives a `BackfillSource`, two
 functions that turn its rows into events (deploy/monolith/models.py has the stand-in's).
@@ -46,6 +55,8 @@ class BackfillSource:
 class BackfillResult:
     exercises: int = 0
     workouts: int = 0
+    stale: int = 0
+    """Exercise events skipped: the outbox already had a newer revision (a live write)."""
     batches: int = 0
     seconds: float = 0.0
 
@@ -90,7 +101,9 @@ def backfill(
             done = 0
             for batch in _batches(events, batch_size):
                 with writer.begin():
-                    done += add_all_to_outbox(writer, batch)
+                    written = add_all_to_outbox(writer, batch, republish=True)
+                done += written
+                result.stale += len(batch) - written
                 result.batches += 1
                 if progress:
                     progress(phase, done, time.monotonic() - started)
@@ -127,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
     print(
         f"backfill: done: {result.exercises} exercises and {result.workouts} workouts in "
-        f"{result.batches} batches, {result.seconds:.1f} s",
+        f"{result.batches} batches, {result.seconds:.1f} s; {result.stale} stale exercise "
+        "events skipped (newer ones were in the outbox)",
         flush=True,
     )
     return 0

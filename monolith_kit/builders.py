@@ -42,6 +42,9 @@ class OutboxEvent:
     type: str
     payload: str
     """The structured-mode CloudEvent as JSON text (stored as written, in a `json` column)."""
+    revision: int | None = None
+    """The aggregate's revision the event carries (exercise events), else None: the outbox
+    refuses one that is not above the last it wrote for the aggregate (outbox.py)."""
 
 
 def build(
@@ -67,7 +70,15 @@ def build(
     key = record_key(event)
     role = ROLE_OF_TYPE[type_]
     decode_record(role, key.encode(), payload)  # what coach will do with it: must not raise
-    return OutboxEvent(event_id, AGGREGATE_TYPES[role], key, type_, payload.decode())
+    revision = data.get("revision")
+    return OutboxEvent(
+        event_id,
+        AGGREGATE_TYPES[role],
+        key,
+        type_,
+        payload.decode(),
+        revision if isinstance(revision, int) else None,
+    )
 
 
 def _utc_text(at: datetime) -> str:

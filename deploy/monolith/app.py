@@ -28,9 +28,11 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 from sqlalchemy import create_engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from deploy.monolith import models
+from monolith_kit import StaleRevision
 
 _LEGACY = Path(__file__).resolve().parent.parent / "legacy" / "app.py"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5433/monolith"
@@ -63,7 +65,9 @@ def create_app(database_url: str | None = None) -> Flask:
 
     @app.put("/exercises/<int:exercise_id>")
     def put_exercise(exercise_id: int) -> Any:
-        body = request.get_json(force=True)
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict):
+            return jsonify({"detail": "the body must be a JSON object (the exercise)"}), 422
         with transaction() as session:
             exercise = models.save_exercise(session, {**body, "id": exercise_id})
         return jsonify({"id": exercise.id, "revision": exercise.revision})
@@ -114,10 +118,21 @@ def create_app(database_url: str | None = None) -> Flask:
     def health() -> Any:
         return jsonify({"status": "ok"})
 
+    @app.errorhandler(IntegrityError)
+    @app.errorhandler(StaleRevision)
+    def conflict(exc: Exception) -> Any:
+        # Two writes of one exercise at once (two creates of a new id, a deadlock): the one
+        # that lost changed nothing; the client may try again.
+        return jsonify({"detail": "conflict with a concurrent write; try again"}), 409
+
     @app.errorhandler(KeyError)
     @app.errorhandler(ValueError)
     def bad_request(exc: Exception) -> Any:
         return jsonify({"detail": f"{type(exc).__name__}: {exc}"}), 422
+
+    @app.errorhandler(TypeError)
+    def wrong_type(exc: Exception) -> Any:  # a field of the wrong JSON type (null, a list)
+        return jsonify({"detail": "a field has the wrong type"}), 422
 
     return app
 

@@ -64,6 +64,15 @@ class Exercise(Base):
         }
 
 
+class DeletedExercise(Base):
+    """The last revision of a deleted exercise: a re-created exercise of that id starts above
+    it, so an id's revisions only grow (coach ignores a revision it has seen)."""
+
+    __tablename__ = "deleted_exercises"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+
+
 class Workout(Base):
     __tablename__ = "workouts"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -108,10 +117,14 @@ def _completed_event(workout: Workout) -> Any:
 
 
 def save_exercise(session: Session, data: dict[str, Any]) -> Exercise:
-    """Create or edit an exercise (its revision grows by one) and add its upsert event."""
+    """Create or edit an exercise (its revision grows by one, above a deleted one's of the
+    same id) and add its upsert event."""
     exercise = session.get(Exercise, data["id"], with_for_update=True)
     if exercise is None:
-        exercise = Exercise(id=data["id"], revision=0)
+        deleted = session.get(DeletedExercise, data["id"], with_for_update=True)
+        exercise = Exercise(id=data["id"], revision=deleted.revision if deleted else 0)
+        if deleted is not None:
+            session.delete(deleted)
         session.add(exercise)
     exercise.name = data["name"]
     exercise.description = data.get("description", "")
@@ -131,6 +144,7 @@ def delete_exercise(session: Session, exercise_id: int) -> bool:
         return False
     revision = exercise.revision + 1
     session.delete(exercise)
+    session.merge(DeletedExercise(id=exercise_id, revision=revision))
     session.flush()
     add_to_outbox(session, exercise_deleted(id=exercise_id, revision=revision))
     return True
