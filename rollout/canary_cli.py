@@ -102,7 +102,7 @@ def canary() -> None:
     "set_percent",
     default="deploy/nginx/set-percent.sh",
     show_default=True,
-    help="The script that moves traffic (NGINX, NGINX_ARGS pass).",
+    help="The script that moves traffic (COACH_NGINX_BIN, COACH_NGINX_ARGS pass).",
 )
 @click.option(
     "--steps",

@@ -11,7 +11,10 @@
 # The shadow share (COACH_SHADOW_PERCENT: how much of the monolith's GETs is mirrored to
 # coach) is kept as the CONF in place has it, unless COACH_SHADOW_PERCENT is set:
 #   COACH_SHADOW_PERCENT=10 deploy/nginx/set-percent.sh 0 [CONF]   (or set-shadow.sh 10 [CONF])
-# NGINX (default: nginx) and NGINX_ARGS (say, "-p DIR -c FILE") say which nginx to talk to.
+# COACH_NGINX_BIN (default: nginx) and COACH_NGINX_ARGS (say, "-p DIR -c FILE") say which
+# nginx to talk to. (Not NGINX: nginx itself reads that variable as a list of inherited
+# sockets, and logs "[emerg] invalid socket number" at every -t and reload. A NGINX in the
+# environment is removed before nginx runs, with a warning.)
 set -eu
 
 me=$(basename "$0")
@@ -23,8 +26,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 percent=$1
 conf=${2:-/etc/nginx/conf.d/coach.conf}
 template=${COACH_TEMPLATE:-$here/coach.conf.template}
-nginx=${NGINX:-nginx}
-nginx_args=${NGINX_ARGS:-}
+nginx=${COACH_NGINX_BIN:-nginx}
+nginx_args=${COACH_NGINX_ARGS:-}
+if [ -n "${NGINX+set}" ]; then
+    echo "$me: ignoring NGINX='$NGINX' (nginx reads it as inherited sockets): set COACH_NGINX_BIN" >&2
+    unset NGINX
+fi
 
 from_conf() { # the value a rendered CONF holds: upstream coach|legacy (comma-separated), listen, shadow or log
     [ -r "$conf" ] || return 0
@@ -59,7 +66,7 @@ restore() {
 }
 
 "$here/render.sh" "$template" "$conf" || restore "rendering failed"
-# shellcheck disable=SC2086 # NGINX_ARGS is a list of words
+# shellcheck disable=SC2086 # COACH_NGINX_ARGS is a list of words
 $nginx $nginx_args -t -q || restore "nginx -t refused the new configuration"
 # shellcheck disable=SC2086
 $nginx $nginx_args -s reload || restore "nginx -s reload failed"

@@ -7,7 +7,7 @@
 # are also sent to coach (marked X-Coach-Shadow; the client never waits for coach's answer
 # beyond the mirror's 300 ms cap). 0 turns the mirror off. The share of users sent to coach
 # stays what CONF has: this is set-percent.sh with that percentage and COACH_SHADOW_PERCENT,
-# so it checks, reloads and rolls back the same way (same NGINX, NGINX_ARGS).
+# so it checks, reloads and rolls back the same way (same COACH_NGINX_BIN, COACH_NGINX_ARGS).
 set -eu
 
 me=$(basename "$0")

@@ -74,6 +74,7 @@ def test_a_healthy_rollout_reaches_100(start_nginx, shared_coach, monolith, tmp_
     assert not [d for d in decisions if d["decision"] in ("fail", "rollback")]
     users_saw_no_error(load)
     assert load.served_by["coach"] > 0 and load.served_by["legacy"] > 0
+    assert "invalid socket number" not in canary.log()  # set-percent's nginx -t and reloads
     metrics = (canary.state_dir / "metrics.prom").read_text()
     for line in (
         "coach_rollout_percent 100.0",
