@@ -124,8 +124,7 @@ class Controller:
             self.dirs.save(state)
             for decision in decisions:
                 self.record(decision)
-            self.metrics.update(self.state, values)
-            self.metrics.write(self.dirs.metrics_file)
+            self.write_metrics(values)
             self._set_percent_down(moving.percent_after)
             return
         if moving is not None:
@@ -153,8 +152,14 @@ class Controller:
             self.dirs.save(state)
         for decision in decisions:
             self.record(decision)
+        self.write_metrics(values)
+
+    def write_metrics(self, values: dict[str, float]) -> None:
+        """The metrics file, for a real rollout only: a dry run's figures (a percentage it
+        never set) must not reach a dashboard as if they were nginx's."""
         self.metrics.update(self.state, values)
-        self.metrics.write(self.dirs.metrics_file)
+        if not self.cfg.dry_run:
+            self.metrics.write(self.dirs.metrics_file)
 
     def _set_percent_down(self, percent: int, tries: int = 5) -> None:
         for attempt in range(1, tries + 1):

@@ -260,7 +260,8 @@ def test_a_dry_run_decides_but_never_moves_traffic(
     start_nginx, shared_coach, monolith, tmp_path, canaries
 ):
     """nginx at 25 % by hand; `start --dry-run` analyses the real traffic, logs that it would
-    advance to 50 % and finish, and never calls set-percent (the conf is untouched)."""
+    advance to 50 % and finish, and never calls set-percent (the conf is untouched); its
+    state and decisions are in DIR/dry-run, and it writes no metrics file."""
     nginx = start_nginx(coach=shared_coach.address, legacy=monolith, percent=25)
     before = Path(nginx.conf).stat().st_mtime_ns
     canary = Canary(nginx, tmp_path / "canary")
@@ -271,6 +272,12 @@ def test_a_dry_run_decides_but_never_moves_traffic(
     assert code == 0, canary.log()
     assert Path(nginx.conf).stat().st_mtime_ns == before
     assert canary.nginx_percent() == 25
+    # its state in a directory of its own, and no metrics that a dashboard could take for
+    # a real rollout's
+    assert not (canary.state_dir / "state.json").exists()
+    assert not list(canary.state_dir.rglob("metrics.prom"))
+    assert "a DRY RUN" in canary.log()
+    canary.state_dir = canary.state_dir / "dry-run"
     decisions = canary.decisions()
     assert all(d.get("dry_run") for d in decisions)
     assert [(d["decision"], d["percent_after"]) for d in decisions if d["decision"] != "pass"][
