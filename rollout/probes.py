@@ -68,7 +68,9 @@ def probe_replica(url: str, *, timeout: float = PROBE_TIMEOUT_MAX) -> Replica:
     try:
         status, ready = _get_json(f"{base}/ready", timeout)
     except (OSError, ValueError) as exc:
-        return Replica(url, False, f"/ready did not answer within {timeout:g} s: {exc}")
+        if isinstance(getattr(exc, "reason", exc), TimeoutError):
+            return Replica(url, False, f"/ready did not answer within {timeout:g} s")
+        return Replica(url, False, f"/ready did not answer: {exc}")
     if status != 200:
         failing = ready.get("failing") if isinstance(ready, dict) else None
         return Replica(url, False, f"/ready {status}: {failing or ready}")
