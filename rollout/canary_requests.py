@@ -113,9 +113,20 @@ def abort(state_dir: Path, wait: float) -> None:
         )
 
 
+# A running controller moves nginx and its state one after the other (set-percent, then
+# the state; a rollback the other way round): they may differ for the length of a reload.
+SETTLE_SECONDS = 5.0
+
+
 def _look(dirs: StateDir, command: str) -> Where:
-    """The state directory, its kind and nginx's percentage, said on stderr first."""
+    """The state directory, its kind and nginx's percentage, said on stderr first. With a
+    controller running, a disagreement is looked at again until it settles (a step being
+    taken) or SETTLE_SECONDS have passed."""
     found = where(dirs, load_state(dirs))
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while found.disagreement() and found.controller_running and time.monotonic() < deadline:
+        time.sleep(0.1)
+        found = where(dirs, load_state(dirs))
     click.echo(found.banner(command), err=True)
     return found
 

@@ -35,7 +35,9 @@ def test_a_replica_restarted_mid_step_is_waited_for_not_rolled_back(
         canary = Canary(nginx, tmp_path / "canary")
         canaries.append(canary)
         with Load(nginx.port, threads=4) as load:
-            opts = options(a.url, hold=3)
+            # a long extension: a restart on a loaded machine may take a while, and past
+            # hold + extension the step would end in an inconclusive pause
+            opts = options(a.url, hold=3, **{"max-extension": 120})
             opts += ["--coach", b.url]
             canary.start("--steps", "5,25,100", *opts)
             canary.wait_until("at 25 %", lambda s: s["percent"] == 25)
