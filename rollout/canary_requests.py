@@ -88,9 +88,13 @@ def abort(state_dir: Path, wait: float) -> None:
     found = _look(dirs, "abort")
     mismatch = found.disagreement()
     if mismatch is not None:
-        _fail([mismatch], f"Nothing was changed. To send every user to the monolith now: "
-              f"deploy/nginx/set-percent.sh 0 {load_state(dirs).config.conf}, then abort the "
-              "controller that moves nginx (with its own --state-dir).")  # fmt: skip
+        cfg = load_state(dirs).config
+        _fail(
+            [mismatch],
+            f"Nothing was changed. To send every user to the monolith now: "
+            f"{cfg.set_percent} 0 {cfg.conf}, then abort the controller that moves nginx "
+            "(with its own --state-dir).",
+        )
     if found.status in FINAL:
         click.echo(f"nothing to abort: the rollout is {found.status}")
         return
@@ -154,7 +158,7 @@ def _check_nginx_at(state: State, percent: int) -> None:
         raise click.ClickException(
             f"the rollout says {state.status} at {state.percent} % but "
             + (problem or f"nginx is at {actual} % ({state.config.conf})")
-            + f": run deploy/nginx/set-percent.sh {percent} {state.config.conf}"
+            + f": run {state.config.set_percent} {percent} {state.config.conf}"
         )
 
 

@@ -151,8 +151,9 @@ def test_the_runbooks_sequence_aborts_the_real_rollout_or_says_why_not(operator:
 
 
 def test_a_state_that_nginx_does_not_follow_fails_status_and_pause(operator: Operator):
-    """The real controller at 50 % and nginx moved to 25 % by hand: `status` and `pause`
-    exit 1 naming both percentages, and the rollout is not paused."""
+    """The real controller at 50 % and nginx moved to 25 % by hand: `status`, `pause` and
+    `abort` exit 1 naming both percentages; the rollout is neither paused nor aborted, and
+    abort says which command returns every user to the monolith."""
     real = operator.start("--state-dir", "real", "--steps", "50,100", "--hold", "600")
     wait_for("at 50 %", lambda: operator.at("real", 50), 30)
     moved = subprocess.run(
@@ -162,11 +163,13 @@ def test_a_state_that_nginx_does_not_follow_fails_status_and_pause(operator: Ope
         text=True,
     )
     assert moved.returncode == 0, moved.stderr
-    for command in ("status", "pause"):
+    for command in ("status", "pause", "abort"):
         result = operator.run(command, "--state-dir", "real")
         assert result.returncode == 1, (command, result.stdout)
         assert "nginx is at 25 % but this state says 50 %" in result.stderr, result.stderr
-    assert operator.state("real")["status"] != "paused"
+    assert f"{SET_PERCENT} 0 {operator.nginx.conf}" in result.stderr  # abort says what to run
+    assert operator.state("real")["status"] not in ("paused", "aborted")
+    assert operator.nginx_percent() == 25
     assert real.poll() is None
 
 
