@@ -224,6 +224,11 @@ class Controller:
         step). A rollout that was running: the controller started again, and renders the
         same percentage again (idempotent)."""
         if new:
+            # A request can outlive its rollout (written as the last controller exited);
+            # taken now, it would pause or abort this new one.
+            stale = self.dirs.take_request()
+            if stale is not None:
+                self.say(f"discarded a request left from before this rollout: {stale!r}")
             self.state.window = read_from(Path(self.cfg.access_log), None).end
             if self.state.step < 0:
                 state, decisions = canary.begin(self.state, now=self.clock())
