@@ -35,6 +35,21 @@ class Request:
     fallback: bool  # coach's side, answered by the monolith after coach failed
     first_status: int | None  # the first upstream's status (None: no answer, "-")
     first_time: float | None  # the first upstream's response time, seconds
+    # Every upstream tried in the first group, in order ("503, 200": a replica skipped,
+    # the next one answered); empty: only the first, first_status.
+    statuses: tuple[int | None, ...] = ()
+
+    @property
+    def tries(self) -> int:
+        """Upstreams tried in the first group (coach's replicas, or the monolith)."""
+        return len(self.statuses) or 1
+
+    @property
+    def answered(self) -> bool:
+        """The last upstream tried in the first group answered (not a 5xx, not silent): a
+        replica skipped for another that answered is not a failure of coach as a whole."""
+        last = self.statuses[-1] if self.statuses else self.first_status
+        return last is not None and last < 500
 
     @property
     def first_failed(self) -> bool:
@@ -71,12 +86,14 @@ def parse_line(line: str) -> Request | None:
     served_by = fields.get("served_by", "")
     fallback = served_by == "legacy_fallback" or (not served_by and " : " in upstream_status)
     first_status = _number(_first(upstream_status))
+    group = [_number(v.strip()) for v in upstream_status.split(" : ", 1)[0].split(", ")]
     return Request(
         side=side,
         status=int(status),
         fallback=side == "coach" and fallback,
         first_status=None if first_status is None else int(first_status),
         first_time=_number(_first(fields.get("upstream_time", "-"))),
+        statuses=tuple(None if v is None else int(v) for v in group) if len(group) > 1 else (),
     )
 
 

@@ -4,8 +4,10 @@ Both sides are measured over the same window of nginx's access log, so coach is 
 with the monolith at the same moment (same load, same time of day):
 
 - fallback ratio: of coach's side, the requests the monolith answered after coach failed;
-- error ratios: coach's side, requests whose first try at coach failed (5xx, refused, timed
-  out); the monolith's side, requests it answered with a 5xx;
+- error ratios: coach's side, requests that coach as a whole failed: the last replica nginx
+  tried answered a 5xx, refused or timed out (a replica skipped for another that answered
+  is counted apart, as `replica_retries`, not as an error); the monolith's side, requests
+  it answered with a 5xx;
 - latency: the p99 of the first coach try's upstream time against the monolith's p99.
 
 Then coach's own word, per replica (`/ready`, lag, data age), and Prometheus' firing alerts.
@@ -13,14 +15,17 @@ Then coach's own word, per replica (`/ready`, lag, data age), and Prometheus' fi
 The verdict: `fail` when a check fails on enough data; else `insufficient` when either side
 had fewer than `min_requests` requests (the traffic checks cannot say: never pass, never
 fail on too little traffic); else `pass`. Replica health and alerts need no traffic, so they
-fail a window whatever its size.
+fail a window whatever its size. The replicas are judged together: none ready fails; some
+not ready while others are (nginx routes around them: a restart, an upgrade) is
+`insufficient`, so the step waits for them and the window stays open, never advancing and
+never rolling back on a replica alone.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from rollout.access_log import Request
@@ -55,6 +60,7 @@ class Side:
     errors: int = 0
     fallbacks: int = 0
     p99_seconds: float | None = None
+    retries: int = 0  # requests where a replica was skipped for another one
 
     @property
     def error_ratio(self) -> float | None:
@@ -70,11 +76,13 @@ class Side:
             "errors": self.errors,
             "fallbacks": self.fallbacks,
             "p99_seconds": self.p99_seconds,
+            "retries": self.retries,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Side:
-        return cls(**{k: data[k] for k in ("requests", "errors", "fallbacks", "p99_seconds")})
+        side = cls(**{k: data[k] for k in ("requests", "errors", "fallbacks", "p99_seconds")})
+        return replace(side, retries=int(data.get("retries", 0)))
 
 
 @dataclass(frozen=True)
@@ -92,9 +100,10 @@ def window_of(requests: Iterable[Request]) -> Window:
     return Window(
         coach=Side(
             requests=len(coach),
-            errors=sum(r.first_failed for r in coach),
+            errors=sum(not r.answered for r in coach),
             fallbacks=sum(r.fallback for r in coach),
             p99_seconds=p99([r.first_time for r in coach if r.first_time is not None]),
+            retries=sum(r.tries > 1 for r in coach),
         ),
         legacy=Side(
             requests=len(legacy),
@@ -178,6 +187,7 @@ def analyse(
     values: dict[str, float] = {
         "coach_requests": coach.requests,
         "legacy_requests": window.legacy.requests,
+        "replica_retries": coach.retries,
     }
 
     def add(
@@ -203,7 +213,8 @@ def analyse(
         (coach_err or 0.0) <= error_limit,
         coach_err,
         error_limit,
-        f"{coach.errors} of {coach.requests} first tries at coach failed; "
+        f"{coach.errors} of {coach.requests} coach requests failed on every replica tried "
+        f"({coach.retries} answered after a replica was skipped); "
         f"legacy {legacy.errors} of {legacy.requests} ({legacy_from})",
     )
     if legacy_err is not None:
@@ -251,13 +262,17 @@ def analyse(
 def _replica_checks(replicas: list[Replica], t: Thresholds, values: dict[str, float]):
     not_ready = [r for r in replicas if not r.ready]
     values["not_ready_upstreams"] = len(not_ready)
-    yield Check(
-        "ready",
-        "fail" if not_ready else "pass",
-        len(not_ready),
-        0,
-        "; ".join(f"{r.url}: {r.detail}" for r in not_ready),
-    )
+    named = "; ".join(f"{r.url}: {r.detail}" for r in not_ready)
+    result: CheckResult = "pass"
+    if not_ready and len(not_ready) == len(replicas):
+        result, named = "fail", f"no replica ready: {named}"
+    elif not_ready:
+        result = "insufficient"
+        named = (
+            f"{len(not_ready)} of {len(replicas)} replicas not ready, nginx routes around "
+            f"them: the step waits for them: {named}"
+        )
+    yield Check("ready", result, len(not_ready), 0, named)
     for name, limit, of in (
         ("lag_records", t.max_lag_records, lambda r: r.lag_records),
         ("data_age_seconds", t.max_data_age_seconds, lambda r: r.data_age_seconds),

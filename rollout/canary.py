@@ -125,15 +125,16 @@ def on_analysis(
     if analysis.verdict == "insufficient":
         if state.status == "paused":
             return _decided(state, Decision("hold", before, before, "paused", figures))
+        waiting = _waiting_for(analysis)
         if elapsed >= cfg.hold_seconds + cfg.max_extension_seconds:
             reason = (
-                f"inconclusive: too little traffic to judge {before} % within "
+                f"inconclusive: {waiting} to judge {before} % within "
                 f"{cfg.hold_seconds + cfg.max_extension_seconds:g} s; resume or abort"
             )
             state = replace(state, status="paused", reason=reason)
             return _decided(state, Decision("pause", before, before, reason, figures))
         state = replace(state, status="holding")
-        return _decided(state, Decision("hold", before, before, "too little traffic", figures))
+        return _decided(state, Decision("hold", before, before, waiting, figures))
 
     # pass: the window is consumed, and the monolith's figures are the new baseline
     baseline = analysis.legacy_measured or state.baseline
@@ -150,6 +151,19 @@ def on_analysis(
     state, decisions = _advance(state, now=now, reason=f"step held {elapsed:.1f} s, checks pass")
     decisions = [replace(d, figures=figures) for d in decisions]
     return state, decisions
+
+
+TRAFFIC_CHECKS = frozenset({"fallback_ratio", "coach_error_ratio", "latency_p99_ratio"})
+
+
+def _waiting_for(analysis: Analysis) -> str:
+    """What an insufficient analysis lacks, in words: traffic, or another check's say (a
+    replica not ready while others are, Prometheus not answering)."""
+    others = [c for c in analysis.checks if c.result == "insufficient"]
+    others = [c for c in others if c.name not in TRAFFIC_CHECKS]
+    if not others:
+        return "too little traffic"
+    return "; ".join(f"{c.name}: {c.detail}" for c in others)
 
 
 def _decided(state: State, decision: Decision) -> tuple[State, list[Decision]]:

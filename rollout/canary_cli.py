@@ -28,6 +28,7 @@ from rollout.state import (
     StateDir,
     StateFileError,
 )
+from rollout.where import dirs_for, where
 
 METRICS_PORT = click.option(
     "--metrics-port",
@@ -102,7 +103,7 @@ def canary() -> None:
     "set_percent",
     default="deploy/nginx/set-percent.sh",
     show_default=True,
-    help="The script that moves traffic (NGINX, NGINX_ARGS pass).",
+    help="The script that moves traffic (COACH_NGINX_BIN, COACH_NGINX_ARGS pass).",
 )
 @click.option(
     "--steps",
@@ -202,18 +203,29 @@ def canary() -> None:
     show_default=True,
     help="Seconds (worst replica's /lag data_age_seconds).",
 )
-@click.option("--dry-run", is_flag=True, help="Read and decide; never call set-percent.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Read and decide; never call set-percent. State in DIR/dry-run, no metrics file.",
+)
 @METRICS_PORT
 def start(state_dir: Path, metrics_port: int | None, **options: Any) -> None:
     """Start a rollout from nginx's current percentage and run it to the end."""
     from rollout.probes import percent_from_conf
 
-    dirs = StateDir(state_dir)
-    if dirs.exists():
+    dry_run = options["dry_run"]
+    if dry_run and metrics_port is not None:
+        raise click.UsageError(
+            "--metrics-port is not served on a --dry-run (its figures are not nginx's)"
+        )
+    dirs = dirs_for(state_dir, dry_run=dry_run)
+    kind = "a DRY RUN (nginx is never changed)" if dry_run else "a real rollout"
+    click.echo(f"coach rollout canary start: state dir {dirs.root.resolve()}: {kind}", err=True)
+    if dirs.exists() and not (dry_run and not dirs.controller_running()):
         old = load_state(dirs)
         if old.status not in FINAL:
             raise click.ClickException(
-                f"a rollout is {old.status} at {old.percent} % in {state_dir}: "
+                f"a rollout is {old.status} at {old.percent} % in {dirs.root}: "
                 "resume it or abort it first"
             )
     thresholds = Thresholds(
@@ -260,11 +272,12 @@ def resume(state_dir: Path, metrics_port: int | None) -> None:
     """Resume a paused rollout; or, with no controller running (killed, restarted), run it
     again from its step (the same percentage rendered again)."""
     dirs = StateDir(state_dir)
+    state = load_state(dirs)
+    click.echo(where(dirs, state).banner("resume"), err=True)
     if dirs.controller_running():
         dirs.request("resume")
         click.echo(f"asked the running controller to resume ({dirs.request_file})")
         return
-    state = load_state(dirs)
     if state.status == "done":
         raise click.ClickException("this rollout is done: nothing to resume")
     if state.status in FINAL:

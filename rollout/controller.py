@@ -13,11 +13,14 @@ than a finished analysis allowed:
 2. rollback and abort: the state first (rolled_back/aborted at 0 %), then set-percent 0
    (a crash between: resume of a final rollout renders 0 again).
 
-So the rollback bound: a failure that starts at t is in the window of the analysis at most
-`analysis_seconds` after t, and the rollback comes with the `max_failures`-th failing
-analysis: by t + (max_failures + 1) x analysis_seconds + the reload (set-percent: `nginx -t`
-and a graceful reload, well under a second), provided each window holds `min_requests`
-requests per side (a failing /ready or a firing alert needs no traffic).
+So the rollback bound: a failure that starts at t is in the window of the analysis that
+starts at most `analysis_seconds` after t; analyses start `analysis_seconds` apart, and each
+waits at most P = probe_timeout(analysis_seconds) = min(2 s, analysis_seconds / 2) for the
+replicas and Prometheus (a hung replica costs exactly that). The rollback comes with the
+`max_failures`-th failing analysis: by t + max_failures x analysis_seconds + P + the reload
+(set-percent: `nginx -t` and a graceful reload, well under a second), which is within
+t + (max_failures + 0.5) x analysis_seconds + the reload; provided each window holds
+`min_requests` requests per side (a failing /ready or a firing alert needs no traffic).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from rollout.access_log import parse_line, read_from
 from rollout.analysis import Analysis, analyse, window_of
 from rollout.canary import Decision
 from rollout.metrics import RolloutMetrics
-from rollout.probes import coach_urls_from_conf, firing_alerts, probe_replica
+from rollout.probes import coach_urls_from_conf, probe_all, probe_timeout
 from rollout.state import FINAL, State, StateDir
 
 EXIT_DONE = 0
@@ -121,8 +124,7 @@ class Controller:
             self.dirs.save(state)
             for decision in decisions:
                 self.record(decision)
-            self.metrics.update(self.state, values)
-            self.metrics.write(self.dirs.metrics_file)
+            self.write_metrics(values)
             self._set_percent_down(moving.percent_after)
             return
         if moving is not None:
@@ -150,8 +152,14 @@ class Controller:
             self.dirs.save(state)
         for decision in decisions:
             self.record(decision)
+        self.write_metrics(values)
+
+    def write_metrics(self, values: dict[str, float]) -> None:
+        """The metrics file, for a real rollout only: a dry run's figures (a percentage it
+        never set) must not reach a dashboard as if they were nginx's."""
         self.metrics.update(self.state, values)
-        self.metrics.write(self.dirs.metrics_file)
+        if not self.cfg.dry_run:
+            self.metrics.write(self.dirs.metrics_file)
 
     def _set_percent_down(self, percent: int, tries: int = 5) -> None:
         for attempt in range(1, tries + 1):
@@ -182,20 +190,17 @@ class Controller:
         if chunk.note:
             self.say(chunk.note)
         requests = [r for r in map(parse_line, chunk.lines) if r is not None]
-        replicas = [probe_replica(url) for url in self.coach_urls()]
-        alerts: list[str] | None = None
-        alerts_error = None
-        if self.cfg.prometheus_url:
-            try:
-                alerts = firing_alerts(self.cfg.prometheus_url)
-            except (OSError, ValueError) as exc:
-                alerts_error = f"Prometheus could not be asked: {exc}"
+        probed = probe_all(
+            self.coach_urls(),
+            self.cfg.prometheus_url,
+            timeout=probe_timeout(self.cfg.analysis_seconds),
+        )
         analysis: Analysis = analyse(
             window_of(requests),
             thresholds=self.cfg.thresholds,
-            replicas=replicas,
-            alerts=alerts,
-            alerts_error=alerts_error,
+            replicas=probed.replicas,
+            alerts=probed.alerts,
+            alerts_error=probed.alerts_error,
             baseline=self.state.baseline if self.state.percent >= 100 else None,
         )
         state, decisions = canary.on_analysis(
@@ -219,6 +224,11 @@ class Controller:
         step). A rollout that was running: the controller started again, and renders the
         same percentage again (idempotent)."""
         if new:
+            # A request can outlive its rollout (written as the last controller exited);
+            # taken now, it would pause or abort this new one.
+            stale = self.dirs.take_request()
+            if stale is not None:
+                self.say(f"discarded a request left from before this rollout: {stale!r}")
             self.state.window = read_from(Path(self.cfg.access_log), None).end
             if self.state.step < 0:
                 state, decisions = canary.begin(self.state, now=self.clock())

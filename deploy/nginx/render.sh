@@ -102,6 +102,8 @@ command -v envsubst >/dev/null || fail "envsubst is missing (Debian: apt-get ins
 # shellcheck disable=SC2016 # envsubst wants the names, unexpanded
 vars='${COACH_SERVERS} ${LEGACY_UPSTREAM} ${COACH_PERCENT} ${LISTEN_PORT} ${COACH_SHADOW_PERCENT} ${COACH_SHADOW_MIRROR} ${COACH_ACCESS_LOG}'
 if [ $# -ge 2 ]; then
+    [ -d "$(dirname "$2")" ] || fail "no directory $(dirname "$2") for $2"
+    [ -w "$(dirname "$2")" ] || fail "cannot write in $(dirname "$2") (for $2)"
     tmp="$2.rendering.$$"
     trap 'rm -f "$tmp"' EXIT
     envsubst "$vars" <"$1" >"$tmp"

@@ -259,8 +259,8 @@ class Canary:
         self.nginx = nginx
         self.state_dir = state_dir
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
-        self.env["NGINX"] = nginx.binary
-        self.env["NGINX_ARGS"] = f"-p {nginx.root} -c {nginx.main_conf}"
+        self.env["COACH_NGINX_BIN"] = nginx.binary
+        self.env["COACH_NGINX_ARGS"] = f"-p {nginx.root} -c {nginx.main_conf}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.stderr = state_dir.parent / f"{state_dir.name}.stderr"
 

@@ -4,12 +4,14 @@ moves traffic with deploy/nginx/set-percent.sh and reads nginx's access log."""
 
 from __future__ import annotations
 
+import signal
 import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from rollout.probes import probe_timeout
 from tests.e2e.helpers import wait_for
 from tests.rollout.conftest import Canary, DelayingProxy, Load, get, start_coach
 
@@ -72,6 +74,7 @@ def test_a_healthy_rollout_reaches_100(start_nginx, shared_coach, monolith, tmp_
     assert not [d for d in decisions if d["decision"] in ("fail", "rollback")]
     users_saw_no_error(load)
     assert load.served_by["coach"] > 0 and load.served_by["legacy"] > 0
+    assert "invalid socket number" not in canary.log()  # set-percent's nginx -t and reloads
     metrics = (canary.state_dir / "metrics.prom").read_text()
     for line in (
         "coach_rollout_percent 100.0",
@@ -112,6 +115,44 @@ def test_coach_failing_at_25_is_rolled_back_at_once_and_users_see_no_error(
         assert "ready" in failed
         users_saw_no_error(load)
     finally:
+        replica.stop()
+
+
+def test_a_hung_coach_at_25_is_rolled_back_within_the_documented_bound(
+    kafka_bootstrap, start_nginx, monolith, tmp_path, canaries
+):
+    """At 25 % coach's api is frozen (SIGSTOP: its socket stays open, nothing answers), with
+    --analysis-interval 1 as an operator would run it: nginx is back at 0 % within the
+    RUNBOOK's bound, max_failures x interval + the probe timeout (min(2 s, interval / 2))
+    + the reload (1 s, with this test's polling), and clients got only 200s (after the
+    2 s read timeout, from the monolith)."""
+    interval = 1.0
+    bound = MAX_FAILURES * interval + probe_timeout(interval) + 1.0
+    replica = start_coach(kafka_bootstrap, tmp_path / "coach")
+    frozen = False
+    try:
+        nginx = start_nginx(coach=replica.address, legacy=monolith, percent=0)
+        canary = Canary(nginx, tmp_path / "canary")
+        canaries.append(canary)
+        with Load(nginx.port, threads=4) as load:
+            opts = options(replica.url, hold=30, **{"analysis-interval": interval})
+            canary.start("--steps", "5,25,100", *opts)
+            canary.wait_until("at 25 %", lambda s: s["percent"] == 25)
+            replica.api.proc.send_signal(signal.SIGSTOP)
+            frozen = True
+            frozen_at = time.monotonic()
+            wait_for("nginx back at 0 %", lambda: canary.nginx_percent() == 0, 30)
+            back_after = time.monotonic() - frozen_at
+            code = canary.wait(30)
+        assert code == 3, canary.log()
+        assert back_after <= bound, (back_after, bound, canary.decisions()[-3:])
+        rollback = next(d for d in canary.decisions() if d["decision"] == "rollback")
+        failed = {c["check"] for c in rollback["checks"] if c["result"] == "fail"}
+        assert "ready" in failed
+        users_saw_no_error(load)
+    finally:
+        if frozen:
+            replica.api.proc.send_signal(signal.SIGCONT)
         replica.stop()
 
 
@@ -219,7 +260,8 @@ def test_a_dry_run_decides_but_never_moves_traffic(
     start_nginx, shared_coach, monolith, tmp_path, canaries
 ):
     """nginx at 25 % by hand; `start --dry-run` analyses the real traffic, logs that it would
-    advance to 50 % and finish, and never calls set-percent (the conf is untouched)."""
+    advance to 50 % and finish, and never calls set-percent (the conf is untouched); its
+    state and decisions are in DIR/dry-run, and it writes no metrics file."""
     nginx = start_nginx(coach=shared_coach.address, legacy=monolith, percent=25)
     before = Path(nginx.conf).stat().st_mtime_ns
     canary = Canary(nginx, tmp_path / "canary")
@@ -230,6 +272,12 @@ def test_a_dry_run_decides_but_never_moves_traffic(
     assert code == 0, canary.log()
     assert Path(nginx.conf).stat().st_mtime_ns == before
     assert canary.nginx_percent() == 25
+    # its state in a directory of its own, and no metrics that a dashboard could take for
+    # a real rollout's
+    assert not (canary.state_dir / "state.json").exists()
+    assert not list(canary.state_dir.rglob("metrics.prom"))
+    assert "a DRY RUN" in canary.log()
+    canary.state_dir = canary.state_dir / "dry-run"
     decisions = canary.decisions()
     assert all(d.get("dry_run") for d in decisions)
     assert [(d["decision"], d["percent_after"]) for d in decisions if d["decision"] != "pass"][

@@ -188,3 +188,25 @@ def test_sigterm_stops_the_controller_where_it_is(world):
     assert state(world)["percent"] == 5
     assert calls(world) == [f"5 {world['conf']}"]
     assert "stopped by signal 15 at 5 %" in (world["root"] / "stderr").read_text()
+
+
+def test_a_request_left_from_an_earlier_rollout_is_discarded(world):
+    """An `abort` written to the state directory as an earlier controller exited (so never
+    taken) does not abort the next rollout started there: discarded, and said."""
+    state_dir = world["root"] / "state"
+    state_dir.mkdir()
+    (state_dir / "request.json").write_text('{"action": "abort"}\n')
+    proc = start(world, "--steps", "5,25", "--hold", "60")
+    try:
+        wait_for("started", lambda: state(world)["percent"] == 5, 20)
+        time.sleep(0.5)  # several polls
+        assert state(world)["status"] in ("running", "holding")
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (
+        "discarded a request left from before this rollout"
+        in (world["root"] / "stderr").read_text()
+    )
+    assert not (state_dir / "request.json").exists()

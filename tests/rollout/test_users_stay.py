@@ -28,7 +28,9 @@ def test_users_on_coach_at_5_are_still_on_coach_at_25(start_nginx, coach, legacy
 
     at_5 = on_coach()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
-    env.update(NGINX=nginx.binary, NGINX_ARGS=f"-p {nginx.root} -c {nginx.main_conf}")
+    env.update(
+        COACH_NGINX_BIN=nginx.binary, COACH_NGINX_ARGS=f"-p {nginx.root} -c {nginx.main_conf}"
+    )
     moved = subprocess.run(
         [str(SET_PERCENT), "25", str(nginx.conf)], env=env, capture_output=True, text=True
     )

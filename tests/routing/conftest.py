@@ -302,10 +302,14 @@ def call(
     *,
     method: str = "GET",
     token: str | None = None,
+    authorization: str | None = None,
     body: bytes | None = None,
     timeout: float = 15,
 ) -> Answer:
+    """One request; `token` sends "Bearer <token>", `authorization` the header as given."""
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    if authorization is not None:
+        headers["Authorization"] = authorization
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     started = time.monotonic()
     try:

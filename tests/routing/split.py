@@ -4,6 +4,8 @@ test can say in advance which side each token must land on."""
 
 from __future__ import annotations
 
+import re
+
 SALT = "strangler-56:"
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
@@ -33,13 +35,24 @@ def murmur2(data: bytes) -> int:
     return h
 
 
+# The template's map $http_authorization $coach_split_key: a bearer token, however spelled.
+_BEARER = re.compile(r"^[ \t]*bearer[ \t]+([^ \t]+)[ \t]*$", re.IGNORECASE)
+
+
+def split_key(authorization: str) -> str:
+    """The key nginx hashes for this Authorization header: "Bearer <token>" for a bearer token
+    whatever the scheme's case and the spaces around it, else the header as it came."""
+    match = _BEARER.match(authorization)
+    return f"Bearer {match.group(1)}" if match else authorization
+
+
 def bucket(authorization: str) -> int:
     """The template's bucket (0..99) of a request with this Authorization header ("" if none).
 
     split_clients turns each cumulative percentage p into the bound p * 0xffffffff / 10000
     (p in hundredths of a percent) and picks the first bucket whose bound exceeds the hash.
     """
-    h = murmur2((SALT + authorization).encode())
+    h = murmur2((SALT + split_key(authorization)).encode())
     for n in range(99):
         if h < (n + 1) * 100 * 0xFFFFFFFF // 10000:
             return n

@@ -88,7 +88,7 @@ def test_render_refuses_a_bad_value(nginx_bin: str, override: dict[str, object],
 def _set_percent(nginx: Nginx, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     names = {"COACH_UPSTREAM", "COACH_UPSTREAMS", "LEGACY_UPSTREAM", "COACH_PERCENT", "LISTEN_PORT"}
     clean = {k: v for k, v in os.environ.items() if k not in names}
-    clean.update(NGINX=nginx.binary, NGINX_ARGS=" ".join(nginx.args[1:]), **env)
+    clean.update(COACH_NGINX_BIN=nginx.binary, COACH_NGINX_ARGS=" ".join(nginx.args[1:]), **env)
     return subprocess.run(
         [str(SET_PERCENT), *args, str(nginx.conf)], env=clean, capture_output=True, text=True
     )
@@ -123,6 +123,20 @@ def test_set_percent_moves_traffic_with_a_reload(start_nginx, coach: Backend, le
     expected = {t: side(f"Bearer {t}", 30) for t in users}
     assert _eventually(lambda: {t: call(nginx.port, token=t).served_by for t in users} == expected)
     assert nginx.proc.poll() is None
+
+
+def test_a_reload_logs_no_invalid_socket_number(start_nginx, coach: Backend, legacy: Backend):
+    """set-percent.sh's `nginx -t` and reload print nothing about inherited sockets, even with
+    a NGINX left in the environment (nginx reads that name as a list of sockets: an operator
+    who set it as the old docs said, or nginx's own binary upgrade)."""
+    nginx = start_nginx(coach=coach.address, legacy=legacy.address, percent=0)
+    before = nginx.errors()
+    result = _set_percent(nginx, "10", NGINX=nginx.binary)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "invalid socket number" not in output, output
+    assert "invalid socket number" not in nginx.errors()[len(before) :]
+    assert "ignoring NGINX=" in result.stderr  # said, not silently dropped
 
 
 @pytest.mark.parametrize(
@@ -167,7 +181,7 @@ def test_set_percent_keeps_every_replica(tmp_path: Path):
     clean = {k: v for k, v in env.items() if not k.startswith(("COACH_", "LEGACY_", "LISTEN_"))}
     result = subprocess.run(
         [str(SET_PERCENT), "30", str(conf)],
-        env={**clean, "NGINX": "true"},
+        env={**clean, "COACH_NGINX_BIN": "true"},
         capture_output=True,
         text=True,
     )

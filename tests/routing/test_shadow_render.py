@@ -33,7 +33,10 @@ def _run(script: Path, *args: str, **env: str) -> subprocess.CompletedProcess[st
     """A helper with nginx standing in as `true` (only the rendering is checked)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(NAMES)}
     return subprocess.run(
-        [str(script), *args], env={**clean, "NGINX": "true", **env}, capture_output=True, text=True
+        [str(script), *args],
+        env={**clean, "COACH_NGINX_BIN": "true", **env},
+        capture_output=True,
+        text=True,
     )
 
 
@@ -138,7 +141,11 @@ def test_set_shadow_refuses_a_bad_value_and_leaves_the_file(tmp_path: Path, bad:
 def _live(nginx: Nginx, script: Path, value: str) -> None:
     """Run a helper against the test's running nginx; wait for its workers to take over."""
     result = _run(
-        script, value, str(nginx.conf), NGINX=nginx.binary, NGINX_ARGS=" ".join(nginx.args[1:])
+        script,
+        value,
+        str(nginx.conf),
+        COACH_NGINX_BIN=nginx.binary,
+        COACH_NGINX_ARGS=" ".join(nginx.args[1:]),
     )
     assert result.returncode == 0, result.stderr
     time.sleep(0.5)

@@ -74,3 +74,39 @@ def test_requests_without_a_token_stay_on_the_monolith_until_100(
     assert bucket("") == 99
     nginx = start_nginx(coach=coach.address, legacy=legacy.address, percent=percent)
     assert call(nginx.port).served_by == goes_to
+
+
+# How clients spell one bearer token: RFC 6750's scheme is case-insensitive, and the spaces
+# around the token are not part of it. Each must land where "Bearer <token>" lands.
+SPELLINGS = ["bearer {}", "BEARER {}", "BeArEr {}", "Bearer  {}", "Bearer\t{}", "Bearer {} "]
+
+
+def test_respelling_the_scheme_or_the_spaces_never_moves_a_user(
+    start_nginx, coach: Backend, legacy: Backend
+):
+    """At 50 %, 40 users each sent with six spellings of "Bearer <token>": every spelling of a
+    user's token reaches the side the canonical spelling reaches (users on both sides)."""
+    nginx = start_nginx(coach=coach.address, legacy=legacy.address, percent=50)
+    moved = {}
+    canonical_sides = set()
+    for token in tokens(40, "spelled"):
+        canonical = call(nginx.port, token=token).served_by
+        canonical_sides.add(canonical)
+        others = {s: call(nginx.port, authorization=s.format(token)).served_by for s in SPELLINGS}
+        wrong = [s for s, where in others.items() if where != canonical]
+        if wrong:
+            moved[token] = wrong
+    assert canonical_sides == {"coach", "legacy"}
+    assert not moved, f"{len(moved)} of 40 users moved by a spelling: {moved}"
+
+
+@pytest.mark.parametrize(
+    "header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer two words", "Token abc", "bearer"]
+)
+def test_a_header_that_is_not_a_bearer_token_lands_where_its_hash_says(
+    start_nginx, coach: Backend, legacy: Backend, header: str
+):
+    """A header that is not one bearer token is hashed as it came: the same side every time."""
+    nginx = start_nginx(coach=coach.address, legacy=legacy.address, percent=50)
+    sides = {call(nginx.port, authorization=header).served_by for _ in range(5)}
+    assert sides == {side(header, 50)}

@@ -43,16 +43,28 @@ def test_a_fallback_without_served_by_is_found_by_its_second_group():
     assert got is not None and got.fallback and got.first_status == 504
 
 
-def test_a_replica_skipped_is_a_failed_first_try_but_no_fallback():
-    """ "503, 200": the first replica was not ready, the next answered."""
+def test_a_replica_skipped_is_a_failed_first_try_but_coach_answered():
+    """ "503, 200": the first replica was not ready, the next answered: two tries, the
+    first failed, but coach as a whole answered (no error, no fallback)."""
     got = parse_line(
         line(
             "status=200 side=coach served_by=coach upstream=a:1, b:2 "
             "upstream_status=503, 200 request_time=0.01 upstream_time=0.001, 0.008"
         )
     )
-    assert got == Request("coach", 200, False, 503, 0.001)
-    assert got.first_failed
+    assert got == Request("coach", 200, False, 503, 0.001, (503, 200))
+    assert got.first_failed and got.answered and got.tries == 2
+
+
+@pytest.mark.parametrize(
+    ("upstream_status", "answered"),
+    [("502, 503 : 200", False), ("-, 200", True), ("200", True), ("502 : 200", False)],
+)
+def test_coach_failed_when_the_last_replica_tried_failed(upstream_status: str, answered: bool):
+    """Every replica tried failing (then the monolith answered) is coach's failure; the last
+    one answering is not."""
+    got = parse_line(line(f"status=200 side=coach upstream_status={upstream_status}"))
+    assert got is not None and got.answered is answered
 
 
 def test_no_answer_at_all_counts_as_failed():

@@ -81,8 +81,8 @@ def test_fallbacks_over_the_limit_fail():
 
 
 def test_coach_errors_are_judged_against_the_monolith_at_the_same_moment():
-    """3 % of coach's first tries failing (replicas skipped, no fallback) fails when the
-    monolith had none, and passes when the monolith was failing as much itself."""
+    """3 % of coach's requests failing on every replica tried fails when the monolith had
+    none, and passes when the monolith was failing as much itself."""
     skipped = [Request("coach", 200, False, 503, 0.002) for _ in range(3)]
     legacy_bad = [Request("legacy", 503, False, 503, 0.1) for _ in range(2)]
     assert run(ok_coach(97) + skipped + ok_legacy(100)).failing() == ["coach_error_ratio"]
@@ -101,14 +101,37 @@ def test_latency_is_relative_with_a_floor():
     assert run(ok_coach(20, t=0.6) + ok_legacy(20, t=0.5)).verdict == "pass"
 
 
-def test_a_replica_not_ready_fails_even_without_traffic():
-    """Readiness needs no traffic: a replica whose /ready fails (or does not answer) fails
-    the window whatever its size."""
-    replicas = [*READY, Replica("http://c2", False, "/ready 503: ['heartbeat']")]
-    analysis = run([], replicas=replicas)
+def test_a_replica_skipped_for_another_that_answered_is_not_an_error():
+    """10 % of coach's requests went to a replica that was down and were answered by the
+    next one ("502, 200"): no error, no fallback, counted as replica_retries; a pass."""
+    skipped = [Request("coach", 200, False, 502, 0.001, (502, 200)) for _ in range(10)]
+    analysis = run(ok_coach(90) + skipped + ok_legacy(100))
+    assert analysis.verdict == "pass", analysis.checks
+    assert analysis.values["coach_error_ratio"] == 0.0
+    assert analysis.values["replica_retries"] == 10
+
+
+def test_no_replica_ready_fails_even_without_traffic():
+    """Readiness needs no traffic: when no replica's /ready answers 200, the window fails
+    whatever its size."""
+    down = [Replica("http://c1", False, "/ready 503: ['heartbeat']")]
+    analysis = run([], replicas=down)
     assert analysis.verdict == "fail"
     assert analysis.failing() == ["ready"]
     assert analysis.values["not_ready_upstreams"] == 1
+
+
+def test_one_replica_not_ready_while_another_is_waits_never_fails():
+    """Two replicas, one restarting (not ready), healthy traffic: nginx routes around it,
+    so the window neither fails nor passes: the step waits for the replica (insufficient),
+    naming it."""
+    replicas = [*READY, Replica("http://c2", False, "/ready did not answer within 2 s")]
+    analysis = run(ok_coach(50) + ok_legacy(50), replicas=replicas)
+    assert analysis.verdict == "insufficient"
+    assert analysis.failing() == []
+    ready = next(c for c in analysis.checks if c.name == "ready")
+    assert ready.result == "insufficient" and "http://c2" in ready.detail
+    assert "1 of 2 replicas not ready" in ready.detail
 
 
 def test_lag_and_data_age_take_the_worst_replica():

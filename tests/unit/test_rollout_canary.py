@@ -160,3 +160,23 @@ def test_a_restart_of_a_final_rollout_does_nothing():
     state = started()
     state, _ = canary.on_request(state, "abort", now=1)
     assert canary.on_restart(state, now=2) == (state, [])
+
+
+def test_a_replica_waited_for_holds_and_says_which():
+    """Traffic fine, one replica of two not ready: a hold (never a fail, never an advance)
+    whose reason names the replica; past hold + extension, paused as inconclusive, saying
+    why."""
+    waiting = Analysis(
+        "insufficient",
+        [
+            Check("fallback_ratio", "pass", 0.0, 0.01),
+            Check("ready", "insufficient", 1, 0, "1 of 2 replicas not ready: http://c2: down"),
+        ],
+    )
+    state = started()
+    state, d = canary.on_analysis(state, waiting, now=15, window_end=END)
+    assert (names(d), state.percent) == (["hold"], 5)
+    assert "http://c2" in d[0].reason and "traffic" not in d[0].reason
+    state, d = canary.on_analysis(state, waiting, now=30, window_end=END)
+    assert names(d) == ["pause"]
+    assert d[0].reason.startswith("inconclusive: ready: 1 of 2 replicas not ready")

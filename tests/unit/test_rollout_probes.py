@@ -3,8 +3,10 @@ exposes (rollout/metrics.py)."""
 
 from __future__ import annotations
 
+import socket
+
 from rollout.metrics import RolloutMetrics
-from rollout.probes import coach_urls_from_conf, percent_from_conf
+from rollout.probes import coach_urls_from_conf, percent_from_conf, probe_all, probe_timeout
 from rollout.state import Config, State
 
 CONF = """
@@ -61,3 +63,26 @@ def test_the_metrics_have_the_dashboard_names():
     state.counts = {"advance": 4, "hold": 2}
     metrics.update(state)
     assert 'coach_rollout_decisions_total{decision="advance"} 4.0' in metrics.text().decode()
+
+
+def test_the_probe_timeout_is_2_s_or_half_the_analysis_interval():
+    """The documented rollback bound counts one probe timeout per analysis."""
+    assert probe_timeout(60) == 2.0
+    assert probe_timeout(1) == 0.5
+    assert probe_timeout(0.5) == 0.25
+
+
+def test_a_replica_that_never_answers_is_not_ready_and_prometheus_an_error():
+    """A socket that takes connections and never answers (a frozen process) stands for a
+    replica and for Prometheus: probe_all reports the replica not ready, naming the timeout,
+    and the alerts as unknown with the reason; the healthy-looking one is not waited for
+    past it."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)  # never accepted: the kernel completes the handshake, nobody reads
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+        probed = probe_all([url, url], url, timeout=0.2)
+    assert [r.ready for r in probed.replicas] == [False, False]
+    assert all("did not answer within 0.2 s" in r.detail for r in probed.replicas)
+    assert probed.alerts is None
+    assert probed.alerts_error is not None and "0.2 s" in probed.alerts_error
