@@ -1,0 +1,104 @@
+"""A pytest plugin: the test session leaves behind no process and no listening port that was
+not there before it, and a SIGTERM stops it as cleanly as Ctrl-C.
+
+At the session's start it notes the processes of this checkout (tools/machine/procs.py:
+named after the checkout, working in it, or carrying this session's marker in their
+environment, which every child inherits) and, at its end, after every fixture has been torn
+down, looks again. A process of the checkout that was not there before fails the run (exit
+code 1) with its pid, command line and listening ports. What ran before the session (the
+broker and the CDC services that .ci/run starts, another engineer's servers run from another
+checkout) is not the session's, and is neither reported nor touched.
+
+SIGTERM: pytest turns Ctrl-C (SIGINT) into KeyboardInterrupt, which runs the fixtures'
+finalizers; a SIGTERM would end the process on the spot and leave its servers running. The
+plugin turns SIGTERM into the same KeyboardInterrupt.
+
+Registered by tests/conftest.py (`pytest_plugins`); `-p no:tests.leftovers` turns it off.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import sys
+import time
+import uuid
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MARKER = "COACH_TEST_SESSION_MARK"
+GRACE_SECONDS = float(os.environ.get("LEFTOVERS_GRACE_SECONDS", "10"))
+"""How long a process that is on its way out (a server sent SIGTERM by a finalizer) is given
+before it counts as left behind (LEFTOVERS_GRACE_SECONDS overrides it)."""
+
+
+def _load_procs() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("machine_procs", REPO / "tools/machine/procs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("machine_procs", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+procs = _load_procs()
+_state: dict[str, Any] = {}
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum} (SIGTERM)")
+
+
+def _ours() -> list[Any]:
+    return procs.belonging(REPO, marker=(MARKER, _state["mark"]), ancestor=os.getpid())
+
+
+def leftovers(before: set[tuple[int, int]], grace: float = GRACE_SECONDS) -> list[Any]:
+    """The processes of the checkout that were not there at the start, once those on their
+    way out have had GRACE seconds to go."""
+    deadline = time.monotonic() + grace
+    while True:
+        left = [p for p in _ours() if p.key not in before]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.2)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # A mark of this session's own (a session run inside another one gets a new one).
+    _state["mark"] = os.environ[MARKER] = uuid.uuid4().hex
+    _state["before"] = {p.key for p in _ours()}
+    _state["report"] = []
+    if hasattr(signal, "SIGTERM"):
+        _state["old_handler"] = signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if "old_handler" in _state:
+        signal.signal(signal.SIGTERM, _state.pop("old_handler"))
+    if "before" not in _state:
+        return
+    left = leftovers(_state["before"])
+    _state["report"] = left
+    if left and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    left = _state.get("report") or []
+    if not left:
+        return
+    terminalreporter.section("processes left behind", sep="=", red=True, bold=True)
+    terminalreporter.write_line(
+        f"{len(left)} process(es) of this checkout ({REPO}) started during the session "
+        "still run after it (each fixture must stop what it started):"
+    )
+    for proc in left:
+        terminalreporter.write_line(f"  {proc.describe()}")
