@@ -299,13 +299,15 @@ def _fetch(pom: Path, out: Path, log: Path, extra: Sequence[str], quiet: bool) -
 def ensure_jars(home: str | os.PathLike[str] | None = None, quiet: bool = False) -> Path:
     """The worker's classpath in ``<home>/lib`` and the connector in ``<home>/plugins``."""
     h = _home(home)
+    # Maven's downloads stay in <home>/m2 (not ~/.m2): make clean-all removes them.
+    m2 = f"-Dmaven.repo.local={h / 'm2'}"
     with _locked(h / ".lib.lock"):
-        _fetch(CONNECT_POM, h / "lib", h / "logs" / "mvn-lib.log", [], quiet)
+        _fetch(CONNECT_POM, h / "lib", h / "logs" / "mvn-lib.log", [m2], quiet)
         _fetch(
             DEBEZIUM_POM,
             h / "plugins" / "debezium-postgres",
             h / "logs" / "mvn-plugin.log",
-            [f"-DexcludeGroupIds={PLUGIN_EXCLUDED_GROUPS}"],
+            [f"-DexcludeGroupIds={PLUGIN_EXCLUDED_GROUPS}", m2],
             quiet,
         )
     return h
