@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-MARKER = "COACH_TEST_SESSION_MARK"
+MARKER = "LEFTOVERS_SESSION_MARK"  # not COACH_*: env_of() drops those
 GRACE_SECONDS = float(os.environ.get("LEFTOVERS_GRACE_SECONDS", "10"))
 """How long a process that is on its way out (a server sent SIGTERM by a finalizer) is given
 before it counts as left behind (LEFTOVERS_GRACE_SECONDS overrides it)."""

@@ -148,15 +148,15 @@ def descendants(procs: Iterable[Proc], ancestor: int) -> set[int]:
 
 
 def belonging(
-    root: Path,
+    root: Path | None,
     *,
     marker: tuple[str, str] | None = None,
     ancestor: int | None = None,
     procs: list[Proc] | None = None,
 ) -> list[Proc]:
-    """The live processes of the checkout ROOT: named after it, working in it, carrying
-    MARKER (name, value) in their environment, or descending from ANCESTOR. The calling
-    process and its own ancestors are never counted."""
+    """The live processes of the checkout ROOT (None: of no checkout): named after it,
+    working in it, carrying MARKER (name, value) in their environment, or descending from
+    ANCESTOR. The calling process and its own ancestors are never counted."""
     procs = processes() if procs is None else procs
     by_pid = {p.pid: p for p in procs}
     mine: set[int] = set()
@@ -171,7 +171,7 @@ def belonging(
         if p.pid not in mine
         and (
             p.pid in below
-            or names_root(p, root)
+            or (root is not None and names_root(p, root))
             or (marker is not None and has_marker(p.pid, *marker))
         )
     ]
