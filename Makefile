@@ -26,8 +26,8 @@ $(BIN)/.installed: pyproject.toml uv.lock
 
 install: $(BIN)/.installed ## Create .venv/ from the lock file (only when it changed)
 
-run: install ## Run coach with demo data on http://127.0.0.1:8000 (starts a local broker if none is configured)
-	@HOST=$(HOST) PORT=$(PORT) tools/dev_run.sh
+run: install ## Run coach with demo data on http://127.0.0.1:8000 (a local broker if none runs, stopped with coach)
+	@HOST=$(HOST) PORT=$(PORT) $(RUN_SCOPED) tools/dev_run.sh
 
 # The two outages of the suite (the broker's in tests/faults, Kafka Connect's in tests/cdc) last
 # 30 s here instead of their default minute: twice the 15 s data-age limit the broker test
@@ -86,8 +86,9 @@ format: install ## Format the code with ruff
 schemas: install ## Regenerate events/schemas/ from the event models
 	@$(BIN)/python -m events.schema
 
-# bench, bench-full and loadtest run under tools/machine/machine.py run: the servers they
-# start (the broker when none ran, PostgreSQL, Connect, nginx, coach) stop when they end.
+# run, bench, bench-full and loadtest run under tools/machine/machine.py run: the servers
+# they start (the broker when none ran, PostgreSQL, Connect, nginx, coach) stop when they
+# end, Ctrl-C and SIGTERM included.
 RUN_SCOPED := $(PYTHON) tools/machine/machine.py run --
 
 bench: install ## Run every benchmark at small sizes (a few minutes) and write docs/BENCHMARKS.md

@@ -67,7 +67,10 @@ def test_run_leaves_a_server_that_ran_before_it(tmp_path, listener):
     assert _alive(pid)
 
 
-def test_sigterm_to_run_stops_the_command_and_what_it_started(tmp_path, listener):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_run_stops_the_command_and_what_it_started(tmp_path, listener, signum):
+    """SIGTERM (a CI timeout) or SIGINT (Ctrl-C) to `run`: the command ends, and so does
+    the server it started in the background."""
     pid_file = tmp_path / "served.pid"
     script = f"{_daemon(listener, pid_file)} sleep 120"
     runner = subprocess.Popen(
@@ -76,7 +79,7 @@ def test_sigterm_to_run_stops_the_command_and_what_it_started(tmp_path, listener
     )  # fmt: skip
     try:
         pid, _ = _pid_port(pid_file)
-        runner.send_signal(signal.SIGTERM)
+        runner.send_signal(signum)
         out, _ = runner.communicate(timeout=60)
     finally:
         if runner.poll() is None:

@@ -295,11 +295,13 @@ def run(command: list[str]) -> int:
     def ours() -> list[Any]:
         return procs.belonging(None, marker=(MARKER, mark), ancestor=os.getpid())
 
-    child = subprocess.Popen(command, env=env)
+    # The command in a process group of its own, to which this process passes a Ctrl-C or a
+    # SIGTERM (as a terminal sends Ctrl-C to every process of its foreground group), once.
+    child = subprocess.Popen(command, env=env, process_group=0)
 
     def forward(signum: int, frame: object) -> None:
         with contextlib.suppress(ProcessLookupError):
-            child.send_signal(signum)
+            os.killpg(child.pid, signum)
 
     old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
