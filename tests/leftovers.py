@@ -2,8 +2,9 @@
 not there before it, and a SIGTERM stops it as cleanly as Ctrl-C.
 
 At the session's start it notes the processes of this checkout (tools/machine/procs.py:
-named after the checkout, working in it, or carrying this session's marker in their
-environment, which every child inherits) and, at its end, after every fixture has been torn
+descending from pytest, carrying this session's mark in their environment, which every
+child inherits, or naming a path of the checkout on their command line, unless another
+session or `machine.py run` marked them) and, at its end, after every fixture has been torn
 down, looks again. A process of the checkout that was not there before fails the run (exit
 code 1) with its pid, command line and listening ports. What ran before the session (the
 broker and the CDC services that .ci/run starts, another engineer's servers run from another
@@ -32,6 +33,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 MARKER = "LEFTOVERS_SESSION_MARK"  # not COACH_*: env_of() drops those
+OTHER_RUNS_MARKER = "MACHINE_RUN_MARK"  # tools/machine/machine.py run's (make run, bench...)
 GRACE_SECONDS = float(os.environ.get("LEFTOVERS_GRACE_SECONDS", "10"))
 """How long a process that is on its way out (a server sent SIGTERM by a finalizer) is given
 before it counts as left behind (LEFTOVERS_GRACE_SECONDS overrides it)."""
@@ -51,11 +53,42 @@ _state: dict[str, Any] = {}
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Once: a second SIGTERM must not cut short the finalizers the first one started.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt(f"signal {signum} (SIGTERM)")
 
 
 def _ours() -> list[Any]:
-    return procs.belonging(REPO, marker=(MARKER, _state["mark"]), ancestor=os.getpid())
+    """The live processes of the session: its descendants, those with its mark, and those of
+    the checkout (or of the cluster folder .cdc/pg links to) that no other session or
+    `machine.py run` of the checkout marked as its own (a `make test-container` run beside
+    this session is not this session's)."""
+    everything = procs.processes()
+    below = procs.descendants(everything, os.getpid())
+    found = {}
+    for root in _roots():
+        for p in procs.belonging(
+            root,
+            marker=(MARKER, _state["mark"]),
+            ancestor=os.getpid(),
+            procs=everything,
+            by_cwd=False,
+        ):
+            if p.pid in below or _not_anothers(p.pid):
+                found[p.pid] = p
+    return list(found.values())
+
+
+def _not_anothers(pid: int) -> bool:
+    mark = procs.environ_value(pid, MARKER)
+    if mark is not None:
+        return bool(mark == _state["mark"])
+    return procs.environ_value(pid, OTHER_RUNS_MARKER) is None
+
+
+def _roots() -> list[Path]:
+    pg = REPO / ".cdc" / "pg"
+    return [REPO, pg.resolve()] if pg.is_symlink() else [REPO]
 
 
 def leftovers(before: set[tuple[int, int]], grace: float = GRACE_SECONDS) -> list[Any]:

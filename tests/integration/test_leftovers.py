@@ -206,3 +206,92 @@ def test_sigterm_runs_the_finalizers_that_stop_the_servers(tmp_path, reaper):
             session.wait()
     assert not _alive(pid), f"the server (pid {pid}) outlived the SIGTERMed session:\n{out}"
     assert "KeyboardInterrupt" in out, out
+
+
+def test_a_second_sigterm_does_not_cut_the_finalizers_short(tmp_path, reaper):
+    """A CI runner that sends SIGTERM again while the finalizers run: they still finish and
+    the server stops."""
+    reaper.append(tmp_path / "served")
+    (tmp_path / "listener.py").write_text(LISTENER)
+    (tmp_path / "test_case.py").write_text(
+        textwrap.dedent(
+            """
+            import os, subprocess, sys, time
+            import pytest
+            @pytest.fixture(scope="session")
+            def server():
+                proc = subprocess.Popen([sys.executable, "listener.py", "served"],
+                                        start_new_session=True)
+                try:
+                    yield proc
+                finally:
+                    open("tearing", "w").close()
+                    time.sleep(3)
+                    proc.terminate()
+                    proc.wait()
+            def test_long(server):
+                while not os.path.exists("served"):
+                    time.sleep(0.05)
+                open("running", "w").close()
+                time.sleep(120)
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LEFTOVERS_GRACE_SECONDS": "2"}
+    session = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "tests.leftovers", "-p", "no:cacheprovider",
+         "-q", "test_case.py"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        for name in ("running", "tearing"):
+            deadline = time.monotonic() + 60
+            while not (tmp_path / name).exists():
+                assert session.poll() is None and time.monotonic() < deadline, name
+                time.sleep(0.05)
+            session.send_signal(signal.SIGTERM)
+        pid, _ = _pid_port(tmp_path / "served")
+        out, _ = session.communicate(timeout=60)
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.wait()
+    assert not _alive(pid), f"the server (pid {pid}) outlived the second SIGTERM:\n{out}"
+
+
+def test_a_server_of_another_session_in_the_same_checkout_is_not_this_ones(tmp_path, reaper):
+    """Two sessions in one checkout (`make test-unit` beside `make test-container`): what the
+    other one starts meanwhile, in the checkout, carries its mark and is not reported here."""
+    other = tmp_path / "other"
+    reaper.append(other)
+    (tmp_path / "listener.py").write_text(LISTENER)
+    (tmp_path / "test_case.py").write_text(
+        "import os, time\n"
+        "def test_waits():\n"
+        "    open('running', 'w').close()\n"
+        "    while not os.path.exists('other'):\n"
+        "        time.sleep(0.05)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LEFTOVERS_GRACE_SECONDS": "2"}
+    session = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "tests.leftovers", "-p", "no:cacheprovider",
+         "-q", "test_case.py"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "running").exists():
+            assert session.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        subprocess.Popen(
+            [sys.executable, str(tmp_path / "listener.py"), str(other)], cwd=REPO,
+            start_new_session=True, env={**os.environ, "LEFTOVERS_SESSION_MARK": "another"},
+        )  # fmt: skip
+        pid, _ = _pid_port(other)
+        out, _ = session.communicate(timeout=60)
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.wait()
+    assert session.returncode == 0, out
+    assert f"pid {pid}" not in out

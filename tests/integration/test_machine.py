@@ -96,7 +96,7 @@ def checkout(tmp_path: Path) -> Path:
     for name in (".kafka/data", ".coach-dev", ".cdc/lib"):
         (root / name).mkdir(parents=True)
         (root / name / "file").write_text("x")
-    outside = tmp_path / "var-lib-postgresql" / "coach-cdc-0123"
+    outside = tmp_path / "var/lib/postgresql" / "coach-cdc-0123456789ab"
     (outside / "data").mkdir(parents=True)
     (root / ".cdc/pg").symlink_to(outside)
     return root
@@ -159,3 +159,17 @@ def test_clean_all_says_what_it_removes_then_removes_it(checkout, listener):
     left = [p for p in (".kafka", ".cdc", ".coach-dev") if (checkout / p).exists()]
     assert not left and not outside.exists(), (left, done.stdout)
     assert "nothing" in _machine(checkout, "status").stdout.split("running:")[1].splitlines()[0]
+
+
+def test_clean_all_does_not_follow_a_link_it_did_not_make(checkout, tmp_path):
+    """.cdc/pg linked to a folder that is no cluster of tools/cdc/cdc.py's: clean-all removes
+    the link (with .cdc/) and leaves the folder and its files alone."""
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep").write_text("x")
+    (checkout / ".cdc/pg").unlink()
+    (checkout / ".cdc/pg").symlink_to(precious)
+    done = _machine(checkout, "clean-all", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert str(precious) not in done.stdout
+    assert not (checkout / ".cdc").exists() and (precious / "keep").exists()

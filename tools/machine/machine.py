@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -60,14 +61,23 @@ STOP_SECONDS = 20.0
 # -- what is there ------------------------------------------------------------------------------
 
 
-def roots() -> list[Path]:
-    """The checkout, and where its .cdc/pg points when that is a link (a clone the postgres
-    user cannot traverse keeps the cluster in /var/lib/postgresql)."""
-    found = [REPO]
+def linked_cluster() -> Path | None:
+    """Where .cdc/pg points, when it is a link to a cluster folder as tools/cdc/cdc.py makes
+    them (``.../postgresql/coach-cdc-<12 hex>``: a clone the postgres user cannot traverse).
+    A link anywhere else is not followed: clean-all never removes a folder it did not make."""
     pg = REPO / ".cdc" / "pg"
-    if pg.is_symlink():
-        found.append(pg.resolve())
-    return found
+    if not pg.is_symlink():
+        return None
+    target = pg.resolve()
+    if target.parent.name == "postgresql" and re.fullmatch(r"coach-cdc-[0-9a-f]{12}", target.name):
+        return target
+    return None
+
+
+def roots() -> list[Path]:
+    """The checkout, and the cluster folder .cdc/pg links to, if any."""
+    linked = linked_cluster()
+    return [REPO] if linked is None else [REPO, linked]
 
 
 def servers() -> list[Any]:
@@ -85,9 +95,9 @@ def servers() -> list[Any]:
 
 def state_paths() -> list[Path]:
     paths = [REPO / name for name in (*STATE, *CACHES) if (REPO / name).exists()]
-    pg = REPO / ".cdc" / "pg"
-    if pg.is_symlink() and pg.resolve().exists():
-        paths.append(pg.resolve())
+    linked = linked_cluster()
+    if linked is not None and linked.exists():
+        paths.append(linked)
     return paths
 
 

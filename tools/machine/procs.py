@@ -113,23 +113,32 @@ def processes() -> list[Proc]:
     return found
 
 
-def has_marker(pid: int, name: str, value: str) -> bool:
-    """The process's environment holds NAME=VALUE (False when it cannot be read)."""
+def environ_value(pid: int, name: str) -> str | None:
+    """The value of NAME in the process's environment (None: unset, or unreadable)."""
     try:
         environ = (PROC / str(pid) / "environ").read_bytes()
     except OSError:
-        return False
-    return f"{name}={value}".encode() in environ.split(b"\0")
+        return None
+    prefix = name.encode() + b"="
+    for entry in environ.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix) :].decode(errors="replace")
+    return None
+
+
+def has_marker(pid: int, name: str, value: str) -> bool:
+    """The process's environment holds NAME=VALUE (False when it cannot be read)."""
+    return environ_value(pid, name) == value
 
 
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root + "/")
 
 
-def names_root(proc: Proc, root: Path) -> bool:
-    """The command line names a path inside ROOT, or the process works inside it."""
+def names_root(proc: Proc, root: Path, by_cwd: bool = True) -> bool:
+    """The command line names a path inside ROOT, or (BY_CWD) the process works inside it."""
     r = str(root)
-    return _inside(proc.cwd, r) or any(r + "/" in arg or arg == r for arg in proc.argv)
+    return (by_cwd and _inside(proc.cwd, r)) or any(r + "/" in arg or arg == r for arg in proc.argv)
 
 
 def descendants(procs: Iterable[Proc], ancestor: int) -> set[int]:
@@ -153,10 +162,13 @@ def belonging(
     marker: tuple[str, str] | None = None,
     ancestor: int | None = None,
     procs: list[Proc] | None = None,
+    by_cwd: bool = True,
 ) -> list[Proc]:
     """The live processes of the checkout ROOT (None: of no checkout): named after it,
     working in it, carrying MARKER (name, value) in their environment, or descending from
-    ANCESTOR. The calling process and its own ancestors are never counted."""
+    ANCESTOR. The calling process and its own ancestors are never counted. BY_CWD=False
+    leaves out the processes that only work in ROOT (a container's conmon started from it,
+    an editor): they are nobody's servers."""
     procs = processes() if procs is None else procs
     by_pid = {p.pid: p for p in procs}
     mine: set[int] = set()
@@ -171,7 +183,7 @@ def belonging(
         if p.pid not in mine
         and (
             p.pid in below
-            or (root is not None and names_root(p, root))
+            or (root is not None and names_root(p, root, by_cwd))
             or (marker is not None and has_marker(p.pid, *marker))
         )
     ]
