@@ -152,7 +152,9 @@ def images(engine: str) -> list[str]:
         for name in names:
             if name.startswith(IMAGE_PREFIXES) or name == "coach:dev" or STANDIN_LABEL in labels:
                 found.append(name)
-    return sorted(set(found))
+        if not names and STANDIN_LABEL in labels:  # a build's untagged stage, on a stand-in
+            found.append(str(image.get("Id") or image.get("ID", ""))[:12])
+    return sorted({f for f in found if f})
 
 
 def containers(engine: str) -> list[str]:
@@ -272,8 +274,12 @@ def clean_all(dry_run: bool, yes: bool) -> int:
         _engine_run(engine, "rm", "-f", "-v", "-t", "5", name)
     for name in found.get("volumes", []):
         _engine_run(engine, "volume", "rm", "-f", name)
-    for name in found.get("images", []):
-        _engine_run(engine, "rmi", "-f", name)
+    # An image other images are built on goes once they are gone: a few passes.
+    images_left = list(found.get("images", []))
+    for _ in range(4):
+        images_left = [n for n in images_left if not _engine_run(engine, "rmi", "-f", n)]
+    for name in images_left:
+        print(f"  could not remove the image {name}: `{engine} rmi -f {name}` says why")
     for path in paths:
         shutil.rmtree(path, ignore_errors=True)
         with contextlib.suppress(OSError):
@@ -282,13 +288,15 @@ def clean_all(dry_run: bool, yes: bool) -> int:
     return 0
 
 
-def _engine_run(engine: str | None, *args: str) -> None:
+def _engine_run(engine: str | None, *args: str) -> bool:
+    """Run ENGINE ARGS quietly; True when it exited 0."""
     if engine is None:
-        return
+        return True
     env = dict(os.environ)
     if engine == "podman":
         env.setdefault("CONTAINERS_CONF", str(REPO / "tools/image/containers.conf"))
-    subprocess.run([engine, *args], env=env, capture_output=True, check=False, timeout=300)
+    out = subprocess.run([engine, *args], env=env, capture_output=True, check=False, timeout=300)
+    return out.returncode == 0
 
 
 # -- run ----------------------------------------------------------------------------------------
