@@ -14,6 +14,10 @@ SIGTERM: pytest turns Ctrl-C (SIGINT) into KeyboardInterrupt, which runs the fix
 finalizers; a SIGTERM would end the process on the spot and leave its servers running. The
 plugin turns SIGTERM into the same KeyboardInterrupt.
 
+Containers and volumes: tests/container names theirs after the session's mark
+(`container_prefix()`); a session that imported tests/container (or that runs with
+LEFTOVERS_CHECK_CONTAINERS=1) fails as well when one of those is still there at its end.
+
 Registered by tests/conftest.py (`pytest_plugins`); `-p no:tests.leftovers` turns it off.
 """
 
@@ -21,7 +25,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -91,6 +97,45 @@ def _roots() -> list[Path]:
     return [REPO, pg.resolve()] if pg.is_symlink() else [REPO]
 
 
+def container_prefix() -> str:
+    """What the names of this session's containers, volumes and compose projects begin
+    with (tests/container names them so), so that those left behind can be told apart from
+    another session's."""
+    return f"coach-test-{os.environ.get(MARKER, 'nosession')[:8]}-"
+
+
+def _engine_lines(*args: str) -> list[str]:
+    engine = shutil.which("podman") or shutil.which("docker")
+    if engine is None:
+        return []
+    env = dict(os.environ)
+    if engine.endswith("podman"):
+        env.setdefault("CONTAINERS_CONF", str(REPO / "tools/image/containers.conf"))
+    try:
+        out = subprocess.run(
+            [engine, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line for line in out.stdout.splitlines() if line.strip()]
+
+
+def container_leftovers() -> list[str]:
+    """This session's containers and volumes that are still there."""
+    prefix = container_prefix()
+    found = [
+        f"container {name}"
+        for name in _engine_lines("ps", "-a", "--format", "{{.Names}}")
+        if name.startswith(prefix)
+    ]
+    found += [
+        f"volume {name}"
+        for name in _engine_lines("volume", "ls", "--format", "{{.Name}}")
+        if name.startswith(prefix)
+    ]
+    return found
+
+
 def leftovers(before: set[tuple[int, int]], grace: float = GRACE_SECONDS) -> list[Any]:
     """The processes of the checkout that were not there at the start, once those on their
     way out have had GRACE seconds to go."""
@@ -108,6 +153,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     _state["mark"] = os.environ[MARKER] = uuid.uuid4().hex
     _state["before"] = {p.key for p in _ours()}
     _state["report"] = []
+    _state["containers_left"] = []
+    _state["containers"] = os.environ.get("LEFTOVERS_CHECK_CONTAINERS") == "1"
     if hasattr(signal, "SIGTERM"):
         _state["old_handler"] = signal.signal(signal.SIGTERM, _on_sigterm)
 
@@ -120,18 +167,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     left = leftovers(_state["before"])
     _state["report"] = left
-    if left and session.exitstatus == pytest.ExitCode.OK:
+    # Only a session that made containers looks for them (an engine's answer takes a second).
+    if _state.get("containers") or "tests.container.conftest" in sys.modules:
+        _state["containers_left"] = container_leftovers()
+    if (left or _state.get("containers_left")) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     left = _state.get("report") or []
-    if not left:
-        return
-    terminalreporter.section("processes left behind", sep="=", red=True, bold=True)
-    terminalreporter.write_line(
-        f"{len(left)} process(es) of this checkout ({REPO}) started during the session "
-        "still run after it (each fixture must stop what it started):"
-    )
-    for proc in left:
-        terminalreporter.write_line(f"  {proc.describe()}")
+    if left:
+        terminalreporter.section("processes left behind", sep="=", red=True, bold=True)
+        terminalreporter.write_line(
+            f"{len(left)} process(es) of this checkout ({REPO}) started during the session "
+            "still run after it (each fixture must stop what it started):"
+        )
+        for proc in left:
+            terminalreporter.write_line(f"  {proc.describe()}")
+    containers = _state.get("containers_left") or []
+    if containers:
+        terminalreporter.section("containers left behind", sep="=", red=True, bold=True)
+        for what in containers:
+            terminalreporter.write_line(f"  {what}")

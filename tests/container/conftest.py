@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, SECRET
+from tests.leftovers import container_prefix
 
 
 def _load_build() -> ModuleType:
@@ -127,11 +128,12 @@ def image(build_summary: dict[str, Any]) -> str:
 
 
 class Names:
-    """Unique names for containers and volumes, removed at the end."""
+    """Unique names for containers and volumes, removed at the end; they begin with the
+    session's container_prefix(), which the session's leftover check looks for."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.prefix = f"coach-test-{uuid.uuid4().hex[:8]}"
+        self.prefix = f"{container_prefix()}{uuid.uuid4().hex[:8]}"
         self.containers: list[str] = []
         self.volumes: list[str] = []
 

@@ -33,6 +33,7 @@ import yaml
 
 from tests.conftest import REPO, SECRET
 from tests.container.conftest import Engine, http_get, wait_for
+from tests.leftovers import container_prefix
 from tests.routing.conftest import free_port
 from tests.routing.split import side
 
@@ -136,7 +137,7 @@ def stack(
         "PYTHON_IMAGE": build_summary["base_image"],
         "NGINX_IMAGE": nginx_image,
     }
-    project = f"coach-test-{suffix}"
+    project = f"{container_prefix()}{suffix}"  # the leftover check looks for it
     # podman-compose (like docker-compose v1) makes a directory of a bind mount's missing
     # source, in the checkout, and starts anyway: check them first.
     compose_file = yaml.safe_load((REPO / "docker-compose.yml").read_text())

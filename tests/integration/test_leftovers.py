@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,12 +34,17 @@ LISTENER = textwrap.dedent(
 
 
 def _session(
-    tmp_path: Path, body: str, *, timeout: float = 120
+    tmp_path: Path, body: str, *, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run a pytest session on BODY (a test module) with the plugin; its result."""
     (tmp_path / "listener.py").write_text(LISTENER)
     (tmp_path / "test_case.py").write_text(textwrap.dedent(body))
-    env = {**os.environ, "PYTHONPATH": str(REPO), "LEFTOVERS_GRACE_SECONDS": "2"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "LEFTOVERS_GRACE_SECONDS": "2",
+        **(env or {}),
+    }
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.leftovers", "-p", "no:cacheprovider",
          "-q", "test_case.py"],
@@ -295,3 +301,26 @@ def test_a_server_of_another_session_in_the_same_checkout_is_not_this_ones(tmp_p
             session.wait()
     assert session.returncode == 0, out
     assert f"pid {pid}" not in out
+
+
+@pytest.mark.skipif(shutil.which("podman") is None, reason="podman is not installed")
+def test_a_volume_left_by_the_session_fails_it(tmp_path):
+    """A container test that leaves a volume named after the session (as tests/container
+    names them): the session exits 1 and names it."""
+    result = _session(
+        tmp_path,
+        """
+        import subprocess
+        from tests.leftovers import container_prefix
+        def test_leaves_a_volume():
+            name = container_prefix() + "leak"
+            open("volume", "w").write(name)
+            subprocess.run(["podman", "volume", "create", name], check=True,
+                           capture_output=True)
+        """,
+        env={"LEFTOVERS_CHECK_CONTAINERS": "1"},
+    )
+    name = (tmp_path / "volume").read_text()
+    subprocess.run(["podman", "volume", "rm", "-f", name], capture_output=True, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"volume {name}" in result.stdout
