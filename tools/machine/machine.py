@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -45,15 +44,12 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import engines  # noqa: E402
 import procs  # noqa: E402
 
 REPO = HERE.parent.parent
 STATE = (".kafka", ".cdc", ".coach-dev")
 CACHES = (".pytest_cache", ".ruff_cache", ".mypy_cache", ".hypothesis")
-IMAGE_PREFIXES = ("localhost/coach:", "localhost/coach-standin/", "docker.io/library/coach:")
-STANDIN_LABEL = "coach.standin.recipe"
-NAME_PREFIXES = ("coach-test-", "coach-bench-", "coach_")
-VOLUMES = ("coach-data",)  # the README's `podman run` example
 MARKER = "MACHINE_RUN_MARK"
 STOP_SECONDS = 20.0
 
@@ -110,76 +106,6 @@ def _size(path: Path) -> int:
     return total
 
 
-def _engine() -> str | None:
-    """podman, else docker, else None; COACH_MACHINE_ENGINE=none leaves the engines out."""
-    wanted = os.environ.get("COACH_MACHINE_ENGINE")
-    if wanted:
-        return None if wanted == "none" else wanted
-    for name in ("podman", "docker"):
-        if shutil.which(name):
-            return name
-    return None
-
-
-def _engine_json(engine: str, *args: str) -> list[dict[str, Any]]:
-    env = dict(os.environ)
-    if engine == "podman":
-        env.setdefault("CONTAINERS_CONF", str(REPO / "tools/image/containers.conf"))
-    try:
-        out = subprocess.run(
-            [engine, *args, "--format", "json"], capture_output=True, text=True, env=env,
-            timeout=60, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    text = out.stdout.strip()
-    if out.returncode != 0 or not text:
-        return []
-    if not text.startswith("["):  # docker: one object a line
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    data = json.loads(text)
-    return data if isinstance(data, list) else []
-
-
-def images(engine: str) -> list[str]:
-    """The project's images: coach's, the stand-ins, and stand-ins under official names."""
-    found = []
-    for image in _engine_json(engine, "images"):
-        names = image.get("Names") or image.get("RepoTags") or []
-        if not names and image.get("Repository"):  # docker's line format
-            names = [f"{image['Repository']}:{image.get('Tag', 'latest')}"]
-        labels = image.get("Labels") or {}
-        for name in names:
-            if name.startswith(IMAGE_PREFIXES) or name == "coach:dev" or STANDIN_LABEL in labels:
-                found.append(name)
-        if not names and STANDIN_LABEL in labels:  # a build's untagged stage, on a stand-in
-            found.append(str(image.get("Id") or image.get("ID", ""))[:12])
-    return sorted({f for f in found if f})
-
-
-def containers(engine: str) -> list[str]:
-    found = []
-    for c in _engine_json(engine, "ps", "-a"):
-        names = c.get("Names") or []
-        names = [names] if isinstance(names, str) else names
-        labels = c.get("Labels") or {}
-        project = labels.get("io.podman.compose.project") or labels.get(
-            "com.docker.compose.project", ""
-        )
-        if any(n.startswith(NAME_PREFIXES) for n in names) or project.startswith("coach"):
-            found += names[:1]
-    return sorted(found)
-
-
-def volumes(engine: str) -> list[str]:
-    found = []
-    for v in _engine_json(engine, "volume", "ls"):
-        name = v.get("Name", "")
-        if name.startswith(NAME_PREFIXES) or name in VOLUMES:
-            found.append(name)
-    return sorted(found)
-
-
 # -- status and clean-all -----------------------------------------------------------------------
 
 
@@ -193,12 +119,12 @@ def status() -> int:
     print("state:" if paths else "state: none")
     for path in paths:
         print(f"  {path}  ({_size(path) / 1e6:.0f} MB)")
-    engine = _engine()
+    engine = engines.engine()
     if engine:
         for kind, names in (
-            ("images", images(engine)),
-            ("containers", containers(engine)),
-            ("volumes", volumes(engine)),
+            ("images", engines.images(engine)),
+            ("containers", engines.containers(engine)),
+            ("volumes", engines.volumes(engine)),
         ):
             print(f"{engine} {kind}: {', '.join(names) if names else 'none'}")
     return 0
@@ -240,9 +166,13 @@ def _alive(pid: int) -> bool:
 def clean_all(dry_run: bool, yes: bool) -> int:
     running = servers()
     paths = state_paths()
-    engine = _engine()
+    engine = engines.engine()
     found = (
-        {"images": images(engine), "containers": containers(engine), "volumes": volumes(engine)}
+        {
+            "images": engines.images(engine),
+            "containers": engines.containers(engine),
+            "volumes": engines.volumes(engine),
+        }
         if engine
         else {}
     )
@@ -271,13 +201,13 @@ def clean_all(dry_run: bool, yes: bool) -> int:
     _stop([p.pid for p in running])
     assert engine is not None or not found
     for name in found.get("containers", []):
-        _engine_run(engine, "rm", "-f", "-v", "-t", "5", name)
+        engines.run(engine, "rm", "-f", "-v", "-t", "5", name)
     for name in found.get("volumes", []):
-        _engine_run(engine, "volume", "rm", "-f", name)
+        engines.run(engine, "volume", "rm", "-f", name)
     # An image other images are built on goes once they are gone: a few passes.
     images_left = list(found.get("images", []))
     for _ in range(4):
-        images_left = [n for n in images_left if not _engine_run(engine, "rmi", "-f", n)]
+        images_left = [n for n in images_left if not engines.run(engine, "rmi", "-f", n)]
     for name in images_left:
         print(f"  could not remove the image {name}: `{engine} rmi -f {name}` says why")
     for path in paths:
@@ -286,17 +216,6 @@ def clean_all(dry_run: bool, yes: bool) -> int:
             path.unlink()  # .cdc/pg's link, if rmtree left it
     print("removed; `make status` shows what is left")
     return 0
-
-
-def _engine_run(engine: str | None, *args: str) -> bool:
-    """Run ENGINE ARGS quietly; True when it exited 0."""
-    if engine is None:
-        return True
-    env = dict(os.environ)
-    if engine == "podman":
-        env.setdefault("CONTAINERS_CONF", str(REPO / "tools/image/containers.conf"))
-    out = subprocess.run([engine, *args], env=env, capture_output=True, check=False, timeout=300)
-    return out.returncode == 0
 
 
 # -- run ----------------------------------------------------------------------------------------
