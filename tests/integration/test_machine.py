@@ -55,6 +55,16 @@ def test_run_stops_the_daemon_its_command_left_and_keeps_the_exit_code(tmp_path,
     assert f"pid {pid} (listening on: {port})" in result.stdout
 
 
+def test_run_of_a_missing_program_says_so_and_exits_127():
+    result = subprocess.run(
+        [sys.executable, str(MACHINE), "run", "--", "/nonexistent/program"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 127
+    assert "cannot start /nonexistent/program" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_run_leaves_a_server_that_ran_before_it(tmp_path, listener):
     before = tmp_path / "before.pid"
     subprocess.Popen([sys.executable, str(listener), str(before)], start_new_session=True)

@@ -234,7 +234,11 @@ def run(command: list[str]) -> int:
 
     # The command in a process group of its own, to which this process passes a Ctrl-C or a
     # SIGTERM (as a terminal sends Ctrl-C to every process of its foreground group), once.
-    child = subprocess.Popen(command, env=env, process_group=0)
+    try:
+        child = subprocess.Popen(command, env=env, process_group=0)
+    except OSError as exc:
+        print(f"run: cannot start {command[0]}: {exc.strerror}", file=sys.stderr)
+        return 127
 
     def forward(signum: int, frame: object) -> None:
         with contextlib.suppress(ProcessLookupError):
