@@ -26,8 +26,8 @@ $(BIN)/.installed: pyproject.toml uv.lock
 
 install: $(BIN)/.installed ## Create .venv/ from the lock file (only when it changed)
 
-run: install ## Run coach with demo data on http://127.0.0.1:8000 (starts a local broker if none is configured)
-	@HOST=$(HOST) PORT=$(PORT) tools/dev_run.sh
+run: install ## Run coach with demo data on http://127.0.0.1:8000 (a local broker if none runs, stopped with coach)
+	@HOST=$(HOST) PORT=$(PORT) $(RUN_SCOPED) tools/dev_run.sh
 
 # The two outages of the suite (the broker's in tests/faults, Kafka Connect's in tests/cdc) last
 # 30 s here instead of their default minute: twice the 15 s data-age limit the broker test
@@ -86,18 +86,23 @@ format: install ## Format the code with ruff
 schemas: install ## Regenerate events/schemas/ from the event models
 	@$(BIN)/python -m events.schema
 
-bench: install broker ## Run every benchmark at small sizes (a few minutes) and write docs/BENCHMARKS.md
-	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
-	@$(BIN)/python bench/run.py
+# run, bench, bench-full and loadtest run under tools/machine/machine.py run: the servers
+# they start (the broker when none ran, PostgreSQL, Connect, nginx, coach) stop when they
+# end, Ctrl-C and SIGTERM included.
+RUN_SCOPED := $(PYTHON) tools/machine/machine.py run --
 
-bench-full: install broker ## The same at the large sizes (1M users, 500,000 events; about 30 minutes)
+bench: install ## Run every benchmark at small sizes (a few minutes) and write docs/BENCHMARKS.md
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
-	@$(BIN)/python bench/run.py --full
+	@$(RUN_SCOPED) $(BIN)/python bench/run.py
+
+bench-full: install ## The same at the large sizes (1M users, 500,000 events; about 30 minutes)
+	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	@$(RUN_SCOPED) $(BIN)/python bench/run.py --full
 
 loadtest: install ## Load test through nginx: 100 users at 100 % then 50 % coach (p95 < 5 s, errors < 1 %)
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -q && apt-get install -y -q nginx; }
 	@command -v envsubst >/dev/null || { apt-get update -q && apt-get install -y -q gettext-base; }
-	@$(BIN)/python deploy/loadtest/run.py $(LOADTEST_ARGS)
+	@$(RUN_SCOPED) $(BIN)/python deploy/loadtest/run.py $(LOADTEST_ARGS)
 
 broker: ## Start the local Kafka broker on 127.0.0.1:9092 (or find it running)
 	@$(PYTHON) tools/kafka/broker.py start
@@ -119,3 +124,14 @@ cdc: install ## Start PostgreSQL 15 (127.0.0.1:5433, database monolith with the 
 
 cdc-stop: ## Stop Kafka Connect and PostgreSQL (their state stays in .cdc/)
 	@$(PYTHON) tools/cdc/cdc.py stop
+
+# -- what the project runs and keeps on this machine (tools/machine/machine.py) -------------
+.PHONY: status clean-all
+CONFIRM ?=
+DRY_RUN ?=
+
+status: ## What of the project runs here (pid, ports), its state folders, images, containers, volumes
+	@$(PYTHON) tools/machine/machine.py status
+
+clean-all: ## Stop the project's servers and remove all it made here (says what first; CONFIRM=yes to skip the question, DRY_RUN=1 to only list)
+	@$(PYTHON) tools/machine/machine.py clean-all $(if $(DRY_RUN),--dry-run) $(if $(filter yes,$(CONFIRM)),--yes)

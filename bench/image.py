@@ -70,7 +70,7 @@ def forget_everything(engine: str) -> None:
     engine's other images stay)."""
     base = BUILD.dockerfile_base()
     rootfs = f"localhost/coach-standin/debian:{BUILD.SUITE}-{BUILD.rootfs_key()}"
-    for name in (BUILD.TAG, base, rootfs):
+    for name in (BUILD.TAG, base, BUILD.standin_name(base), rootfs):
         engine_run(engine, "rmi", "-f", name, check=False)
     engine_run(engine, "image", "prune", "-f", check=False)
 
@@ -137,7 +137,7 @@ def main() -> int:
     data["size_bytes"] = data["warm"]["size_bytes"]
     data["base_size_bytes"] = int(
         engine_run(
-            engine, "image", "inspect", "--format", "{{.Size}}", data["warm"]["base"]
+            engine, "image", "inspect", "--format", "{{.Size}}", data["warm"]["base_image"]
         ).stdout.strip()
     )
     times = start_to_health(engine, tag, args.rounds)

@@ -14,6 +14,9 @@ import pytest
 
 from config.settings import Settings
 
+# The session leaves no process or port of this checkout behind, and stops on SIGTERM.
+pytest_plugins = ["tests.leftovers"]
+
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-" + "x" * 40
 
@@ -68,10 +71,18 @@ def kafka_bootstrap() -> Iterator[str]:
             yield kafka.get_bootstrap_server()
         return
     broker = _load_local_broker()
+    # A broker that answers already (started by `make broker`, .ci/run or another checkout)
+    # is left running; one this session starts is stopped at its end.
+    started_here = not broker.is_running() and not broker.kafka_answers()
     try:
-        yield broker.start(quiet=True)
+        bootstrap = broker.start(quiet=True)
     except broker.BrokerError as exc:
         pytest.fail(f"no Kafka broker could be started: {exc}")
+    try:
+        yield bootstrap
+    finally:
+        if started_here:
+            broker.stop(quiet=True)
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@ a real Kafka Connect worker with Debezium's connector and outbox router, the rea
 real coach processes.
 
 PostgreSQL and the jars come from tools/cdc/cdc.py (the cluster in .cdc/pg, shared by the
-tests; each test has a database, a replication slot, a connector and topics of its own). One
-Connect worker is shared by the tests that only need the relay to run; the tests that kill
-or stop Connect start a worker of their own. Without PostgreSQL or Connect the tests fail
+tests, and stopped at the session's end when the session started it; each test has a
+database, a replication slot, a connector and topics of its own). One Connect worker is
+shared by the tests that only need the relay to run; the tests that kill or stop Connect
+start a worker of their own. Without PostgreSQL or Connect the tests fail
 under CI=true and are skipped elsewhere (with the command that installs them).
 """
 
@@ -52,12 +53,18 @@ def _unavailable(why: str) -> None:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[int]:
-    """The local PostgreSQL cluster (started if it is not running); its port."""
+    """The local PostgreSQL cluster (started if it is not running); its port. A cluster that
+    ran before the session (`make cdc`, .ci/run) is left running; one it starts is stopped."""
+    started_here = not cdc.postgres_running(CDC_HOME)
     try:
         cdc.start_postgres(CDC_HOME, quiet=True)
     except Exception as exc:
         _unavailable(f"no PostgreSQL for the CDC tests: {exc}")
-    yield cdc.PG_PORT
+    try:
+        yield cdc.PG_PORT
+    finally:
+        if started_here:
+            cdc.stop_postgres(CDC_HOME, quiet=True)
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, SECRET
+from tests.leftovers import container_prefix
 
 
 def _load_build() -> ModuleType:
@@ -102,8 +103,10 @@ def engine() -> Engine:
 
 
 @pytest.fixture(scope="session")
-def image(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """localhost/coach:dev, built now by tools/image/build.py (as `make image` does)."""
+def build_summary(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """tools/image/build.py --json's summary of building localhost/coach:dev now (as `make
+    image` does): the tag, and the base image it was built on (a stand-in's own name when
+    no registry answers)."""
     log = tmp_path_factory.mktemp("image") / "build.log"
     started = time.monotonic()
     with open(log, "w") as out:
@@ -113,17 +116,24 @@ def image(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> str:
         )  # fmt: skip
     if result.returncode != 0:
         pytest.fail(f"the image did not build:\n{log.read_text()[-5000:]}")
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     print(f"\nimage built in {time.monotonic() - started:.1f} s: {summary}")
-    return str(summary["tag"])
+    return summary
+
+
+@pytest.fixture(scope="session")
+def image(build_summary: dict[str, Any]) -> str:
+    """localhost/coach:dev, built by tools/image/build.py."""
+    return str(build_summary["tag"])
 
 
 class Names:
-    """Unique names for containers and volumes, removed at the end."""
+    """Unique names for containers and volumes, removed at the end; they begin with the
+    session's container_prefix(), which the session's leftover check looks for."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.prefix = f"coach-test-{uuid.uuid4().hex[:8]}"
+        self.prefix = f"{container_prefix()}{uuid.uuid4().hex[:8]}"
         self.containers: list[str] = []
         self.volumes: list[str] = []
 

@@ -2,7 +2,9 @@
 
 No container registry answers here: coach's image is `make image`'s, the legacy stand-in
 runs on the python:3.11-slim stand-in that build makes, and nginx on a stand-in made from
-Debian's nginx (tools/image/standins/nginx/: the official image's template step). There is
+Debian's nginx (tools/image/standins/nginx/: the official image's template step), both
+under names of their own (localhost/coach-standin/...) given to the file as PYTHON_IMAGE
+and NGINX_IMAGE. There is
 no apache/kafka image: compose.override.yml beside this file leaves the kafka service out and
 points the services that talk to Kafka at the test's broker (host network, topics of their
 own); every other setting, volume and ${...} variable is docker-compose.yml's. So a broken
@@ -23,6 +25,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -30,6 +33,7 @@ import yaml
 
 from tests.conftest import REPO, SECRET
 from tests.container.conftest import Engine, http_get, wait_for
+from tests.leftovers import container_prefix
 from tests.routing.conftest import free_port
 from tests.routing.split import side
 
@@ -100,15 +104,21 @@ def _sub_on(wanted: str, percent: int, *, unless_at: int | None = None) -> str:
 
 @pytest.fixture(scope="module")
 def stack(
-    engine: Engine, image: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+    engine: Engine,
+    build_summary: dict[str, Any],
+    kafka_bootstrap: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    """docker-compose.yml up, with compose.override.yml's swaps and nothing else."""
+    """docker-compose.yml up, with compose.override.yml's swaps and the base images' names
+    (PYTHON_IMAGE, NGINX_IMAGE: the stand-ins' own names when no registry answers)."""
     command = _podman_compose(engine)
     build = subprocess.run(
-        [sys.executable, str(REPO / "tools/image/build.py"), "--engine", engine.name, "--nginx"],
+        [sys.executable, str(REPO / "tools/image/build.py"), "--engine", engine.name, "--nginx",
+         "--json"],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr
+    nginx_image = json.loads(build.stdout.strip().splitlines()[-1])["image"]
     port = free_port()
     # podman-compose does not substitute variables in an !override value: the port is
     # written into a copy of the override.
@@ -124,8 +134,10 @@ def stack(
         "TEST_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "TEST_TOPIC_EXERCISES": f"test.{suffix}.exercises",
         "TEST_TOPIC_WORKOUTS": f"test.{suffix}.workouts",
+        "PYTHON_IMAGE": build_summary["base_image"],
+        "NGINX_IMAGE": nginx_image,
     }
-    project = f"coach-test-{suffix}"
+    project = f"{container_prefix()}{suffix}"  # the leftover check looks for it
     # podman-compose (like docker-compose v1) makes a directory of a bind mount's missing
     # source, in the checkout, and starts anyway: check them first.
     compose_file = yaml.safe_load((REPO / "docker-compose.yml").read_text())

@@ -202,7 +202,11 @@ class Nginx:
             stdout=self._stdout,
             stderr=subprocess.STDOUT,
         )
-        self._wait_until_listening()
+        try:
+            self._wait_until_listening()
+        except BaseException:  # it never listened (or the run was interrupted): not left behind
+            self.stop()
+            raise
 
     @property
     def conf(self) -> Path:
@@ -271,11 +275,13 @@ def start_nginx(nginx_bin: str) -> Iterator[Callable[..., Nginx]]:
         started.append(server)
         return server
 
-    yield start
-    for server in started:
-        server.stop()
-    for root in roots:
-        shutil.rmtree(root, ignore_errors=True)
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+        for root in roots:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 # -- the client -----------------------------------------------------------------------------

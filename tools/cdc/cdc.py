@@ -126,11 +126,15 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 def _pg_root(home: Path) -> Path:
-    """``<home>/pg``, unless the `postgres` user cannot reach it (a clone under /root, say):
-    then a folder of that user's own, named after `home`."""
+    """``<home>/pg``, unless the `postgres` user cannot reach it (a clone under /root, whose
+    0700 mode is never loosened): then a folder of that user's own, named after `home`, to
+    which ``<home>/pg`` is a symbolic link, so that the checkout still names (and
+    `make clean-all` still finds) every byte of the cluster."""
     root = home / "pg"
     if os.geteuid() != 0:
         return root
+    if root.is_symlink():
+        return root.resolve()
     home.mkdir(parents=True, exist_ok=True)
     reachable = subprocess.run(
         ["runuser", "-u", "postgres", "--", "test", "-x", str(home)],
@@ -172,6 +176,8 @@ def start_postgres(
         run.mkdir(parents=True, exist_ok=True)
         if data.parent != h / "pg":
             _log(f"the postgres user cannot reach {h}: the cluster lives in {data.parent}", quiet)
+            if not (h / "pg").is_symlink():
+                (h / "pg").symlink_to(data.parent, target_is_directory=True)
         if os.geteuid() == 0:
             shutil.chown(data.parent, "postgres", "postgres")
             shutil.chown(run, "postgres", "postgres")
@@ -293,13 +299,15 @@ def _fetch(pom: Path, out: Path, log: Path, extra: Sequence[str], quiet: bool) -
 def ensure_jars(home: str | os.PathLike[str] | None = None, quiet: bool = False) -> Path:
     """The worker's classpath in ``<home>/lib`` and the connector in ``<home>/plugins``."""
     h = _home(home)
+    # Maven's downloads stay in <home>/m2 (not ~/.m2): make clean-all removes them.
+    m2 = f"-Dmaven.repo.local={h / 'm2'}"
     with _locked(h / ".lib.lock"):
-        _fetch(CONNECT_POM, h / "lib", h / "logs" / "mvn-lib.log", [], quiet)
+        _fetch(CONNECT_POM, h / "lib", h / "logs" / "mvn-lib.log", [m2], quiet)
         _fetch(
             DEBEZIUM_POM,
             h / "plugins" / "debezium-postgres",
             h / "logs" / "mvn-plugin.log",
-            [f"-DexcludeGroupIds={PLUGIN_EXCLUDED_GROUPS}"],
+            [f"-DexcludeGroupIds={PLUGIN_EXCLUDED_GROUPS}", m2],
             quiet,
         )
     return h

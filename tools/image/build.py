@@ -13,14 +13,18 @@ is set already (see that file for why).
 The base image (the Dockerfile's `ARG PYTHON_IMAGE` default, python:3.11-slim): used as is
 when the engine has it; else pulled; when no registry can be reached, a local stand-in is
 made from Debian's packages instead (debootstrap of bookworm from the mirror apt uses here,
-then python3 from Debian: tools/image/standins/python/) and tagged with the base's full
-name, so that the unchanged Dockerfile builds on it. A stand-in carries its recipe's hash
-as a label: it is made once, and made again only when its recipe (the files of its
-directory, the host's extra CA certificates, the debootstrap step) changes. The engine's
-layer cache does the rest: a rebuild with no change takes seconds.
+then python3 from Debian: tools/image/standins/python/) under a name of its own,
+localhost/coach-standin/python:3.11-slim (never the official name: on a machine that later
+reaches a registry, a build must not silently take the stand-in for the real base), and
+the unchanged Dockerfile is built on it through its build argument PYTHON_IMAGE. A
+stand-in carries its recipe's hash as a label: it is made once, and made again only when
+its recipe (the files of its directory, the host's extra CA certificates, the debootstrap
+step) changes. A stand-in that an older build tagged with the official name is untagged.
+The engine's layer cache does the rest: a rebuild with no change takes seconds.
 
 `--nginx` does the same for docker-compose.yml's nginx image (tools/image/standins/nginx/:
-Debian's nginx with the official image's template step), for the compose test.
+Debian's nginx with the official image's template step, localhost/coach-standin/nginx:1.28),
+for the compose test; `--json` then prints the name to give the compose file (NGINX_IMAGE).
 
 Standard library only: it runs before any virtualenv exists.
 """
@@ -47,6 +51,7 @@ TAG = "localhost/coach:dev"
 SUITE = "bookworm"  # Debian's python3 is 3.11 there, as in python:3.11-slim
 DEBOOTSTRAP = ["debootstrap", "--variant=minbase", SUITE]
 STANDIN_LABEL = "coach.standin.recipe"
+STANDIN_PREFIX = "localhost/coach-standin/"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
 
@@ -127,7 +132,20 @@ def compose_image(service: str, compose: Path = REPO / "docker-compose.yml") -> 
     match = block and re.search(r"^    image:\s*(\S+)", block.group(1), re.M)
     if not match:
         raise BuildError(f"no image for the service {service} in {compose.name}")
-    return full_name(match.group(1))
+    return full_name(variable_default(match.group(1)))
+
+
+def variable_default(value: str) -> str:
+    """A compose value `${NAME:-default}` read as its default; any other value as is."""
+    match = re.fullmatch(r"\$\{\w+:?-([^}]*)\}", value)
+    return match.group(1) if match else value
+
+
+def standin_name(base: str) -> str:
+    """The stand-in's own name for the official image BASE, in localhost/coach-standin/:
+    docker.io/library/python:3.11-slim -> localhost/coach-standin/python:3.11-slim."""
+    path = full_name(base).split("/", 1)[1]
+    return STANDIN_PREFIX + path.removeprefix("library/")
 
 
 def dockerfile_base(dockerfile: Path = REPO / "Dockerfile") -> str:
@@ -242,35 +260,49 @@ def make_standin(engine: str, name: str, recipe: Path, key: str) -> None:
         run(engine, *args, str(context))
 
 
-def ensure_base(engine: str, base: str, stand_in: str = "auto", recipe: str = "python") -> str:
-    """Make sure the engine has the image BASE: as it is, pulled, or else a stand-in made
-    from tools/image/standins/RECIPE/. Returns how: "present", "pulled", "stand-in (cached)"
-    or "stand-in (made)"."""
+def ensure_base(
+    engine: str, base: str, stand_in: str = "auto", recipe: str = "python"
+) -> tuple[str, str]:
+    """Make sure the engine has the image BASE, or else a stand-in for it made from
+    tools/image/standins/RECIPE/ under standin_name(BASE). Returns the name to build on and
+    how it came: "present", "pulled", "stand-in (cached)" or "stand-in (made)"."""
     directory = STANDINS / recipe
     key = standin_key(directory)
     labels = image_labels(engine, base)
-    if labels is not None:
-        recipe = labels.get(STANDIN_LABEL)
-        if recipe is None and stand_in != "always":
-            return "present"
-        if recipe == key:
-            return "stand-in (cached)"
-        if recipe is not None:
-            log(f"the stand-in {base} was made from another recipe: making it again")
+    if labels is not None and STANDIN_LABEL in labels:
+        # An older build's stand-in under the official name: that name is the registry's.
+        # It keeps its layers under the stand-in's own name (if that name is free).
+        log(f"renaming {base}: it is a stand-in made by an older build, not the real image")
+        if image_labels(engine, standin_name(base)) is None:
+            run(engine, "tag", base, standin_name(base))
+        run(engine, "rmi", base, check=False, capture_output=True)
+        labels = None
+    if labels is not None and stand_in != "always":
+        return base, "present"
+    standin = standin_name(base)
     if stand_in != "always" and registry_answers(engine, base):
-        return "pulled"
+        return base, "pulled"
     if stand_in == "never":
         raise BuildError(f"cannot pull {base} and --stand-in never")
-    log(f"no registry: a stand-in for {base} from Debian's packages")
-    make_standin(engine, base, directory, key)
-    return "stand-in (made)"
+    made = image_labels(engine, standin)
+    if made is not None and made.get(STANDIN_LABEL) == key:
+        return standin, "stand-in (cached)"
+    if made is not None:
+        log(f"the stand-in {standin} was made from another recipe: making it again")
+    log(f"no registry: a stand-in for {base} from Debian's packages, named {standin}")
+    make_standin(engine, standin, directory, key)
+    return standin, "stand-in (made)"
 
 
 # -- the image ----------------------------------------------------------------------------------
 
 
-def build(engine: str, tag: str = TAG) -> None:
+def build(engine: str, tag: str = TAG, base: str | None = None) -> None:
+    """Build the Dockerfile as TAG on BASE (its PYTHON_IMAGE; the Dockerfile's default when
+    None)."""
     args = ["build", "-t", tag, "-f", str(REPO / "Dockerfile")]
+    if base is not None:
+        args += ["--build-arg", f"PYTHON_IMAGE={base}"]
     if engine == "podman":
         # docker format keeps HEALTHCHECK; the base is local (pulled or the stand-in).
         args += ["--format", "docker", "--pull=never"]
@@ -301,18 +333,18 @@ def main(argv: list[str] | None = None) -> int:
         log(f"engine: {engine}")
         if args.nginx:
             nginx = compose_image("nginx")
-            how = ensure_base(engine, nginx, args.stand_in, recipe="nginx")
-            log(f"{nginx}: {how}")
+            name, how = ensure_base(engine, nginx, args.stand_in, recipe="nginx")
+            log(f"{nginx}: {how} ({name})")
             if args.json:
-                print(json.dumps({"engine": engine, "image": nginx, "how": how}))
+                print(json.dumps({"engine": engine, "image": name, "how": how}))
             return 0
         base = dockerfile_base()
         started = time.monotonic()
-        how = ensure_base(engine, base, args.stand_in)
+        name, how = ensure_base(engine, base, args.stand_in)
         base_seconds = time.monotonic() - started
-        log(f"base {base}: {how} ({base_seconds:.1f} s)")
+        log(f"base {base}: {how} ({name}, {base_seconds:.1f} s)")
         started = time.monotonic()
-        build(engine, args.tag)
+        build(engine, args.tag, name)
         build_seconds = time.monotonic() - started
         size = image_size(engine, args.tag)
     except BuildError as exc:
@@ -324,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             "engine": engine,
             "tag": args.tag,
             "base": base,
+            "base_image": name,
             "base_how": how,
             "base_seconds": round(base_seconds, 2),
             "build_seconds": round(build_seconds, 2),

@@ -9,7 +9,8 @@ CLI::
     python3 tools/kafka/broker.py start|stop|status|restart \
         [--port 9092] [--controller-port PORT+1] [--home DIR] [--kafka-version X.Y.Z]
 
-``--home`` defaults to ``<repo root>/.kafka`` and holds ``lib/`` (jars), ``data/`` (log dirs
+``--home`` defaults to ``<repo root>/.kafka`` and holds ``lib/`` (jars), ``m2/`` (Maven's
+downloads, instead of ~/.m2), ``data/`` (log dirs
 and KRaft metadata), ``logs/`` (``server.log``, ``server.out``, ``mvn.log``, ``format.log``),
 ``server.properties``, ``cluster.id``, ``broker.pid`` and ``broker.json``.
 
@@ -274,6 +275,8 @@ def ensure_jars(
             "-DincludeScope=runtime",
             f"-DoutputDirectory={tmp}",
             f"-Dkafka.version={version}",
+            # Maven's downloads stay in the home too (not ~/.m2): make clean-all removes them.
+            f"-Dmaven.repo.local={h / 'm2'}",
         ]  # fmt: skip
         _log(f"fetching Kafka {version} jars with Maven into {lib} ...", quiet)
         t0 = time.monotonic()
