@@ -246,7 +246,11 @@ def encode_event(
         "id": event_id or str(uuid.uuid4()),
         "source": source,
         "type": type_,
-        "time": (time or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
+        # to the microsecond always: an erasure's time is compared at its precision
+        "time": (time or datetime.now(UTC))
+        .astimezone(UTC)
+        .isoformat(timespec="microseconds")
+        .replace("+00:00", "Z"),
         "datacontenttype": "application/json",
         "data": data,
     }
