@@ -19,7 +19,7 @@ import secrets
 import sqlite3
 from collections.abc import Collection
 
-from events.personal import users_named
+from store import dead_letter_users as letter_users
 
 
 def erase_user(conn: sqlite3.Connection, *, user_id: str, erased_at_us: int, now_us: int) -> bool:
@@ -73,26 +73,25 @@ def erase_user(conn: sqlite3.Connection, *, user_id: str, erased_at_us: int, now
 
 
 def redact_dead_letters(conn: sqlite3.Connection, *, users: Collection[str], now_us: int) -> int:
-    """Drop the key and value of every dead letter that names one of `users` (events/
-    personal.py `users_named`), and their ids from its reason; keep its place, reason and
-    times. Returns how many were redacted."""
+    """Drop the key, value and headers of every dead letter that names one of `users`
+    (found by store/dead_letter_users.py, whenever the letter was stored), and their ids
+    from its reason; keep its place, reason and times. Returns how many were redacted."""
     found = []
-    for user in users:
-        raw = user.encode()
-        for letter_id, key, value, error in conn.execute(
-            """SELECT id, key, value, error FROM dead_letters
-               WHERE redacted_at_us IS NULL AND (key = ? OR instr(value, ?) > 0)""",
-            (raw, raw),
-        ):
-            named = users_named(key, value)
-            if not named.isdisjoint(users):
-                found.append((scrubbed(error, named & set(users)), now_us, letter_id))
+    wanted = set(users)
+    for letter_id in letter_users.letters_naming(conn, wanted):
+        row = conn.execute(
+            "SELECT error FROM dead_letters WHERE id = ? AND redacted_at_us IS NULL",
+            (letter_id,),
+        ).fetchone()
+        if row is not None:
+            found.append((scrubbed(row[0], wanted), now_us, letter_id))
     conn.executemany(
         """UPDATE dead_letters
            SET key = NULL, value = NULL, headers = NULL, error = ?, redacted_at_us = ?
            WHERE id = ?""",
         found,
     )
+    letter_users.forget(conn, [letter_id for *_, letter_id in found])
     return len(found)
 
 

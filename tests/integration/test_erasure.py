@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from config.settings import Settings
@@ -121,7 +122,12 @@ def test_an_erased_user_leaves_no_row_and_their_dead_letters_are_redacted(conn):
     )
     with transaction(conn):
         fold.fold_and_prune(conn, before_us=NOW_US - 50 * 3_600_000_000)
-    assert set(rows_naming(conn, user)) == {"workouts", "performances", "dead_letters"}
+    assert set(rows_naming(conn, user)) == {
+        "workouts",
+        "performances",
+        "dead_letters",
+        "dead_letter_users",
+    }
     before_letters = {(d.topic, d.offset): d for d in dead_letters.oldest(conn)}
 
     apply(conn, [Record(WO, 0, 103, user.encode(), value_of(user_erased(user, at=NOW)), ms(NOW))])
@@ -557,3 +563,68 @@ def test_an_erasure_dead_lettered_by_an_older_coach_applies_on_retry(conn):
         )
     assert retry(conn, roles=ROLES).applied == 1
     assert rows_naming(conn, "u-6") == {}
+
+
+def _letter(conn: sqlite3.Connection, offset: int, key: bytes | None, value: bytes, **kw) -> None:  # type: ignore[no-untyped-def]
+    with transaction(conn):
+        dead_letters.add_dead_letter(
+            conn,
+            topic=EX,
+            partition=0,
+            offset=offset,
+            key=key,
+            value=value,
+            error="fitness.workout.completed does not belong on the exercises topic",
+            failed_at_us=NOW_US,
+            timestamp_ms=ms(NOW),
+            **kw,
+        )
+
+
+def test_dead_letters_stored_before_the_erasure_are_redacted_however_they_name_the_user(conn):
+    """An id JSON-escaped in the value, in data_base64, in the subject or in a ce_subject
+    header: found as events/personal.py finds it, not by searching the raw bytes."""
+    import base64
+
+    user = "jörg"
+    escaped = b'{"specversion":"1.0","type":"x","data":{"user_id":"j\\u00f6rg"}}'
+    assert user.encode() not in escaped
+    in_base64 = orjson.dumps(
+        {"type": "x", "data_base64": base64.b64encode(orjson.dumps({"user_id": user})).decode()}
+    )
+    _letter(conn, 0, b"1", escaped)
+    _letter(conn, 1, b"2", in_base64)
+    _letter(conn, 2, b"3", b'{"type": "x", "subject": "j\\u00f6rg"}')
+    _letter(conn, 3, b"4", b"{broken", headers=[("ce_subject", user.encode())])
+    _letter(conn, 4, b"5", b'{"data": {"user_id": "someone-else"}}')
+    apply(conn, [Topic(WO).record(user_erased(user, at=NOW), at=NOW)])
+    redacted = {d.offset for d in dead_letters.oldest(conn) if d.redacted_at_us is not None}
+    assert redacted == {0, 1, 2, 3}
+    assert rows_naming(conn, user) == {}
+    assert rows_naming(conn, "j\\u00f6rg") == {}
+
+
+def test_dead_letters_stored_by_a_coach_before_the_index_are_found_after_its_migration(
+    tmp_path,
+):
+    """A file at schema 6 holds a letter naming the user in an escaped form; opened by this
+    coach (migrated), an erasure redacts it."""
+    from store.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    for step in MIGRATIONS[:6]:
+        step(old)
+    old.execute("PRAGMA user_version = 6")
+    old.execute(
+        """INSERT INTO dead_letters (topic, partition, "offset", key, value, error,
+                                      failed_at_us, timestamp_ms)
+           VALUES (?, 0, 0, ?, ?, 'broken', ?, ?)""",
+        (EX, b"1", b'{"data":{"user_id":"j\\u00f6rg"}}', NOW_US, ms(NOW)),
+    )
+    old.close()
+    c = connect(path)
+    apply(c, [Topic(WO).record(user_erased("jörg", at=NOW), at=NOW)])
+    [letter] = dead_letters.oldest(c)
+    assert (letter.key, letter.value, letter.redacted_at_us) == (None, None, NOW_US)
+    c.close()
