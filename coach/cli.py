@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from coach import tools
+from coach.erasure_cmd import erasure
 from coach.tools import load_or_exit
 from config.settings import ConfigError, Settings
 from rollout.cli import rollout
@@ -195,6 +196,7 @@ for _command in (
     tools.snapshot,
     tools.stats,
     tools.dead_letters,
+    erasure,
     tools.token,
     rollout,
 ):

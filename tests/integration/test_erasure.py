@@ -628,3 +628,41 @@ def test_dead_letters_stored_by_a_coach_before_the_index_are_found_after_its_mig
     [letter] = dead_letters.oldest(c)
     assert (letter.key, letter.value, letter.redacted_at_us) == (None, None, NOW_US)
     c.close()
+
+
+def test_coach_erasure_status_shows_what_is_held_of_a_user(settings, db_path):
+    """Before the erasure: not erased, exit 1; after it: erased, nothing before it held,
+    a new account's later workout counted apart, no dead letter naming them; exit 0."""
+    import json
+
+    from click.testing import CliRunner
+
+    from coach.cli import main
+    from tests.conftest import env_of
+
+    def status(user: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+        out = CliRunner().invoke(main, ["erasure", "status", user], env=env_of(settings))
+        return out.exit_code, json.loads(out.output.strip().splitlines()[-1])
+
+    c = connect(db_path)
+    wo = Topic(WO)
+    apply(c, [wo.record(completed("w1", "u-8", NOW - 3 * HOUR, [(1, 5.0, 5)]), at=NOW)])
+    _letter(c, 0, b"u-8", b"{broken")
+    code, before = status("u-8")
+    assert code == 1
+    assert before["erased"] is False and before["rows_after_erasure"] == 1
+    assert before["dead_letters_naming"] == 1
+    apply(c, [wo.record(user_erased("u-8", at=NOW - 2 * HOUR), at=NOW)])
+    apply(c, [wo.record(completed("w2", "u-8", NOW - HOUR, [(1, 5.0, 5)]), at=NOW)])
+    c.close()
+    code, after = status("u-8")
+    assert code == 0, after
+    assert after == {
+        "user_id": "u-8",
+        "erased": True,
+        "erased_at": (NOW - 2 * HOUR).isoformat(),
+        "rows_at_or_before_erasure": 0,
+        "rows_after_erasure": 1,
+        "dead_letters_naming": 0,
+        "ok": True,
+    }
