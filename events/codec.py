@@ -201,8 +201,18 @@ def _decode_binary(
         raise DecodeError(f"invalid {type_} event: {exc} (in binary-mode data)") from None
     except msgspec.DecodeError as exc:
         raise DecodeError(f"binary-mode data is not JSON: {exc}") from None
-    time = attribute(attributes, "ce_time", required=False) if type_ == USER_ERASED else None
-    return _checked(type_, role, key_text, data, event_id, time)
+    return _checked(type_, role, key_text, data, event_id, _erasure_time(type_, attributes))
+
+
+def _erasure_time(type_: str, attributes: dict[str, bytes | None]) -> str | None:
+    """An erasure's `ce_time`; None when it has none or it is not text (an erasure is never
+    a dead letter for its time: the record's timestamp stands in)."""
+    if type_ != USER_ERASED:
+        return None
+    try:
+        return attribute(attributes, "ce_time", required=False)
+    except DecodeError:
+        return None
 
 
 def _not_of_this_topic(role: Role, value: bytes, exc: msgspec.DecodeError) -> Decoded:

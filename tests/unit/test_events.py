@@ -142,6 +142,20 @@ def test_an_erasure_keyed_by_anything_but_its_user_is_applied_and_flagged(role, 
     )
 
 
+@pytest.mark.parametrize("ce_time", [b"\xff\xfe", b"yesterday", b"2026-12-01T10:00:00"])
+def test_a_binary_erasure_with_a_broken_time_is_applied_with_the_records_time(ce_time):
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"e-1"),
+        ("ce_source", b"/x"),
+        ("ce_type", b"fitness.user.erased"),
+        ("ce_time", ce_time),
+        ("content-type", b"application/json"),
+    ]
+    decoded = decode_record("erasures", b"u", b'{"user_id": "u"}', headers)
+    assert (decoded.type, decoded.erased_at_us) == ("fitness.user.erased", None)
+
+
 def test_an_erasure_carries_the_last_instant_its_own_time_can_mean():
     event = user_erased("u")
     event["time"] = "2026-12-01T10:00:00.123Z"
