@@ -66,3 +66,42 @@ def test_a_user_erased_after_the_backfills_snapshot_gets_no_workout_after_the_er
     assert after == [], rows
     assert ("workout", "fitness.workout.completed", "u-stays") in rows
     assert result.workouts == 1
+
+
+def _read_all(settings: Any, topic: str, want: int) -> list[tuple[bytes | None, bytes | None]]:
+    """(key, value) of the first `want` records of `topic` (waits up to 90 s for them)."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+
+    async def read() -> list[tuple[bytes | None, bytes | None]]:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        got: list[tuple[bytes | None, bytes | None]] = []
+        try:
+            async with asyncio.timeout(90):
+                while len(got) < want:
+                    for records in (await consumer.getmany(timeout_ms=500)).values():
+                        got += [(r.key, r.value) for r in records]
+        finally:
+            await consumer.stop()
+        return got
+
+    return asyncio.run(read())
+
+
+def test_an_erasure_reaches_the_erasures_topic_through_the_real_outbox(relay: Monolith):
+    """The stand-in monolith erases a user; Debezium's outbox router publishes the erasure
+    to the erasures topic (aggregatetype `erasure`) and to the workouts topic, keyed by the
+    user id, with the same `time`."""
+    with relay.sessions() as session:
+        models.erase_user(session, "u-77")
+        session.commit()
+    [(key, value)] = _read_all(relay.settings, relay.settings.topic_erasures, 1)
+    [(wkey, wvalue)] = _read_all(relay.settings, relay.settings.topic_workouts, 1)
+    event, copy = orjson.loads(value or b"{}"), orjson.loads(wvalue or b"{}")
+    assert (key, wkey) == (b"u-77", b"u-77")
+    assert event["type"] == copy["type"] == "fitness.user.erased"
+    assert event["data"] == {"user_id": "u-77"} and event["time"] == copy["time"]

@@ -137,3 +137,48 @@ def test_after_retention_and_compaction_a_replay_keeps_erased_users_erased(
     for user in ("u-a", "u-b"):
         status = json.loads(coach(on_rebuilt, "erasure", "status", user).stdout)
         assert status["ok"] and status["rows_at_or_before_erasure"] == 0, status
+
+
+def test_a_new_projection_reads_the_erasures_before_any_workout(
+    kafka_settings: Settings, tmp_path: Path
+):
+    """`coach consume` on a new file: the workouts of a user erased in the erasures topic
+    are never stored, not even for a batch (a trigger on the real file records every row
+    stored into `workouts`)."""
+    from store.db import connect
+    from tests.e2e.helpers import Service, stats, wait_for
+
+    settings = kafka_settings.model_copy(update={"batch_max_records": 50})
+    coach(settings, "topics", "create")
+    wo, er = settings.topic_workouts, settings.topic_erasures
+    erased_at = NOW - timedelta(hours=1)
+    produce_raw(
+        settings,
+        [
+            (wo, b"u-e", value_of(completed(f"w{i}", "u-e", erased_at, [(1, 5.0, 5)])))
+            for i in range(300)
+        ]
+        + [(wo, b"u-k", value_of(completed("k", "u-k", erased_at, [(1, 5.0, 5)])))]
+        # other users' erasures first: the one of u-e comes late in its partition
+        + [(er, f"f{i}".encode(), value_of(user_erased(f"f{i}", at=erased_at))) for i in range(300)]
+        + [(er, b"u-e", value_of(user_erased("u-e", at=erased_at)))],
+    )
+    conn = connect(settings.db_path)
+    conn.executescript(
+        """CREATE TABLE stored (user_id TEXT);
+           CREATE TRIGGER stored_rows AFTER INSERT ON workouts
+           BEGIN INSERT INTO stored VALUES (NEW.user_id); END;"""
+    )
+    conn.close()
+    consumer = Service(settings, tmp_path / "consume.log", "consume")
+    try:
+        wait_for(
+            "every record read",
+            lambda: sum(stats(settings)["offsets"].values()) == 602,
+            120,
+            consumer,
+        )
+    finally:
+        consumer.stop()
+    assert _rows(settings.db_path, "SELECT user_id FROM stored") == [("u-k",)]
+    assert "reading 301 erasure records before the other topics" in consumer.log()
