@@ -238,7 +238,7 @@ def state(conn: Any) -> dict[str, Any]:
 
 
 @settings(
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
