@@ -168,6 +168,7 @@ class ProjectionCollector(Collector):
             snapshot = status.snapshot(state.conn)
             dead_letters = status.dead_letter_count(state.conn)
             unknown = status.unknown_events(state.conn)
+            mismatched = status.erasure_key_mismatches(state.conn)
             catalog = state.catalog.current(state.conn)
         except sqlite3.Error:
             readable.add_metric([], 0)
@@ -222,6 +223,11 @@ class ProjectionCollector(Collector):
         )
         yield CounterMetricFamily(
             "coach_unknown_events", "Events of an unknown type, skipped.", value=unknown
+        )
+        yield CounterMetricFamily(
+            "coach_erasure_key_mismatches",
+            "Erasures whose record key was not their user id (applied all the same).",
+            value=mismatched,
         )
         yield GaugeMetricFamily(
             "coach_catalog_exercises", "Exercises in the catalog.", value=len(catalog.ids)

@@ -54,6 +54,7 @@ def bench_settings(db_path: Path, *, partitions: int = 3) -> Settings:
         kafka_bootstrap_servers=bootstrap(),
         topic_exercises=f"bench.{suffix}.exercises",
         topic_workouts=f"bench.{suffix}.workouts",
+        topic_erasures=f"bench.{suffix}.erasures",
         topic_partitions=partitions,
         db_path=db_path,
         poll_timeout_ms=100,
@@ -223,6 +224,8 @@ async def delete_topics(settings: Settings) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        await admin.delete_topics([settings.topic_exercises, settings.topic_workouts])
+        await admin.delete_topics(
+            [settings.topic_exercises, settings.topic_workouts, settings.topic_erasures]
+        )
     finally:
         await admin.close()

@@ -13,7 +13,7 @@ import click
 
 from coach import rebuild, tools
 from coach.dead_letter_commands import dead_letters
-from coach.erasure_commands import erasure
+from coach.erasure_cmd import erasure
 from coach.tools import load_or_exit
 from config.settings import ConfigError, Settings
 from rollout.cli import rollout

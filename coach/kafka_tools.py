@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError, NoError, TopicAlreadyExistsError, for_co
 from config.kafka import client_options
 from config.settings import Settings
 from events.codec import ROLE_OF_TYPE, DecodeError, record_key
+from events.models import USER_ERASED
 
 
 class PublishError(ValueError):
@@ -21,7 +22,9 @@ class PublishError(ValueError):
 
 def topic_specs(settings: Settings, *, replication_factor: int) -> list[NewTopic]:
     """The catalog topic is compacted (latest state per exercise, tombstones delete); the
-    workouts topic keeps the broker's time-based retention."""
+    workouts topic keeps the broker's time-based retention; the erasures topic is compacted
+    and never gets a tombstone, so the last erasure of every user erased outlives every
+    record of theirs (docs/PRIVACY.md)."""
     return [
         NewTopic(
             settings.topic_exercises,
@@ -35,11 +38,17 @@ def topic_specs(settings: Settings, *, replication_factor: int) -> list[NewTopic
             replication_factor=replication_factor,
             topic_configs={"cleanup.policy": "delete"},
         ),
+        NewTopic(
+            settings.topic_erasures,
+            num_partitions=settings.topic_partitions,
+            replication_factor=replication_factor,
+            topic_configs={"cleanup.policy": "compact"},
+        ),
     ]
 
 
 async def create_topics(settings: Settings, *, replication_factor: int = 1) -> list[str]:
-    """Create both topics; return the ones that were created (existing ones are kept)."""
+    """Create the three topics; return the ones that were created (existing ones are kept)."""
     admin = AIOKafkaAdminClient(**client_options(settings), client_id="coach-admin")
     await admin.start()
     try:
@@ -66,7 +75,8 @@ class PublishResult:
 
 
 def route(settings: Settings, line: bytes, line_no: int) -> tuple[str, bytes]:
-    """The topic and key of one JSON line of a CloudEvent."""
+    """The topic and key of one JSON line of a CloudEvent (an erasure: the workouts topic;
+    `routes` adds the erasures topic)."""
     try:
         event = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
@@ -82,6 +92,16 @@ def route(settings: Settings, line: bytes, line_no: int) -> tuple[str, bytes]:
     return topic, key.encode()
 
 
+def routes(settings: Settings, line: bytes, line_no: int) -> list[tuple[str, bytes]]:
+    """Every topic and key a line goes to: an erasure to the erasures topic, and to the
+    workouts topic too, as the monolith publishes it (coaches before the erasures topic
+    read it there)."""
+    topic, key = route(settings, line, line_no)
+    if orjson.loads(line).get("type") == USER_ERASED:
+        return [(settings.topic_erasures, key), (topic, key)]
+    return [(topic, key)]
+
+
 async def publish_lines(settings: Settings, lines: Iterable[bytes]) -> PublishResult:
     """Send each JSON line to its topic with its key; wait until all are acknowledged.
 
@@ -90,8 +110,8 @@ async def publish_lines(settings: Settings, lines: Iterable[bytes]) -> PublishRe
     routed = []
     for line_no, line in enumerate(lines, start=1):
         if line.strip():
-            topic, key = route(settings, line, line_no)
-            routed.append((topic, key, line.strip()))
+            for topic, key in routes(settings, line, line_no):
+                routed.append((topic, key, line.strip()))
     producer = AIOKafkaProducer(
         **client_options(settings),
         client_id="coach-publish",

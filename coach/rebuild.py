@@ -158,7 +158,7 @@ def snapshot(dest: Path) -> None:
     conn = open_as_is(live)
     try:
         foreign = snapshots.foreign_topics(
-            conn, (settings.topic_exercises, settings.topic_workouts)
+            conn, (settings.topic_exercises, settings.topic_workouts, settings.topic_erasures)
         )
     except sqlite3.DatabaseError as exc:
         raise click.ClickException(unreadable_message(live, exc)) from None

@@ -40,12 +40,12 @@ def topics() -> None:
 @topics.command("create")
 @click.option("--replication-factor", default=1, show_default=True, type=click.IntRange(1, 10))
 def topics_create(replication_factor: int) -> None:
-    """Create both topics (the catalog topic compacted); existing ones are left alone."""
+    """Create the three topics (catalog and erasures compacted); existing ones are left alone."""
     from coach.kafka_tools import create_topics
 
     settings = load_or_exit()
     created = asyncio.run(create_topics(settings, replication_factor=replication_factor))
-    for name in (settings.topic_exercises, settings.topic_workouts):
+    for name in (settings.topic_exercises, settings.topic_workouts, settings.topic_erasures):
         click.echo(f"{name}: {'created' if name in created else 'exists'}")
 
 

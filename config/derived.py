@@ -10,7 +10,11 @@ HOUR_US = 3_600_000_000
 
 def roles(settings: Settings) -> dict[str, Role]:
     """Topic name -> the role of its events."""
-    return {settings.topic_exercises: "exercises", settings.topic_workouts: "workouts"}
+    return {
+        settings.topic_exercises: "exercises",
+        settings.topic_workouts: "workouts",
+        settings.topic_erasures: "erasures",
+    }
 
 
 def history_cutoff_us(settings: Settings, now_us: int) -> int:

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = None
     topic_exercises: str = Field("fitness.exercises", min_length=1)
     topic_workouts: str = Field("fitness.workouts", min_length=1)
+    topic_erasures: str = Field("fitness.erasures", min_length=1)
+    """The compacted topic of erasures, one record per erased user (docs/PRIVACY.md): read
+    to its end before the workouts when a projection is built."""
     topic_partitions: int = Field(3, ge=1, le=1000)
     """Partitions of each topic created by `coach topics create`."""
 
@@ -206,6 +209,13 @@ class Settings(BaseSettings):
         if value != "UTC" and value not in zoneinfo.available_timezones():
             raise ValueError(f"{value!r} is not an IANA time zone")
         return value
+
+    @model_validator(mode="after")
+    def _three_topics(self) -> Settings:
+        names = ("topic_exercises", "topic_workouts", "topic_erasures")
+        if len({getattr(self, n) for n in names}) < len(names):
+            raise ValueError(f"{', '.join(env_name(n) for n in names)} must be three topics")
+        return self
 
     @model_validator(mode="after")
     def _kafka_settings_are_used(self) -> Settings:

@@ -1,6 +1,12 @@
-"""Which partitions the consumer reads and from where: every partition of both topics,
+"""Which partitions the consumer reads and from where: every partition of the three topics,
 assigned by hand (no consumer group), each sought to the offset stored in the projection.
-Also what is known of each partition for the heartbeat (start, high watermark)."""
+Also what is known of each partition for the heartbeat (start, high watermark).
+
+Erasures first: whenever partitions are assigned and the erasures topic is not read to the
+end it had then (a new projection, a projection made before the topic existed, which reads
+it from its start, or a consumer that was down), the other partitions are paused until it
+is. So a projection never holds, even for a moment, a workout of a user whose erasure is
+in the topic (docs/PRIVACY.md); afterwards all partitions are read together."""
 
 from __future__ import annotations
 
@@ -44,6 +50,8 @@ class Assignment:
         self.positions: dict[TopicPartition, int] = {}
         self.starts: dict[TopicPartition, int] = {}
         self.ends: dict[TopicPartition, int] = {}
+        self.erasures_to_read: dict[TopicPartition, int] = {}
+        """Erasure partitions still to read to these offsets before the others resume."""
         self._without_topic_ids = False
 
     async def refresh(
@@ -140,6 +148,31 @@ class Assignment:
             len(from_start),
         )
         self.assigned = wanted
+        self._erasures_first(consumer)
+
+    def _erasures_first(self, consumer: AIOKafkaConsumer) -> None:
+        """Pause every partition but the erasures' while those are behind their ends."""
+        self.erasures_to_read = {
+            tp: self.ends[tp]
+            for tp in self.assigned
+            if self.roles.get(tp.topic) == "erasures" and self.positions[tp] < self.ends[tp]
+        }
+        if self.erasures_to_read:
+            consumer.pause(*(tp for tp in self.assigned if tp not in self.erasures_to_read))
+            log.info(
+                "reading %d erasure records before the other topics",
+                sum(end - self.positions[tp] for tp, end in self.erasures_to_read.items()),
+            )
+
+    def resume_after_erasures(self, consumer: AIOKafkaConsumer) -> None:
+        """Resume the other partitions once the erasures are handed to the writer (which
+        commits batches in order: the erasures before any later record)."""
+        if self.erasures_to_read and all(
+            self.positions.get(tp, 0) >= end for tp, end in self.erasures_to_read.items()
+        ):
+            self.erasures_to_read = {}
+            consumer.resume(*consumer.paused())
+            log.info("erasures read; reading every topic")
 
     async def _check_topic_ids(self, consumer: AIOKafkaConsumer, conn: sqlite3.Connection) -> None:
         """Raise TopicRecreated when a topic's id is not the one stored; store the ids of

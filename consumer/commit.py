@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from consumer.batch import Batch, positions_after, prepare
 from consumer.faults import is_record_fault
-from consumer.handlers import HANDLERS, Context, workout_row
+from consumer.handlers import HANDLERS, Context, alert_key_mismatch, workout_row
 from consumer.records import KafkaRecord
 from events import WORKOUT_COMPLETED
 from events.codec import Decoded, Role
@@ -162,7 +162,9 @@ def _commit_all(
             continue
         decoded = second
         assert isinstance(decoded, Decoded)
-        record_ctx = ctx.for_record(records[index].timestamp)
+        record_ctx = ctx.for_record(records[index].timestamp, erased_at_us=decoded.erased_at_us)
+        if decoded.key_mismatch:
+            alert_key_mismatch(conn, _where(records[index]))
         if isolate:
             apply = lambda d=decoded, c=record_ctx: apply_event(conn, d, c)  # type: ignore[misc]  # noqa: E731
             _isolated(conn, records, index, apply, result, ctx)

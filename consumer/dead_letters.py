@@ -22,7 +22,7 @@ from typing import Any
 
 from consumer.commit import apply_event
 from consumer.faults import is_record_fault
-from consumer.handlers import Context
+from consumer.handlers import Context, alert_key_mismatch
 from events import DecodeError, decode_record
 from events.codec import Role
 from store import dead_letters as letters
@@ -126,9 +126,9 @@ def retry(conn: sqlite3.Connection, *, roles: Mapping[str, Role]) -> RetryResult
             result.still_failing += 1
             result.errors.append(f"{where}: topic {letter.topic} is not one coach reads (settings)")
             continue
-        ctx = Context(now_us=now_us()).for_record(letter.timestamp_ms)
+        ctx = Context(now_us=now_us())
         with transaction(conn):
-            error = _apply_letter(conn, role, letter, ctx)
+            error = _apply_letter(conn, role, letter, ctx, where)
             if error is None:
                 letters.remove(conn, letter.id)
                 result.applied += 1
@@ -140,7 +140,7 @@ def retry(conn: sqlite3.Connection, *, roles: Mapping[str, Role]) -> RetryResult
 
 
 def _apply_letter(
-    conn: sqlite3.Connection, role: Role, letter: letters.Letter, ctx: Context
+    conn: sqlite3.Connection, role: Role, letter: letters.Letter, ctx: Context, where: str
 ) -> str | None:
     try:
         decoded = decode_record(role, letter.key, letter.value, letter.headers)
@@ -149,6 +149,9 @@ def _apply_letter(
     if not decoded.known:
         writes.bump_counter(conn, name="unknown_events")
         return None
+    ctx = ctx.for_record(letter.timestamp_ms, erased_at_us=decoded.erased_at_us)
+    if decoded.key_mismatch:
+        alert_key_mismatch(conn, where)
     # A storage or process fault propagates: the letter stays as it was.
     outcome = in_savepoint(
         conn, "letter", lambda: apply_event(conn, decoded, ctx), undo=is_record_fault

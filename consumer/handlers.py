@@ -7,6 +7,7 @@ one: `apply` collects a run of them with `workout_row` and stores the run in one
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +17,16 @@ from msgspec.structs import astuple
 
 from events import EXERCISE_DELETED, EXERCISE_UPSERTED, USER_ERASED, WORKOUT_DELETED
 from events.codec import TOMBSTONE
+from events.erasure_time import last_us_of_ms
 from events.models import Exercise, ExerciseDeleted, UserErased, WorkoutCompleted, WorkoutDeleted
 from store import erasure, writes
 from store.rows import ExerciseRow, ImpactRow, WorkoutRow, encode_exercises
 from wod.instants import to_us
+
+log = logging.getLogger(__name__)
+
+ERASURE_KEY_MISMATCHES = "erasure_key_mismatches"
+"""The `meta` counter of erasures whose record key was not their user id (an alert)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +37,23 @@ class Context:
 
     now_us: int
     record_at_us: int | None = None
+    erased_at_us: int | None = None
+    """An erasure's instant from its own `time` (events/erasure_time.py), if it has one."""
 
-    def for_record(self, timestamp_ms: int | None) -> Context:
-        return Context(self.now_us, None if timestamp_ms is None else timestamp_ms * 1000)
+    def for_record(self, timestamp_ms: int | None, *, erased_at_us: int | None = None) -> Context:
+        return Context(
+            self.now_us, None if timestamp_ms is None else timestamp_ms * 1000, erased_at_us
+        )
+
+    @property
+    def erasure_at_us(self) -> int:
+        """When an erasure happened, as its last possible microsecond: its own `time`, else
+        the last microsecond of the record's Kafka timestamp, else the clock."""
+        if self.erased_at_us is not None:
+            return self.erased_at_us
+        if self.record_at_us is not None:
+            return last_us_of_ms(self.record_at_us // 1000)
+        return self.now_us
 
     @property
     def event_at_us(self) -> int:
@@ -105,11 +126,23 @@ def on_workout_deleted(conn: sqlite3.Connection, data: WorkoutDeleted, ctx: Cont
 
 
 def on_user_erased(conn: sqlite3.Connection, data: UserErased, ctx: Context) -> bool:
-    """Everything of the user goes; their workouts completed up to the erasure record's
-    timestamp stay out (store/erasure.py)."""
+    """Everything of the user up to the erasure goes, and stays out (store/erasure.py)."""
     return erasure.erase_user(
-        conn, user_id=str(data.user_id), erased_at_us=ctx.event_at_us, now_us=ctx.now_us
+        conn, user_id=str(data.user_id), erased_at_us=ctx.erasure_at_us, now_us=ctx.now_us
     )
+
+
+def alert_key_mismatch(conn: sqlite3.Connection, where: str) -> None:
+    """An erasure keyed by something else than its user id: it is applied all the same
+    (dropping it would keep the user's data), and the producer has a bug to fix. Counted
+    (`coach_erasure_key_mismatches`, alerted on) and logged at ERROR, without the key."""
+    log.error(
+        "erasure %s: its record key is not its user id (a producer's bug); applied all the "
+        "same. Fix the producer: an erasure in another partition than the user's workouts "
+        "may be read before them",
+        where,
+    )
+    writes.bump_counter(conn, name=ERASURE_KEY_MISMATCHES)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -1,8 +1,8 @@
 """The consume loop: Kafka in, batches to the writer out. Thin on purpose.
 
-Every replica reads every partition of both topics (manual assignment, no consumer group,
-consumer/assignment.py): each keeps its own projection. Offsets live in the projection,
-never in Kafka.
+Every replica reads every partition of the three topics (manual assignment, no consumer
+group, consumer/assignment.py; the erasures topic first): each keeps its own projection.
+Offsets live in the projection, never in Kafka.
 
 Each fetched batch is decoded here (consumer/batch.py `from_fetched`) and committed, in one
 transaction with its offsets, by a writer process (consumer/writer.py) while the next
@@ -186,6 +186,7 @@ class Projector:
         )
         for row in batch.positions:
             known[TopicPartition(row.topic, row.partition)] = row.next_offset
+        self.assignment.resume_after_erasures(consumer)
         return batch
 
     async def _reopen(self, live: LiveFile, stop: asyncio.Event) -> None:

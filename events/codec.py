@@ -13,6 +13,9 @@ from typing import Any, Literal
 
 import msgspec
 
+from events.content_mode import attribute, content_mode, media_type
+from events.erasure_time import last_us_of
+from events.errors import DecodeError
 from events.models import (
     DATA_MODELS,
     EVENTS_BY_ROLE,
@@ -24,8 +27,8 @@ from events.models import (
     CloudEvent,
 )
 
-Role = Literal["exercises", "workouts"]
-"""Which of the two topics a record came from (their names are configurable)."""
+Role = Literal["exercises", "workouts", "erasures"]
+"""Which of the three topics a record came from (their names are configurable)."""
 
 TOMBSTONE = "tombstone"
 """The `type` given to a null value on the exercises topic: it deletes that exercise."""
@@ -37,10 +40,13 @@ ROLE_OF_TYPE: dict[str, Role] = {
     WORKOUT_DELETED: "workouts",
     USER_ERASED: "workouts",
 }
+"""The topic each type is published to by default. An erasure also belongs on the erasures
+topic (`belongs`): the monolith publishes it on both (docs/PRIVACY.md)."""
 
 
-class DecodeError(ValueError):
-    """A record that cannot be decoded or validated; the message says why."""
+def belongs(type_: str, role: Role) -> bool:
+    """Whether an event of `type_` belongs on the `role` topic."""
+    return ROLE_OF_TYPE.get(type_) == role or (type_ == USER_ERASED and role == "erasures")
 
 
 class Decoded(msgspec.Struct, frozen=True, gc=False):
@@ -56,6 +62,11 @@ class Decoded(msgspec.Struct, frozen=True, gc=False):
     data: Any
     event_id: str | None
     known: bool = True
+    erased_at_us: int | None = None
+    """An erasure's instant from its own `time` attribute, at its precision
+    (events/erasure_time.py); None when it has none (the record's timestamp is used)."""
+    key_mismatch: bool = False
+    """An erasure whose record key is not its user id: applied all the same, and alerted."""
 
 
 _BY_ROLE: dict[str, msgspec.json.Decoder[Any]] = {
@@ -63,9 +74,11 @@ _BY_ROLE: dict[str, msgspec.json.Decoder[Any]] = {
 }
 _ENVELOPE = msgspec.json.Decoder(CloudEvent)
 _TYPE_OF: dict[type, str] = {
-    cls: cls.__struct_config__.tag for union in EVENTS_BY_ROLE.values() for cls in union.__args__
+    cls: cls.__struct_config__.tag
+    for union in EVENTS_BY_ROLE.values()
+    for cls in getattr(union, "__args__", (union,))
 }
-_ENTITY_FIELD = {"exercises": "id", "workouts": "user_id"}
+_ENTITY_FIELD = {"exercises": "id", "workouts": "user_id", "erasures": "user_id"}
 MAX_ID = 2**63 - 1
 
 
@@ -122,100 +135,41 @@ def decode_record(
     except UnicodeDecodeError:
         raise DecodeError("key is not UTF-8 text") from None
     if headers:
-        attributes = _content_mode(headers)
+        attributes = content_mode(headers)
         if attributes is not None:
             return _decode_binary(role, key_text, value, attributes)
     if value is None:
         if role == "exercises":
             return Decoded(TOMBSTONE, exercise_id_from_key(key_text), None)
-        raise DecodeError("null value on the workouts topic")
+        raise DecodeError(f"null value on the {role} topic")
     try:
         event = _BY_ROLE[role].decode(value)
     except msgspec.DecodeError as exc:
         return _not_of_this_topic(role, value, exc)
-    _check_key(role, key_text, event.data)
-    return Decoded(_TYPE_OF[type(event)], event.data, event.id)
+    return _checked(_TYPE_OF[type(event)], role, key_text, event.data, event.id, event.time)
 
 
-def _check_key(role: Role, key_text: str | None, data: Any) -> None:
-    """The record key must be the entity's id: the exercise id, or the user id."""
+def _checked(
+    type_: str, role: Role, key_text: str | None, data: Any, event_id: str | None, time: Any
+) -> Decoded:
+    """The record key must be the entity's id: the exercise id, or the user id. A record
+    whose key is not is a dead letter, except an erasure: a valid erasure is applied
+    whatever its key (dropping it would keep the user's data), flagged `key_mismatch`."""
     field = _ENTITY_FIELD[role]
-    if key_text != str(getattr(data, field)):
-        raise DecodeError(
-            f"record key ({_described(key_text)}) does not match the event's data.{field}"
-        )
+    matches = key_text == str(getattr(data, field))
+    if type_ != USER_ERASED:
+        if not matches:
+            raise DecodeError(
+                f"record key ({_described(key_text)}) does not match the event's data.{field}"
+            )
+        return Decoded(type_, data, event_id)
+    at = last_us_of(time) if isinstance(time, str) else None
+    return Decoded(type_, data, event_id, erased_at_us=at, key_mismatch=not matches)
 
-
-STRUCTURED_MEDIA_TYPE = "application/cloudevents+json"
-"""The `content-type` of a structured-mode record in the JSON event format."""
 
 _DATA_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     type_: msgspec.json.Decoder(model) for type_, model in DATA_MODELS.items()
 }
-_TEXT_MAX = 200
-
-
-def _media_type(content_type: bytes | None) -> str:
-    """`application/json; charset=utf-8` -> `application/json` (lower case)."""
-    if content_type is None:
-        return ""
-    try:
-        text = content_type.decode()
-    except UnicodeDecodeError:
-        raise DecodeError("content-type header is not UTF-8 text") from None
-    return text.split(";", 1)[0].strip().lower()
-
-
-def _content_mode(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, bytes | None] | None:
-    """The `ce_*` headers of a binary-mode record; None for a structured-mode one.
-
-    The Kafka protocol binding's rule: a `content-type` of a CloudEvents media type
-    (`application/cloudevents...`) is structured mode; else a `ce_specversion` header is
-    binary mode; else, with no `content-type` at all, the value is taken as a structured
-    event in JSON, as coach always has. Anything else (a `content-type` such as
-    `application/json` or `text/plain` and no `ce_specversion`) is neither: DecodeError."""
-    content_type: bytes | None = None
-    has_content_type = False
-    attributes: dict[str, bytes | None] = {}
-    for name, raw in headers:
-        lowered = name.lower()
-        if lowered == "content-type":
-            content_type, has_content_type = raw, True
-        elif lowered.startswith("ce_"):
-            attributes[lowered] = raw
-    if has_content_type:
-        media = _media_type(content_type)
-        if media.startswith("application/cloudevents"):
-            if media != STRUCTURED_MEDIA_TYPE:
-                raise DecodeError(
-                    f"structured-mode event in an unsupported format ({media!r}): "
-                    f"only {STRUCTURED_MEDIA_TYPE} is read"
-                )
-            return None
-    if "ce_specversion" in attributes:
-        attributes["content-type"] = content_type
-        return attributes
-    if has_content_type:
-        raise DecodeError(
-            f"neither a structured-mode CloudEvent (content-type is {_media_type(content_type)!r},"
-            f" not {STRUCTURED_MEDIA_TYPE}) nor a binary-mode one (no ce_specversion header)"
-        )
-    return None
-
-
-def _attribute(attributes: dict[str, bytes | None], header: str, *, required: bool) -> str | None:
-    raw = attributes.get(header)
-    if raw is None:
-        if required:
-            raise DecodeError(f"binary-mode event without a {header} header")
-        return None
-    try:
-        text = raw.decode()
-    except UnicodeDecodeError:
-        raise DecodeError(f"{header} header is not UTF-8 text") from None
-    if required and not 0 < len(text) <= _TEXT_MAX:
-        raise DecodeError(f"{header} header must be 1 to {_TEXT_MAX} characters")
-    return text
 
 
 def _decode_binary(
@@ -226,18 +180,18 @@ def _decode_binary(
 ) -> Decoded:
     """A binary-mode record: the attributes from `ce_*` headers (and `content-type`), the
     data as the value, validated against the shape of the event's type."""
-    if _attribute(attributes, "ce_specversion", required=True) != "1.0":
+    if attribute(attributes, "ce_specversion", required=True) != "1.0":
         raise DecodeError("binary-mode event of an unsupported ce_specversion (not 1.0)")
-    event_id = _attribute(attributes, "ce_id", required=True)
-    _attribute(attributes, "ce_source", required=True)
-    type_ = _attribute(attributes, "ce_type", required=True)
+    event_id = attribute(attributes, "ce_id", required=True)
+    attribute(attributes, "ce_source", required=True)
+    type_ = attribute(attributes, "ce_type", required=True)
     assert type_ is not None
-    media = _media_type(attributes.get("content-type"))
+    media = media_type(attributes.get("content-type"))
     if media and media != "application/json" and not media.endswith("+json"):
         raise DecodeError(f"binary-mode data must be JSON, got content-type {media!r}")
     if type_ not in ROLE_OF_TYPE:
         return Decoded(type_, None, event_id, known=False)
-    if ROLE_OF_TYPE[type_] != role:
+    if not belongs(type_, role):
         raise DecodeError(f"{type_} does not belong on the {role} topic")
     if value is None:
         raise DecodeError(f"binary-mode {type_} event without data (null value)")
@@ -247,8 +201,18 @@ def _decode_binary(
         raise DecodeError(f"invalid {type_} event: {exc} (in binary-mode data)") from None
     except msgspec.DecodeError as exc:
         raise DecodeError(f"binary-mode data is not JSON: {exc}") from None
-    _check_key(role, key_text, data)
-    return Decoded(type_, data, event_id)
+    return _checked(type_, role, key_text, data, event_id, _erasure_time(type_, attributes))
+
+
+def _erasure_time(type_: str, attributes: dict[str, bytes | None]) -> str | None:
+    """An erasure's `ce_time`; None when it has none or it is not text (an erasure is never
+    a dead letter for its time: the record's timestamp stands in)."""
+    if type_ != USER_ERASED:
+        return None
+    try:
+        return attribute(attributes, "ce_time", required=False)
+    except DecodeError:
+        return None
 
 
 def _not_of_this_topic(role: Role, value: bytes, exc: msgspec.DecodeError) -> Decoded:
@@ -262,7 +226,7 @@ def _not_of_this_topic(role: Role, value: bytes, exc: msgspec.DecodeError) -> De
         raise DecodeError(f"value is not JSON: {envelope_exc}") from None
     if envelope.type not in ROLE_OF_TYPE:
         return Decoded(envelope.type, None, envelope.id, known=False)
-    if ROLE_OF_TYPE[envelope.type] != role:
+    if not belongs(envelope.type, role):
         raise DecodeError(f"{envelope.type} does not belong on the {role} topic")
     raise DecodeError(f"invalid {envelope.type} event: {exc}")
 
@@ -273,7 +237,7 @@ def record_key(event: dict[str, Any]) -> str:
     role = ROLE_OF_TYPE.get(event.get("type", ""))
     if role == "exercises":
         return str(data["id"])
-    if role == "workouts":
+    if role in ("workouts", "erasures"):
         return str(data["user_id"])
     raise DecodeError(f"unknown event type {event.get('type')!r}: cannot tell its topic")
 
@@ -292,7 +256,11 @@ def encode_event(
         "id": event_id or str(uuid.uuid4()),
         "source": source,
         "type": type_,
-        "time": (time or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
+        # to the microsecond always: an erasure's time is compared at its precision
+        "time": (time or datetime.now(UTC))
+        .astimezone(UTC)
+        .isoformat(timespec="microseconds")
+        .replace("+00:00", "Z"),
         "datacontenttype": "application/json",
         "data": data,
     }

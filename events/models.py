@@ -154,5 +154,6 @@ DATA_MODELS: dict[str, type[_Shape]] = {
 EVENTS_BY_ROLE: dict[str, Any] = {
     "exercises": ExerciseUpsertedEvent | ExerciseDeletedEvent,
     "workouts": WorkoutCompletedEvent | WorkoutDeletedEvent | UserErasedEvent,
+    "erasures": UserErasedEvent,
 }
 """Per topic role, the events that belong on it, told apart by their `type`."""

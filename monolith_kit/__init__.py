@@ -17,6 +17,7 @@ from monolith_kit.builders import (
     exercise_deleted,
     exercise_upserted,
     user_erased,
+    user_erased_rows,
     workout_completed,
     workout_deleted,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "migrate",
     "prune",
     "user_erased",
+    "user_erased_rows",
     "workout_completed",
     "workout_deleted",
 ]

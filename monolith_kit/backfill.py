@@ -14,6 +14,12 @@ newest (counted as `stale`).
 Coach's /ready answers 503 until it has applied what the backfill published (its lag is over
 COACH_READY_MAX_LAG until then).
 
+The workouts are read from a snapshot, and a user may be erased while the backfill runs:
+each batch of workouts is checked again inside its own write transaction (the source's
+`current`, which reads and locks the rows that still exist), so a workout of a user erased
+since the snapshot is never written after their erasure, and an erasure not committed yet
+waits for the batch (its events then follow the workouts in the topic).
+
 The kit does not know the monolith's schema: the monolith gives a `BackfillSource`, two
 functions that turn its rows into events (deploy/monolith/models.py has the stand-in's).
 
@@ -28,7 +34,7 @@ import importlib
 import itertools
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,10 +51,14 @@ class BackfillSource:
 
     `catalog(conn)`: an exercise_upserted for every exercise of the catalog.
     `completed_workouts(conn, since)`: a workout_completed for every workout completed at or
-    after `since` (an aware UTC datetime)."""
+    after `since` (an aware UTC datetime).
+    `current(conn, events)`: of those workout events, the ones whose user (and workout)
+    still exist, read on `conn` inside the write transaction and locked there (`SELECT ...
+    FOR SHARE`), so that no erasure commits between the check and the write."""
 
     catalog: Callable[[Connection], Iterable[OutboxEvent]]
     completed_workouts: Callable[[Connection, datetime], Iterable[OutboxEvent]]
+    current: Callable[[Connection, Sequence[OutboxEvent]], list[OutboxEvent]]
 
 
 @dataclass
@@ -101,6 +111,8 @@ def backfill(
             done = 0
             for batch in _batches(events, batch_size):
                 with writer.begin():
+                    if phase == "workouts":  # a user erased since the snapshot: left out
+                        batch = source.current(writer, batch)
                     written = add_all_to_outbox(writer, batch, republish=True)
                 done += written
                 result.stale += len(batch) - written
@@ -131,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     source = _load(args.source)
     # (duck-typed: under `python -m monolith_kit.backfill` this module is __main__, and its
     # BackfillSource is not the class the monolith's module imported)
-    if not all(callable(getattr(source, f, None)) for f in ("catalog", "completed_workouts")):
+    fields = ("catalog", "completed_workouts", "current")
+    if not all(callable(getattr(source, f, None)) for f in fields):
         parser.error(f"{args.source} is not a BackfillSource")
     engine = create_engine(args.database_url)
     try:

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from events.codec import ROLE_OF_TYPE, decode_record, encode_event, record_key
+from events.codec import ROLE_OF_TYPE, Role, decode_record, encode_event, record_key
 from events.models import (
     DATA_MODELS,
     EXERCISE_DELETED,
@@ -27,7 +27,7 @@ from events.models import (
 )
 
 SOURCE = "/monolith/fit"
-AGGREGATE_TYPES = {"exercises": "exercise", "workouts": "workout"}
+AGGREGATE_TYPES = {"exercises": "exercise", "workouts": "workout", "erasures": "erasure"}
 """The outbox's `aggregatetype` of each topic role; Debezium routes on it."""
 
 
@@ -54,9 +54,10 @@ def build(
     source: str = SOURCE,
     event_id: uuid.UUID | None = None,
     time: datetime | None = None,
+    role: Role | None = None,
 ) -> OutboxEvent:
-    """The outbox row of an event of `type_`; raises ValueError if `data` breaks the
-    contract (coach would dead-letter it)."""
+    """The outbox row of an event of `type_` (for the topic of `role`, by default the
+    type's); raises ValueError if `data` breaks the contract (coach would dead-letter it)."""
     model = DATA_MODELS.get(type_)
     if model is None:
         raise ValueError(f"{type_!r} is not an event type of the contract")
@@ -68,7 +69,7 @@ def build(
     event = encode_event(type_, data, source=source, event_id=str(event_id), time=time)
     payload = orjson.dumps(event)
     key = record_key(event)
-    role = ROLE_OF_TYPE[type_]
+    role = role or ROLE_OF_TYPE[type_]
     decode_record(role, key.encode(), payload)  # what coach will do with it: must not raise
     revision = data.get("revision")
     return OutboxEvent(
@@ -150,6 +151,25 @@ def workout_deleted(*, workout_id: str, user_id: str | int, **envelope: Any) -> 
     return build(WORKOUT_DELETED, {"workout_id": str(workout_id), "user_id": user_id}, **envelope)
 
 
-def user_erased(*, user_id: str | int, **envelope: Any) -> OutboxEvent:
-    """fitness.user.erased (GDPR article 17): on the workouts topic, keyed by the user id."""
-    return build(USER_ERASED, {"user_id": user_id}, **envelope)
+def user_erased(
+    *, user_id: str | int, role: Role = "erasures", time: datetime | None = None, **envelope: Any
+) -> OutboxEvent:
+    """fitness.user.erased (GDPR article 17), keyed by the user id: by default for the
+    compacted erasures topic, which keeps it for good; `role="workouts"` for the workouts
+    topic. `time` is the erasure's instant (now by default): call it in the transaction
+    that deletes the user's rows. Prefer `user_erased_rows`, which gives both."""
+    return build(
+        USER_ERASED, {"user_id": user_id}, role=role, time=time or datetime.now(UTC), **envelope
+    )
+
+
+def user_erased_rows(*, user_id: str | int, time: datetime | None = None) -> list[OutboxEvent]:
+    """The two outbox rows of an erasure, with one `time`: for the erasures topic (what
+    coach reads before the workouts when it builds a projection, kept after retention)
+    and for the workouts topic (what coaches without the erasures topic read). Coach
+    applies both; the second changes nothing (docs/PRIVACY.md)."""
+    at = time or datetime.now(UTC)
+    return [
+        user_erased(user_id=user_id, role="erasures", time=at),
+        user_erased(user_id=user_id, role="workouts", time=at),
+    ]

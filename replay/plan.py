@@ -45,6 +45,14 @@ def by_topic(counts: Mapping[Partition, int]) -> dict[str, int]:
     return totals
 
 
+def erasures_first(
+    targets: Mapping[Partition, int], roles: Mapping[str, str]
+) -> dict[Partition, int]:
+    """The targets of the erasures topic's partitions, which a replay reads before the
+    others, so that no workout of an erased user is ever stored (docs/PRIVACY.md)."""
+    return {p: t for p, t in targets.items() if roles.get(p[0]) == "erasures"}
+
+
 def initial_positions(
     beginnings: Mapping[Partition, int], targets: Mapping[Partition, int]
 ) -> dict[Partition, int]:

@@ -1,4 +1,5 @@
-"""Reading both topics from their earliest retained offsets up to given offsets, handing
+"""Reading the topics from their earliest retained offsets up to given offsets, the
+erasures topic first (replay/plan.py `erasures_first`), handing
 each batch to a writer (consumer/writers.py: the same batches, consumer/batch.py
 `from_fetched`, and the same commit the live consumer uses), which commits it while the
 next batch is read."""
@@ -20,7 +21,7 @@ from consumer.batch import from_fetched
 from consumer.kafka import close_consumer
 from consumer.writers import Writer
 from events.codec import Role
-from replay.plan import Partition, by_topic, caught_up, clip
+from replay.plan import Partition, by_topic, caught_up, clip, erasures_first
 from replay.progress import Progress
 from store.instants import now_us
 
@@ -38,7 +39,7 @@ class Counts:
 
 
 class TopicReader:
-    """One aiokafka consumer with every partition of both topics assigned."""
+    """One aiokafka consumer with every partition of the three topics assigned."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -147,8 +148,11 @@ async def read_and_commit(
     progress: Progress,
     phase: str,
 ) -> None:
-    """Read to `targets`; return when all of it is committed."""
+    """Read to `targets`, the erasures first; return when all of it is committed."""
     todo = {p: max(0, t - reader.position.get(p, 0)) for p, t in targets.items()}
     progress.phase(phase, by_topic(todo))
+    first = erasures_first(targets, reader.roles)
+    if first:  # the writer commits in order: every erasure before any later record
+        await reader.read_to(writer, first, progress)
     await reader.read_to(writer, targets, progress)
     await writer.drain()

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import msgspec
 
 from events.personal import users_named
+from store import dead_letter_users as letter_users
 from store.erasure import erased_among, scrubbed
 
 
@@ -68,7 +69,8 @@ def add_dead_letter(
     that names an erased user is kept redacted (no key, no value, no headers)."""
     redacted_at_us = None
     raw_headers = encoded_headers(headers)
-    erased = erased_among(conn, users_named(key, value))
+    named = users_named(key, value, headers)
+    erased = erased_among(conn, named)
     if erased:
         key = value = raw_headers = None
         error = scrubbed(error, erased)
@@ -91,6 +93,8 @@ def add_dead_letter(
             raw_headers,
         ),
     )
+    if cur.rowcount > 0 and redacted_at_us is None:
+        letter_users.index(conn, letter_id=cur.lastrowid or 0, users=named)
     return cur.rowcount > 0
 
 
@@ -98,11 +102,14 @@ def remove_older(conn: sqlite3.Connection, *, before_us: int) -> int:
     """Remove the dead letters of records older than `before_us` (by the record's Kafka
     timestamp, which a replay sees the same; by when it was stored for a record without
     one). Returns how many went."""
-    return conn.execute(
+    removed = conn.execute(
         """DELETE FROM dead_letters
            WHERE coalesce(timestamp_ms * 1000, failed_at_us) < ?""",
         (before_us,),
     ).rowcount
+    if removed:
+        letter_users.forget_removed(conn)
+    return removed
 
 
 def oldest(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Letter]:
@@ -143,6 +150,7 @@ def by_ids(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Letter]:
 
 def remove(conn: sqlite3.Connection, letter_id: int) -> None:
     conn.execute("DELETE FROM dead_letters WHERE id = ?", (letter_id,))
+    letter_users.forget(conn, [letter_id])
 
 
 def reword(conn: sqlite3.Connection, letter_id: int, error: str) -> None:

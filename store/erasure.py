@@ -1,13 +1,16 @@
-"""Erasing a user (fitness.user.erased): every row of theirs goes, and stays gone.
+"""Erasing a user (fitness.user.erased): their rows up to the erasure go, and stay gone.
 
-Applied by the consumer in the batch's transaction, with the erasure's offset. The rule
-that keeps an erased user erased whatever order records come in (a redelivery after the
-erasure, another partition, a replay reading partitions in another order): a user's
-workout completed at or before the erasure record's timestamp is never stored
-(store/writes.py `add_workouts`), and a dead letter naming an erased user is kept
-redacted (store/dead_letters.py `add_dead_letter`). The final rows are then the same
-whichever came first, the erasure or the workout. Workouts completed after the erasure
-(the id given to a new account) are kept.
+Applied by the consumer in the batch's transaction, with the erasure's offset. One
+predicate, applied on both sides, keeps the rows independent of the order and the number of
+deliveries: a row of an erased user is held only if it is *after* the erasure, that is
+completed after its instant (`erased_at_us`, events/erasure_time.py). `erase_user` deletes
+the rows at or before it; store/writes.py `add_workouts` and `delete_workout` never store
+one; a dead letter naming an erased user is kept redacted (store/dead_letters.py). A
+deleted workout's marker is "completed" at its delete when it holds nothing else (a bare
+marker); a marker of a workout completed before the erasure but deleted after it is
+turned into that bare marker, since it is what a delete read after the erasure leaves.
+Workouts completed after the erasure (the id given to a new account) are kept, whichever
+came first and however often the erasure is delivered.
 """
 
 from __future__ import annotations
@@ -16,24 +19,38 @@ import secrets
 import sqlite3
 from collections.abc import Collection
 
-from events.personal import users_named
+from store import dead_letter_users as letter_users
 
 
 def erase_user(conn: sqlite3.Connection, *, user_id: str, erased_at_us: int, now_us: int) -> bool:
-    """Remove the user's workouts (deleted markers included) and performances (with their
-    change stamps), redact their dead letters, and remember the erasure (the latest, if
-    erased again). Returns whether anything changed."""
-    highest = _highest_rowid(conn)
-    removed = conn.execute("DELETE FROM workouts WHERE user_id = ?", (user_id,)).rowcount
-    removed += conn.execute("DELETE FROM performances WHERE user_id = ?", (user_id,)).rowcount
-    if _highest_rowid(conn) < highest:
-        # A new row could take the removed highest rowid: readers of changes
-        # (store/changes.py) must not take it for one they saw.
-        conn.execute("UPDATE meta SET value = value + 1 WHERE name = 'rowid_epoch'")
+    """Remove the user's workouts (deleted markers included) and performances completed at
+    or before the erasure (the latest one, if erased again), redact their dead letters, and
+    remember the erasure. Returns whether anything changed."""
     held = conn.execute(
         "SELECT erased_at_us FROM erased_users WHERE user_id = ?", (user_id,)
     ).fetchone()
     later = held is None or erased_at_us > held[0]
+    at = erased_at_us if later else held[0]
+    highest = _highest_rowid(conn)
+    removed = conn.execute(
+        """DELETE FROM workouts WHERE user_id = ?1 AND completed_at_us <= ?2
+             AND (deleted = 0 OR deleted_at_us IS NULL OR deleted_at_us <= ?2)""",
+        (user_id, at),
+    ).rowcount
+    removed += conn.execute(
+        """UPDATE workouts SET completed_at_us = deleted_at_us, exercises = NULL,
+             n_exercises = 0
+           WHERE user_id = ?1 AND completed_at_us <= ?2 AND deleted = 1
+             AND deleted_at_us > ?2""",
+        (user_id, at),
+    ).rowcount
+    removed += conn.execute(
+        "DELETE FROM performances WHERE user_id = ? AND completed_at_us <= ?", (user_id, at)
+    ).rowcount
+    if _highest_rowid(conn) < highest:
+        # A new row could take the removed highest rowid: readers of changes
+        # (store/changes.py) must not take it for one they saw.
+        conn.execute("UPDATE meta SET value = value + 1 WHERE name = 'rowid_epoch'")
     redacted = redact_dead_letters(conn, users={user_id}, now_us=now_us)
     if not (removed or later or redacted):
         return False
@@ -56,26 +73,25 @@ def erase_user(conn: sqlite3.Connection, *, user_id: str, erased_at_us: int, now
 
 
 def redact_dead_letters(conn: sqlite3.Connection, *, users: Collection[str], now_us: int) -> int:
-    """Drop the key and value of every dead letter that names one of `users` (events/
-    personal.py `users_named`), and their ids from its reason; keep its place, reason and
-    times. Returns how many were redacted."""
+    """Drop the key, value and headers of every dead letter that names one of `users`
+    (found by store/dead_letter_users.py, whenever the letter was stored), and their ids
+    from its reason; keep its place, reason and times. Returns how many were redacted."""
     found = []
-    for user in users:
-        raw = user.encode()
-        for letter_id, key, value, error in conn.execute(
-            """SELECT id, key, value, error FROM dead_letters
-               WHERE redacted_at_us IS NULL AND (key = ? OR instr(value, ?) > 0)""",
-            (raw, raw),
-        ):
-            named = users_named(key, value)
-            if not named.isdisjoint(users):
-                found.append((scrubbed(error, named & set(users)), now_us, letter_id))
+    wanted = set(users)
+    for letter_id in letter_users.letters_naming(conn, wanted):
+        row = conn.execute(
+            "SELECT error FROM dead_letters WHERE id = ? AND redacted_at_us IS NULL",
+            (letter_id,),
+        ).fetchone()
+        if row is not None:
+            found.append((scrubbed(row[0], wanted), now_us, letter_id))
     conn.executemany(
         """UPDATE dead_letters
            SET key = NULL, value = NULL, headers = NULL, error = ?, redacted_at_us = ?
            WHERE id = ?""",
         found,
     )
+    letter_users.forget(conn, [letter_id for *_, letter_id in found])
     return len(found)
 
 

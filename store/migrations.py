@@ -248,8 +248,8 @@ def m005_erased_users(conn: sqlite3.Connection) -> None:
     run_script(
         conn,
         """
-        -- Users the monolith erased (fitness.user.erased), with the erasure record's Kafka
-        -- timestamp: none of their workouts completed at or before it is stored again,
+        -- Users the monolith erased (fitness.user.erased), with the erasure's instant (see
+        -- store/erasure.py): none of their workouts completed at or before it is stored,
         -- whenever it arrives (a redelivery, another partition, a replay). `seq` stamps
         -- each erasure applied (meta.erasure_seq), so that each api process drops what it
         -- holds of the users erased since it last looked.
@@ -279,6 +279,20 @@ def m006_dead_letter_headers(conn: sqlite3.Connection) -> None:
         ALTER TABLE dead_letters ADD COLUMN headers BLOB;
         """,
     )
+
+
+@migration
+def m007_dead_letter_users(conn: sqlite3.Connection) -> None:
+    from store.dead_letter_users import index_all
+
+    # Which users each dead letter names (store/dead_letter_users.py), for redaction.
+    conn.execute(
+        """CREATE TABLE dead_letter_users (
+             user_id TEXT NOT NULL, letter_id INTEGER NOT NULL,
+             PRIMARY KEY (user_id, letter_id)) WITHOUT ROWID"""
+    )
+    conn.execute("CREATE INDEX dead_letter_users_by_letter ON dead_letter_users (letter_id)")
+    index_all(conn)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

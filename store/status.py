@@ -108,3 +108,9 @@ def dead_letter_count(conn: sqlite3.Connection) -> int:
 def unknown_events(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT value FROM meta WHERE name = 'unknown_events'").fetchone()
     return 0 if row is None else row[0]
+
+
+def erasure_key_mismatches(conn: sqlite3.Connection) -> int:
+    """Erasures applied whose record key was not their user id (a producer's bug)."""
+    row = conn.execute("SELECT value FROM meta WHERE name = 'erasure_key_mismatches'").fetchone()
+    return 0 if row is None else row[0]

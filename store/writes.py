@@ -151,6 +151,10 @@ def delete_workout(
             (user_id, workout_id),
         ).fetchone()
         if held is None:
+            if _erased_since(conn, user_id, deleted_at_us):
+                # A bare marker is "completed" at its delete: at or before the erasure it is
+                # not held (store/erasure.py), nor would the workout be.
+                return False
             conn.execute(
                 """INSERT INTO workouts
                      (user_id, workout_id, completed_at_us, deleted, deleted_at_us)
@@ -183,6 +187,14 @@ def delete_workout(
 
 
 _NEXT_ROWID = "(SELECT max(rowid) FROM workouts) + 1"
+
+
+def _erased_since(conn: sqlite3.Connection, user_id: str, at_us: int) -> bool:
+    """Whether the user was erased at or after `at_us` (store/erasure.py's predicate)."""
+    row = conn.execute(
+        "SELECT 1 FROM erased_users WHERE user_id = ? AND erased_at_us >= ?", (user_id, at_us)
+    ).fetchone()
+    return row is not None
 
 
 def bump_counter(conn: sqlite3.Connection, *, name: str, by: int = 1) -> None:

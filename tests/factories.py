@@ -81,8 +81,12 @@ def workout_deleted(workout_id: str, user_id: str | int) -> dict[str, Any]:
     return encode_event(WORKOUT_DELETED, {"workout_id": workout_id, "user_id": user_id})
 
 
-def user_erased(user_id: str | int) -> dict[str, Any]:
-    return encode_event(USER_ERASED, {"user_id": user_id})
+def user_erased(user_id: str | int, *, at: datetime | None = None) -> dict[str, Any]:
+    """`at`: the erasure's `time` (now by default), written to the microsecond."""
+    event = encode_event(USER_ERASED, {"user_id": user_id}, time=at)
+    if at is not None:
+        event["time"] = at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return event
 
 
 def key_of(event: dict[str, Any]) -> bytes:

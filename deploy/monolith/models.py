@@ -5,8 +5,9 @@ every write and the event describing it commit in one transaction.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,11 +26,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from monolith_kit import (
+    OutboxEvent,
+    add_all_to_outbox,
     add_to_outbox,
     exercise_deleted,
     exercise_upserted,
     migrate,
-    user_erased,
+    user_erased_rows,
     workout_completed,
     workout_deleted,
 )
@@ -192,12 +195,13 @@ def delete_workout(session: Session, workout_id: str) -> bool:
 
 
 def erase_user(session: Session, user_id: str) -> int:
-    """GDPR erasure: the user's workouts go, and coach is told to forget them."""
+    """GDPR erasure: the user's workouts go, and coach is told to forget them (on the
+    erasures topic, and on the workouts topic for coaches that do not read that one)."""
     workouts = session.scalars(select(Workout).where(Workout.user_id == user_id)).all()
     for workout in workouts:
         session.delete(workout)
     session.flush()
-    add_to_outbox(session, user_erased(user_id=user_id))
+    add_all_to_outbox(session, user_erased_rows(user_id=user_id))
     return len(workouts)
 
 
@@ -222,5 +226,16 @@ def _completed_since(conn: Connection, since: datetime) -> Iterator[Any]:
             yield _completed_event(workout)
 
 
-BACKFILL = BackfillSource(catalog=_catalog, completed_workouts=_completed_since)
+def _current(conn: Connection, events: Sequence[OutboxEvent]) -> list[OutboxEvent]:
+    """The workout events whose workout still exists, its row locked until the batch
+    commits (this monolith has no users table: an erased user is one whose workouts were
+    deleted; a monolith with one would lock the users' rows)."""
+    ids = [json.loads(e.payload)["data"]["workout_id"] for e in events]
+    held = set(
+        conn.scalars(select(Workout.id).where(Workout.id.in_(ids)).with_for_update(read=True))
+    )
+    return [e for e, workout_id in zip(events, ids, strict=True) if workout_id in held]
+
+
+BACKFILL = BackfillSource(catalog=_catalog, completed_workouts=_completed_since, current=_current)
 """`python -m monolith_kit.backfill --source deploy.monolith.models:BACKFILL`."""

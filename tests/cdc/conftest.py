@@ -158,7 +158,13 @@ def monolith(postgres: int, kafka_settings: Settings) -> Iterator[Monolith]:
         models.create_schema(conn)
     coach(kafka_settings, "topics", "create")
     connector = cdc.connector_config(
-        name, dbname=name, topics=(kafka_settings.topic_exercises, kafka_settings.topic_workouts)
+        name,
+        dbname=name,
+        topics=(
+            kafka_settings.topic_exercises,
+            kafka_settings.topic_workouts,
+            kafka_settings.topic_erasures,
+        ),
     )
     try:
         yield Monolith(kafka_settings, name, url, engine, sessionmaker(engine), connector)

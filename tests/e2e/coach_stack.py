@@ -60,6 +60,7 @@ def running_stack(
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_exercises=f"test.{suffix}.exercises",
         topic_workouts=f"test.{suffix}.workouts",
+        topic_erasures=f"test.{suffix}.erasures",
         heartbeat_seconds=0.5,
         poll_timeout_ms=100,
     )

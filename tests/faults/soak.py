@@ -182,6 +182,7 @@ def main() -> int:
         kafka_bootstrap_servers=bootstrap,
         topic_exercises=f"soak.{suffix}.exercises",
         topic_workouts=f"soak.{suffix}.workouts",
+        topic_erasures=f"soak.{suffix}.erasures",
     )
     say(f"{args.minutes:g} min ({warmup:g} warm-up), {args.events_per_second:g} events/s, "
         f"{args.clients} WOD clients; broker {bootstrap}; files in {root}")  # fmt: skip

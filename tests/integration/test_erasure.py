@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from config.settings import Settings
@@ -121,10 +122,15 @@ def test_an_erased_user_leaves_no_row_and_their_dead_letters_are_redacted(conn):
     )
     with transaction(conn):
         fold.fold_and_prune(conn, before_us=NOW_US - 50 * 3_600_000_000)
-    assert set(rows_naming(conn, user)) == {"workouts", "performances", "dead_letters"}
+    assert set(rows_naming(conn, user)) == {
+        "workouts",
+        "performances",
+        "dead_letters",
+        "dead_letter_users",
+    }
     before_letters = {(d.topic, d.offset): d for d in dead_letters.oldest(conn)}
 
-    apply(conn, [Record(WO, 0, 103, user.encode(), value_of(user_erased(user)), ms(NOW))])
+    apply(conn, [Record(WO, 0, 103, user.encode(), value_of(user_erased(user, at=NOW)), ms(NOW))])
 
     assert rows_naming(conn, user) == {}
     letters = {(d.topic, d.offset): d for d in dead_letters.oldest(conn)}
@@ -157,7 +163,7 @@ def test_workouts_completed_before_the_erasure_stay_out_whenever_they_arrive(con
         conn,
         [
             wo.record(completed("w1", user, NOW - 5 * HOUR, [(1, 50.0, 5)]), at=NOW - 4 * HOUR),
-            wo.record(user_erased(user), at=erased_at),
+            wo.record(user_erased(user, at=erased_at), at=erased_at),
             # redelivered after the erasure: the same workout, and one not seen before
             wo.record(completed("w1", user, NOW - 5 * HOUR, [(1, 50.0, 5)]), at=NOW),
             wo.record(completed("w0", user, NOW - 30 * HOUR, [(2, 5.0, 5)]), at=NOW),
@@ -224,7 +230,7 @@ def _history(seed: int) -> tuple[list[Record], list[Record]]:
             u, w, _ = rng.choice(sent)
             event, p = workout_deleted(w, u), users.index(u) % 2
         elif kind < 0.9:
-            event = user_erased(user)
+            event = user_erased(user, at=at)
         else:  # a broken record naming the user, in either partition (a producer's bug)
             p = rng.randrange(2)
             out[p].append(Record(WO, p, parts[p].next, user.encode(), b"{x", ms(at)))
@@ -412,3 +418,252 @@ def test_with_very_many_erased_users_the_check_moves_to_sql_and_agrees(tmp_path,
     monkeypatch.setattr(erasure, "MAX_HELD", 10**6)
     in_python = _project(tmp_path / "python.db", p0 + p1, set())
     assert in_sql == in_python and in_sql["erased_users"].rows > 1
+
+
+def _workout_ids(c: sqlite3.Connection, user: str) -> list[str]:
+    return [
+        w
+        for (w,) in c.execute(
+            "SELECT workout_id FROM workouts WHERE user_id = ? ORDER BY workout_id", (user,)
+        )
+    ]
+
+
+def test_a_workout_after_the_erasure_is_kept_whether_it_comes_before_or_after_it(tmp_path):
+    """One predicate on both sides: the erasure does not remove what it would not keep out."""
+    erased_at = NOW - 2 * HOUR
+    later = completed("w-new", "u", NOW - HOUR, [(1, 5.0, 5)])  # a new account, same id
+    earlier = completed("w-old", "u", NOW - 3 * HOUR, [(1, 5.0, 5)])
+    erasure_event = user_erased("u", at=erased_at)
+    orders = {
+        "workouts first": [earlier, later, erasure_event],
+        "erasure first": [erasure_event, earlier, later],
+        "workout, erasure, workout again": [later, erasure_event, later, earlier],
+    }
+    for name, events in orders.items():
+        c = connect(tmp_path / f"{name}.db")
+        wo = Topic(WO)
+        apply(c, [wo.record(e, at=NOW) for e in events])
+        assert _workout_ids(c, "u") == ["w-new"], name
+        c.close()
+
+
+def test_the_same_erasure_delivered_twice_keeps_what_the_first_kept(conn):
+    wo = Topic(WO)
+    erasure_event = user_erased("u", at=NOW - 2 * HOUR)
+    apply(conn, [wo.record(erasure_event, at=NOW - 2 * HOUR)])
+    apply(conn, [wo.record(completed("w-new", "u", NOW - HOUR, [(1, 5.0, 5)]), at=NOW - HOUR)])
+    with transaction(conn):
+        fold.fold_and_prune(conn, before_us=NOW_US)  # into performances too
+    apply(conn, [wo.record(completed("w-2", "u", NOW - HOUR, [(2, 5.0, 5)]), at=NOW)])
+    apply(conn, [wo.record(erasure_event, at=NOW)])  # redelivered (Debezium: at least once)
+    assert _workout_ids(conn, "u") == ["w-2"]
+    assert conn.execute("SELECT workout_id FROM performances WHERE user_id = 'u'").fetchall() == [
+        ("w-new",)
+    ]
+
+
+def test_the_erasures_instant_is_its_own_time_not_the_relays_timestamp(conn):
+    """Debezium stamps the record when it relays it, maybe an hour later: a workout the id's
+    new account completed in between is after the erasure."""
+    wo = Topic(WO)
+    erased_at = NOW - 2 * HOUR
+    apply(
+        conn,
+        [
+            wo.record(completed("w-before", "u", erased_at - HOUR, [(1, 5.0, 5)]), at=NOW),
+            wo.record(user_erased("u", at=erased_at), at=NOW),  # relayed two hours late
+            wo.record(completed("w-between", "u", erased_at + HOUR, [(1, 5.0, 5)]), at=NOW),
+        ],
+    )
+    assert _workout_ids(conn, "u") == ["w-between"]
+    [(at,)] = conn.execute("SELECT erased_at_us FROM erased_users").fetchall()
+    assert at == int(erased_at.timestamp() * 1_000_000)
+
+
+def test_a_deleted_marker_ends_the_same_whether_the_delete_comes_before_the_erasure(tmp_path):
+    """A workout completed before the erasure and deleted after it leaves the same bare
+    marker in every order; deleted before it, none."""
+    erased_at = NOW - 2 * HOUR
+    w1 = completed("w1", "u", NOW - 5 * HOUR, [(1, 5.0, 5)])
+    w2 = completed("w2", "u", NOW - 6 * HOUR, [(1, 5.0, 5)])
+    e = user_erased("u", at=erased_at)
+    results = []
+    for run, order in enumerate(
+        [
+            [
+                (w1, 0),
+                (w2, 0),
+                (workout_deleted("w1", "u"), 1),
+                (workout_deleted("w2", "u"), 3),
+                (e, 0),
+            ],
+            [
+                (w1, 0),
+                (e, 0),
+                (w2, 0),
+                (workout_deleted("w2", "u"), 3),
+                (workout_deleted("w1", "u"), 1),
+            ],
+            [
+                (workout_deleted("w1", "u"), 1),
+                (e, 0),
+                (workout_deleted("w2", "u"), 3),
+                (w1, 0),
+                (w2, 0),
+            ],
+        ]
+    ):
+        c = connect(tmp_path / f"{run}.db")
+        wo = Topic(WO)
+        # deleted 1 h after the erasure (w1) or 1 h before it (w2)
+        for event, hours_ago in order:
+            apply(c, [wo.record(event, at=NOW - hours_ago * HOUR)])
+        results.append(
+            c.execute(
+                """SELECT workout_id, completed_at_us, exercises, deleted, deleted_at_us
+                   FROM workouts ORDER BY workout_id"""
+            ).fetchall()
+        )
+        c.close()
+    assert results[0] == results[1] == results[2]
+    assert [r[0] for r in results[0]] == ["w1"]
+
+
+def test_an_erasure_keyed_by_another_key_is_applied_and_alerted(conn, caplog):
+    """A producer's bug must not keep a user's data: the erasure applies, is counted for the
+    alert (coach_erasure_key_mismatches), is logged at ERROR (without the key), and is not a
+    dead letter."""
+    wo = Topic(WO)
+    apply(conn, [wo.record(completed("w1", "u-5", NOW - HOUR, [(1, 5.0, 5)]), at=NOW)])
+    apply(conn, [wo.record(user_erased("u-5", at=NOW), at=NOW, key=b"not-the-user")])
+    assert rows_naming(conn, "u-5") == {}
+    assert dead_letters.oldest(conn) == []
+    counter = "SELECT value FROM meta WHERE name = 'erasure_key_mismatches'"
+    assert conn.execute(counter).fetchone() == (1,)
+    [line] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "record key is not its user id" in line.getMessage()
+    assert "not-the-user" not in line.getMessage() and "u-5" not in line.getMessage()
+
+
+def test_an_erasure_dead_lettered_by_an_older_coach_applies_on_retry(conn):
+    """Older coaches dead-lettered an erasure with a wrong key; `dead-letters retry` now
+    applies it and removes the letter."""
+    apply(conn, [Topic(WO).record(completed("w1", "u-6", NOW - HOUR, [(1, 5.0, 5)]), at=NOW)])
+    with transaction(conn):
+        dead_letters.add_dead_letter(
+            conn,
+            topic=WO,
+            partition=0,
+            offset=7,
+            key=b"wrong",
+            value=value_of(user_erased("u-6", at=NOW)),
+            error="record key (a key of 5 characters) does not match the event's data.user_id",
+            failed_at_us=NOW_US,
+            timestamp_ms=ms(NOW),
+        )
+    assert retry(conn, roles=ROLES).applied == 1
+    assert rows_naming(conn, "u-6") == {}
+
+
+def _letter(conn: sqlite3.Connection, offset: int, key: bytes | None, value: bytes, **kw) -> None:  # type: ignore[no-untyped-def]
+    with transaction(conn):
+        dead_letters.add_dead_letter(
+            conn,
+            topic=EX,
+            partition=0,
+            offset=offset,
+            key=key,
+            value=value,
+            error="fitness.workout.completed does not belong on the exercises topic",
+            failed_at_us=NOW_US,
+            timestamp_ms=ms(NOW),
+            **kw,
+        )
+
+
+def test_dead_letters_stored_before_the_erasure_are_redacted_however_they_name_the_user(conn):
+    """An id JSON-escaped in the value, in data_base64, in the subject or in a ce_subject
+    header: found as events/personal.py finds it, not by searching the raw bytes."""
+    import base64
+
+    user = "jörg"
+    escaped = b'{"specversion":"1.0","type":"x","data":{"user_id":"j\\u00f6rg"}}'
+    assert user.encode() not in escaped
+    in_base64 = orjson.dumps(
+        {"type": "x", "data_base64": base64.b64encode(orjson.dumps({"user_id": user})).decode()}
+    )
+    _letter(conn, 0, b"1", escaped)
+    _letter(conn, 1, b"2", in_base64)
+    _letter(conn, 2, b"3", b'{"type": "x", "subject": "j\\u00f6rg"}')
+    _letter(conn, 3, b"4", b"{broken", headers=[("ce_subject", user.encode())])
+    _letter(conn, 4, b"5", b'{"data": {"user_id": "someone-else"}}')
+    apply(conn, [Topic(WO).record(user_erased(user, at=NOW), at=NOW)])
+    redacted = {d.offset for d in dead_letters.oldest(conn) if d.redacted_at_us is not None}
+    assert redacted == {0, 1, 2, 3}
+    assert rows_naming(conn, user) == {}
+    assert rows_naming(conn, "j\\u00f6rg") == {}
+
+
+def test_dead_letters_stored_by_a_coach_before_the_index_are_found_after_its_migration(
+    tmp_path,
+):
+    """A file at schema 6 holds a letter naming the user in an escaped form; opened by this
+    coach (migrated), an erasure redacts it."""
+    from store.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    for step in MIGRATIONS[:6]:
+        step(old)
+    old.execute("PRAGMA user_version = 6")
+    old.execute(
+        """INSERT INTO dead_letters (topic, partition, "offset", key, value, error,
+                                      failed_at_us, timestamp_ms)
+           VALUES (?, 0, 0, ?, ?, 'broken', ?, ?)""",
+        (EX, b"1", b'{"data":{"user_id":"j\\u00f6rg"}}', NOW_US, ms(NOW)),
+    )
+    old.close()
+    c = connect(path)
+    apply(c, [Topic(WO).record(user_erased("jörg", at=NOW), at=NOW)])
+    [letter] = dead_letters.oldest(c)
+    assert (letter.key, letter.value, letter.redacted_at_us) == (None, None, NOW_US)
+    c.close()
+
+
+def test_coach_erasure_status_shows_what_is_held_of_a_user(settings, db_path):
+    """Before the erasure: not erased, exit 1; after it: erased, nothing before it held,
+    a new account's later workout counted apart, no dead letter naming them; exit 0."""
+    import json
+
+    from click.testing import CliRunner
+
+    from coach.cli import main
+    from tests.conftest import env_of
+
+    def status(user: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+        out = CliRunner().invoke(main, ["erasure", "status", user], env=env_of(settings))
+        return out.exit_code, json.loads(out.output.strip().splitlines()[-1])
+
+    c = connect(db_path)
+    wo = Topic(WO)
+    apply(c, [wo.record(completed("w1", "u-8", NOW - 3 * HOUR, [(1, 5.0, 5)]), at=NOW)])
+    _letter(c, 0, b"u-8", b"{broken")
+    code, before = status("u-8")
+    assert code == 1
+    assert before["erased"] is False and before["rows_after_erasure"] == 1
+    assert before["dead_letters_naming"] == 1
+    apply(c, [wo.record(user_erased("u-8", at=NOW - 2 * HOUR), at=NOW)])
+    apply(c, [wo.record(completed("w2", "u-8", NOW - HOUR, [(1, 5.0, 5)]), at=NOW)])
+    c.close()
+    code, after = status("u-8")
+    assert code == 0, after
+    assert after == {
+        "user_id": "u-8",
+        "erased": True,
+        "erased_at": (NOW - 2 * HOUR).isoformat(),
+        "rows_at_or_before_erasure": 0,
+        "rows_after_erasure": 1,
+        "dead_letters_naming": 0,
+        "ok": True,
+    }

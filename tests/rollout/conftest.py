@@ -78,6 +78,7 @@ def coach_settings(bootstrap: str, root: Path) -> Settings:
         kafka_bootstrap_servers=bootstrap,
         topic_exercises=f"test.{suffix}.exercises",
         topic_workouts=f"test.{suffix}.workouts",
+        topic_erasures=f"test.{suffix}.erasures",
         heartbeat_seconds=0.5,
         poll_timeout_ms=100,
         # a replica whose consumer stopped answers 503 (nginx falls back) within 2 s

@@ -17,7 +17,9 @@ from tests.factories import (
     upserted,
     user_erased,
     value_of,
+    workout_deleted,
 )
+from wod.instants import to_us
 
 NOW = datetime(2026, 11, 27, 18, 30, tzinfo=UTC)
 
@@ -116,19 +118,56 @@ def test_key_must_match_the_entity():
         decode_record("exercises", b"2", value_of(upserted(1)))
 
 
-def test_user_erased_decodes_on_the_workouts_topic_only():
-    decoded = decode_record("workouts", b"7", value_of(user_erased(7)))
-    assert (decoded.type, decoded.data.user_id) == ("fitness.user.erased", 7)
+def test_user_erased_decodes_on_the_workouts_and_erasures_topics_only():
+    """An erasure belongs on the workouts topic (as older coaches read it) and on the
+    erasures topic; never on the catalog's."""
+    for role in ("workouts", "erasures"):
+        decoded = decode_record(role, b"7", value_of(user_erased(7)))
+        assert (decoded.type, decoded.data.user_id) == ("fitness.user.erased", 7)
+        assert not decoded.key_mismatch
     assert record_key(user_erased("u-1")) == "u-1"
-    with pytest.raises(DecodeError, match="does not match"):
-        decode_record("workouts", b"8", value_of(user_erased(7)))
     with pytest.raises(DecodeError, match="does not belong"):
         decode_record("exercises", b"7", value_of(user_erased(7)))
 
 
+@pytest.mark.parametrize("key", [b"8", b"", None, b"7 "])
+@pytest.mark.parametrize("role", ["workouts", "erasures"])
+def test_an_erasure_keyed_by_anything_but_its_user_is_applied_and_flagged(role, key):
+    """Dropping it as a dead letter would keep the user's data: it decodes, flagged."""
+    decoded = decode_record(role, key, value_of(user_erased(7)))
+    assert (decoded.type, decoded.data.user_id, decoded.key_mismatch) == (
+        "fitness.user.erased",
+        7,
+        True,
+    )
+
+
+@pytest.mark.parametrize("ce_time", [b"\xff\xfe", b"yesterday", b"2026-12-01T10:00:00"])
+def test_a_binary_erasure_with_a_broken_time_is_applied_with_the_records_time(ce_time):
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"e-1"),
+        ("ce_source", b"/x"),
+        ("ce_type", b"fitness.user.erased"),
+        ("ce_time", ce_time),
+        ("content-type", b"application/json"),
+    ]
+    decoded = decode_record("erasures", b"u", b'{"user_id": "u"}', headers)
+    assert (decoded.type, decoded.erased_at_us) == ("fitness.user.erased", None)
+
+
+def test_an_erasure_carries_the_last_instant_its_own_time_can_mean():
+    event = user_erased("u")
+    event["time"] = "2026-12-01T10:00:00.123Z"
+    decoded = decode_record("erasures", b"u", value_of(event))
+    assert decoded.erased_at_us == to_us(datetime(2026, 12, 1, 10, 0, 0, 123999, tzinfo=UTC))
+    del event["time"]
+    assert decode_record("erasures", b"u", value_of(event)).erased_at_us is None
+
+
 def test_a_mismatched_key_is_not_quoted_in_the_reason():
     with pytest.raises(DecodeError) as caught:
-        decode_record("workouts", b"user-secret-id", value_of(user_erased("someone-else")))
+        decode_record("workouts", b"user-secret-id", value_of(workout_deleted("w", "someone-else")))
     assert "user-secret-id" not in str(caught.value)
     assert "someone-else" not in str(caught.value)
     with pytest.raises(DecodeError) as caught:

@@ -15,6 +15,7 @@ from monolith_kit import (
     exercise_deleted,
     exercise_upserted,
     user_erased,
+    user_erased_rows,
     workout_completed,
     workout_deleted,
 )
@@ -57,7 +58,13 @@ EVENTS = {
         "u-9",
         "workouts",
     ),
-    "erased": (user_erased(user_id="u-9"), "workout", "u-9", "workouts"),
+    "erased": (user_erased(user_id="u-9"), "erasure", "u-9", "erasures"),
+    "erased, for the workouts topic": (
+        user_erased(user_id="u-9", role="workouts"),
+        "workout",
+        "u-9",
+        "workouts",
+    ),
 }
 
 
@@ -68,6 +75,16 @@ def test_each_event_routes_by_aggregatetype_keyed_as_the_contract_says(name):
     decoded = decode_record(role, key.encode(), event.payload.encode())
     assert decoded.known and decoded.type == event.type
     assert decoded.event_id == str(event.id)
+
+
+def test_an_erasure_is_two_rows_with_one_time_to_the_microsecond():
+    """One for the erasures topic (kept for good), one for the workouts topic (read by
+    coaches before it); the same instant, written to the microsecond."""
+    at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    rows = user_erased_rows(user_id=7, time=at)
+    assert [(r.aggregatetype, r.aggregateid) for r in rows] == [("erasure", "7"), ("workout", "7")]
+    times = {orjson.loads(r.payload)["time"] for r in rows}
+    assert times == {"2026-12-01T10:00:00.000000Z"}
 
 
 def test_the_payload_is_a_structured_cloudevent_with_utc_times():

@@ -153,3 +153,11 @@ def test_kafka_settings_the_protocol_uses_are_accepted(monkeypatch):
     monkeypatch.setenv("COACH_KAFKA_SSL_CAFILE", "/etc/ssl/ca.pem")
     settings = load_settings()
     assert settings.kafka_sasl_username == "coach"
+
+
+def test_the_erasures_topic_must_be_a_topic_of_its_own(monkeypatch):
+    """An erasures topic named like another would be compacted or read as that one."""
+    assert load_settings().topic_erasures == "fitness.erasures"
+    monkeypatch.setenv("COACH_TOPIC_ERASURES", "fitness.workouts")
+    with pytest.raises(ConfigError, match="COACH_TOPIC_ERASURES"):
+        load_settings()

@@ -317,15 +317,16 @@ def connector_config(
     name: str,
     *,
     dbname: str = DATABASE,
-    topics: tuple[str, str] = ("fitness.exercises", "fitness.workouts"),
+    topics: tuple[str, ...] = ("fitness.exercises", "fitness.workouts", "fitness.erasures"),
     pg_port: int = PG_PORT,
     slot: str | None = None,
     poll_interval_ms: int = 20,
 ) -> dict[str, str]:
     """Debezium's PostgreSQL connector reading the outbox of `dbname` through its outbox
-    EventRouter: aggregatetype `exercise` to topics[0], `workout` to topics[1], the record
-    key from aggregateid, the value the payload's text as written."""
-    exercises, workouts = topics
+    EventRouter: aggregatetype `exercise` to topics[0], `workout` to topics[1], `erasure`
+    to topics[2] (`fitness.erasures` when not given), the record key from aggregateid, the
+    value the payload's text as written."""
+    exercises, workouts, erasures = (*topics, "fitness.erasures")[:3]
     return {
         "name": name,
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
@@ -347,7 +348,7 @@ def connector_config(
         "poll.interval.ms": str(poll_interval_ms),
         "key.converter": "org.apache.kafka.connect.storage.StringConverter",
         "value.converter": "org.apache.kafka.connect.storage.StringConverter",
-        "transforms": "outbox,exercises,workouts",
+        "transforms": "outbox,exercises,workouts,erasures",
         "transforms.outbox.type": "io.debezium.transforms.outbox.EventRouter",
         "transforms.outbox.route.by.field": "aggregatetype",
         "transforms.outbox.route.topic.replacement": "outbox.${routedByValue}",
@@ -360,6 +361,9 @@ def connector_config(
         "transforms.workouts.type": "org.apache.kafka.connect.transforms.RegexRouter",
         "transforms.workouts.regex": "outbox[.]workout",
         "transforms.workouts.replacement": workouts,
+        "transforms.erasures.type": "org.apache.kafka.connect.transforms.RegexRouter",
+        "transforms.erasures.regex": "outbox[.]erasure",
+        "transforms.erasures.replacement": erasures,
     }
 
 
