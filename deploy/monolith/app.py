@@ -9,6 +9,7 @@ through the transactional outbox (monolith_kit), as the real monolith's should.
 - `GET /fitness/wod`: the legacy WOD for the strangler routing, as deploy/legacy/app.py
   answers it (a delay of LEGACY_DELAY_MIN to LEGACY_DELAY_MAX seconds, a fixed catalog).
 - `GET /health`.
+- The token issuer (deploy/monolith/issuer.py): its JWKS, OpenID discovery, tokens, rotation.
 
 Each write and its outbox event commit in one transaction, or neither does.
 
@@ -30,7 +31,7 @@ from flask import Flask, jsonify, request
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from deploy.monolith import models
+from deploy.monolith import issuer, models
 
 _LEGACY = Path(__file__).resolve().parent.parent / "legacy" / "app.py"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5433/monolith"
@@ -57,6 +58,7 @@ def create_app(database_url: str | None = None) -> Flask:
     )
     app = Flask("monolith")
     app.config["engine"] = engine
+    app.register_blueprint(issuer.blueprint(issuer.from_env(dict(os.environ))))
 
     def transaction() -> Session:
         return sessions.begin()  # type: ignore[return-value]
