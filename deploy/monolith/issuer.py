@@ -50,6 +50,9 @@ class SigningKey:
     private_key: Any
     last_expiry: float = 0.0
     """The `exp` of the last token signed with it (0: none)."""
+    has_signed: bool = False
+    """It has been the active key: once another is, it leaves when its tokens expired
+    (a key only published, waiting to be activated, stays)."""
 
 
 class Issuer:
@@ -65,6 +68,7 @@ class Issuer:
         self._lock = threading.Lock()
         self._keys: dict[str, SigningKey] = {}
         self.active = self.publish()
+        self._keys[self.active].has_signed = True
 
     def publish(self) -> str:
         """Step 1 of a rotation: a new key in the set; the active key still signs."""
@@ -79,6 +83,7 @@ class Issuer:
         with self._lock:
             if kid not in self._keys:
                 raise KeyError(kid)
+            self._keys[kid].has_signed = True
             self.active = kid
 
     def retire(self, kid: str) -> bool:
@@ -93,7 +98,9 @@ class Issuer:
         now = time.time() if now is None else now
         with self._lock:
             gone = [
-                k.kid for k in self._keys.values() if k.kid != self.active and k.last_expiry < now
+                k.kid
+                for k in self._keys.values()
+                if k.has_signed and k.kid != self.active and k.last_expiry < now
             ]
             for kid in gone:
                 del self._keys[kid]

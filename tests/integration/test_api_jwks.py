@@ -6,41 +6,21 @@ free port; the api is the real app over a real projection file."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-from werkzeug.serving import make_server
 
 from api import auth
 from api.app import create_app
 from config.settings import ConfigError, Settings
-from deploy.monolith.issuer import Issuer, issuer_app
+from deploy.monolith.issuer import Issuer
 from tests.factories import upserted
-
-
-class IssuerServer:
-    def __init__(self, algorithm: str = "ES256", max_age: int = 1) -> None:
-        self.issuer = Issuer("http://placeholder", algorithm=algorithm, jwks_max_age=max_age)
-        self.server = make_server("127.0.0.1", 0, issuer_app(self.issuer), threaded=True)
-        self.url = self.issuer.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def token(self, sub: str = "7", **body: Any) -> str:
-        answer = httpx2.post(f"{self.url}/oauth/token", json={"sub": sub, **body})
-        answer.raise_for_status()
-        return str(answer.json()["access_token"])
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.issuer_server import IssuerServer
 
 
 @pytest.fixture

@@ -136,3 +136,17 @@ def test_the_generation_grows_when_a_key_leaves_or_changes(jwks_by_alg):
 )
 def test_cache_lifetime_is_the_max_age_within_bounds(header, lifetime):
     assert cache_lifetime(header, shortest=30.0, longest=600.0) == lifetime
+
+
+def test_the_issuer_rotates_in_three_steps():
+    """The stand-in issuer: a published key stays until activated; the old key stays while
+    a token it signed is valid, then leaves the set."""
+    issuer = Issuer("http://i", algorithm="ES256", token_ttl=60)
+    old = issuer.active
+    issuer.sign("7")
+    new = issuer.publish()
+    assert issuer.retire_expired() == [] and set(issuer.kids()) == {old, new}
+    issuer.activate(new)
+    assert issuer.retire_expired() == []  # the old key's token is valid for 60 s
+    assert issuer.retire_expired(now=time.time() + 61) == [old]
+    assert [k["kid"] for k in issuer.jwks()["keys"]] == [new]
