@@ -130,7 +130,7 @@ def test_a_key_rotation_under_load_refuses_no_valid_token(
     finally:
         clients.stop()
     answers = [call(nginx.port, token=kept) for _ in range(10)]  # both workers
-    assert {(a.status, b'unknown signing key' in a.body) for a in answers} == {(401, True)}
+    assert {(a.status, b"unknown signing key" in a.body) for a in answers} == {(401, True)}
     assert clients.failures == []
     assert set(clients.answers) == {(200, "coach")}
     assert clients.kids[old] > 0 and clients.kids[new] > 0, clients.kids
