@@ -19,6 +19,7 @@ from api import ceiling, health, metrics, wod
 from api.auth import BadKey, TokenVerifier
 from api.catalog import CatalogCache
 from api.deps import AppState, Verifier
+from api.docs import add_docs
 from api.errors import ApiError, handle_api_error, handle_validation_error
 from api.fastpath import WodFastPath
 from api.freshness import StatusCache
@@ -156,6 +157,8 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
         summary="Workout of the day, served from a Kafka-fed SQLite projection",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # api/docs.py serves them with local assets
+        redoc_url=None,
         # coach's telemetry is its Prometheus /metrics. FastAPI's native OpenTelemetry hooks
         # look up the global providers on every request even when none is configured (about
         # a tenth of a held WOD's cost in process, cProfile of bench/wod_inprocess.py): off.
@@ -179,6 +182,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
     app.include_router(metrics.router)
     if settings.bench_ceiling:
         app.include_router(ceiling.router)
+    add_docs(app)
     use_relative_slash_redirects(app.router)
     return app
 
