@@ -93,22 +93,25 @@ def parse_key_set(body: bytes, algorithms: tuple[str, ...]) -> dict[str, jwt.PyJ
 
 
 def usable_key(jwk: Any, algorithms: tuple[str, ...]) -> jwt.PyJWK | None:
-    """The PyJWK of one JWK if coach may verify tokens with it, else None."""
+    """The PyJWK of one JWK if coach may verify tokens with it, else None (whatever the JWK
+    holds: it comes from the network)."""
     if not isinstance(jwk, dict):
         return None
-    kid = jwk.get("kid")
+    kid, kty, alg, use = (jwk.get(name) for name in ("kid", "kty", "alg", "use"))
     if not isinstance(kid, str) or not kid or len(kid) > 256:
         return None
-    if jwk.get("use", "sig") != "sig" or jwk.get("kty") not in PUBLIC_KEY_TYPES:
+    if use not in (None, "sig") or not isinstance(kty, str) or kty not in PUBLIC_KEY_TYPES:
         return None
-    alg = jwk.get("alg")
-    if alg is not None and alg not in algorithms:
+    if alg is not None and (not isinstance(alg, str) or alg not in algorithms):
         return None
     try:
         key = jwt.PyJWK(jwk)
-    except (jwt.PyJWTError, ValueError, TypeError):
-        return None
-    if key.algorithm_name not in algorithms:
+        if key.algorithm_name not in algorithms:
+            return None
+        # PyJWT checks an EC key's curve against its algorithm when it prepares the key
+        # (at each verification): a P-384 key published as ES256 is refused here, once.
+        key.Algorithm.prepare_key(key.key)
+    except Exception:  # PyJWT's InvalidKeyError, or hostile values it did not wrap
         return None
     return key
 

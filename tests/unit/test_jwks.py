@@ -11,6 +11,8 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 from api.jwks import EMPTY, JwksError, cache_lifetime, parse_key_set
 from deploy.monolith.issuer import Issuer
@@ -46,6 +48,10 @@ def test_each_allowed_algorithm_gives_a_key_bound_to_it(jwks_by_alg, alg):
         {"alg": "HS256"},  # an algorithm outside the allow-list
         {"alg": "RS512"},
         {"kty": "oct", "k": "c2VjcmV0"},  # a shared secret in a public set
+        {"kty": []},  # unhashable values (a TypeError once), from the network
+        {"alg": {}},
+        {"use": ["sig"]},
+        {"n": 12345},
     ],
 )
 def test_unusable_keys_are_skipped(jwks_by_alg, change):
@@ -55,6 +61,15 @@ def test_unusable_keys_are_skipped(jwks_by_alg, change):
     assert list(parse_key_set(jwks_of(bad, good), ALL)) == [good["kid"]]
     with pytest.raises(JwksError, match="no usable signing key"):
         parse_key_set(jwks_of(bad), ALL)
+
+
+def test_an_ec_key_of_another_curve_than_its_alg_s_is_skipped(jwks_by_alg):
+    """A P-384 key published as ES256 could verify nothing (PyJWT checks the curve when
+    it verifies): it is left out when the set is read."""
+    public = ec.generate_private_key(ec.SECP384R1()).public_key()
+    jwk = {**ECAlgorithm.to_jwk(public, as_dict=True), "kid": "p384", "alg": "ES256"}
+    keys = parse_key_set(jwks_of(jwk, jwks_by_alg["ES256"]), ALL)
+    assert "p384" not in keys and len(keys) == 1
 
 
 def test_a_key_outside_the_allow_list_is_skipped(jwks_by_alg):
