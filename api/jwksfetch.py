@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from http.client import HTTPException
+from typing import Any
 
 from api.jwks import JwksError
 from config.settings import Settings
@@ -20,6 +21,26 @@ from config.urls import is_http_url
 
 MAX_BODY_BYTES = 1024 * 1024
 DISCOVERY_PATH = "/.well-known/openid-configuration"
+
+
+class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """urllib follows a redirect to ftp: too; the key set is fetched over http(s) only."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if not is_http_url(newurl):
+            raise JwksError(f"{req.full_url} redirects to a URL that is not http or https")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpRedirectsOnly)
 
 
 @dataclass(frozen=True)
@@ -34,7 +55,7 @@ def fetch(url: str, *, timeout: float) -> Fetched:
         raise JwksError(f"{url!r} is not an http or https URL")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310
+        with _OPENER.open(request, timeout=timeout) as response:  # nosec B310: http(s) only
             body = response.read(MAX_BODY_BYTES + 1)
             cache_control = response.headers.get("Cache-Control")
     except urllib.error.HTTPError as exc:
