@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from api import auth
 from api.auth import UNKNOWN_KEY, AuthError
 from api.jwks import JwksError
 from api.jwksfetch import Fetched
@@ -175,3 +176,25 @@ def test_a_new_key_keeps_the_cached_tokens():
     issuer.issuer.publish()
     keys.refresh_now()
     assert len(cached) == 1
+
+
+def test_hostile_tokens_are_each_a_401_with_a_key_set():
+    """The hostile corpus's tokens (tests/hostile_corpus.py), as they are and naming the
+    set's real `kid`: every one an AuthError with a fixed sentence, never another error."""
+    from tests.hostile_corpus import HOSTILE_VALUES, NOBODY, _with, signed, token_probes
+
+    issuer = FakeIssuer()
+    verifier = verifier_of(keys_of(issuer))
+    kid = issuer.issuer.active.encode()
+    tokens = [dict(p.headers)[b"authorization"][7:] for p in token_probes(NOBODY)]
+    es256 = b'{"alg":"ES256","kid":"' + kid + b'"}'
+    claims = b'{"sub":"7","exp":99999999999}'
+    for value in HOSTILE_VALUES.values():
+        tokens.append(signed(es256, _with(claims, b"sub", value), NOBODY))
+        tokens.append(signed(_with(es256, b"alg", value), claims, NOBODY))
+        tokens.append(signed(_with(es256, b"crit", value), claims, NOBODY))
+    sentences = {v for k, v in vars(auth).items() if k.isupper() and isinstance(v, str)}
+    for token in tokens:
+        with pytest.raises(AuthError) as refused:
+            verifier.verify(token.decode("latin-1"))
+        assert str(refused.value) in sentences, token
