@@ -55,7 +55,8 @@ def fetch(url: str, *, timeout: float) -> Fetched:
         raise JwksError(f"{url!r} is not an http or https URL")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        with _OPENER.open(request, timeout=timeout) as response:  # nosec B310: http(s) only
+        # http(s) only: the URL is checked above, and redirects by _HttpRedirectsOnly
+        with _OPENER.open(request, timeout=timeout) as response:  # nosec B310
             body = response.read(MAX_BODY_BYTES + 1)
             cache_control = response.headers.get("Cache-Control")
     except urllib.error.HTTPError as exc:
