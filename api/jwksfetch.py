@@ -9,6 +9,7 @@ the URL (an operator's setting, not a client's input) and the cause.
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -53,7 +54,10 @@ def fetch(url: str, *, timeout: float) -> Fetched:
     """GET `url`; the body and its Cache-Control header, or JwksError."""
     if not is_http_url(url):
         raise JwksError(f"{url!r} is not an http or https URL")
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    # The process in the User-Agent: the issuer's log tells which api process fetched.
+    agent = f"coach-jwks/0.1 (pid {os.getpid()})"
+    headers = {"Accept": "application/json", "User-Agent": agent}
+    request = urllib.request.Request(url, headers=headers)
     try:
         # http(s) only: the URL is checked above, and redirects by _HttpRedirectsOnly
         with _OPENER.open(request, timeout=timeout) as response:  # nosec B310

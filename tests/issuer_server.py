@@ -4,6 +4,7 @@ werkzeug on a free loopback port, for the tests that verify tokens with its key 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import httpx2
@@ -17,7 +18,16 @@ class IssuerServer:
         self.issuer = Issuer(
             "http://placeholder", algorithm=algorithm, jwks_max_age=max_age, token_ttl=token_ttl
         )
-        self.server = make_server("127.0.0.1", 0, issuer_app(self.issuer), threaded=True)
+        self.fetches: list[tuple[float, str]] = []
+        """(time.monotonic(), User-Agent) of each GET of the key set."""
+        app = issuer_app(self.issuer)
+
+        def recording(environ: dict[str, Any], start_response: Any) -> Any:
+            if environ.get("PATH_INFO") == "/.well-known/jwks.json":
+                self.fetches.append((time.monotonic(), environ.get("HTTP_USER_AGENT", "")))
+            return app(environ, start_response)
+
+        self.server = make_server("127.0.0.1", 0, recording, threaded=True)
         self.url = self.issuer.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -34,6 +44,10 @@ class IssuerServer:
     def published_kids(self) -> list[str]:
         answer = httpx2.get(f"{self.url}/.well-known/jwks.json", timeout=10)
         return [key["kid"] for key in answer.json()["keys"]]
+
+    def fetchers_since(self, since: float) -> set[str]:
+        """The User-Agents (one per coach process) that fetched the key set after `since`."""
+        return {agent for at, agent in list(self.fetches) if at > since}
 
     def stop(self) -> None:
         self.server.shutdown()

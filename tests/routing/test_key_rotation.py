@@ -116,8 +116,10 @@ def test_a_key_rotation_under_load_refuses_no_valid_token(
     clients = Clients(nginx.port, issuer)
     try:
         time.sleep(1.0)
+        published = time.monotonic()
         new = issuer.post("/admin/keys/publish")["kid"]  # 1. publish
-        time.sleep(3 * MAX_AGE)  # 2. every process has fetched the set since
+        # 2. wait until both api processes (uvicorn workers) have fetched the set since
+        wait_for("both workers' fetch", lambda: len(issuer.fetchers_since(published)) == 2, 30)
         issuer.post(f"/admin/keys/{new}/activate")  # 3. sign with the new key
         # 4. the old key leaves the set once the last token it signed has expired
         wait_for("the old key's removal", lambda: old not in issuer.published_kids(), 30)
