@@ -110,9 +110,13 @@ def api(host: str, port: int, workers: int) -> None:
     """Serve GET /fitness/wod and the operational endpoints."""
     import uvicorn
 
+    from api.app import make_verifier
+
     settings = load_or_exit()
     try:
-        settings.require_jwt_key()
+        # Once here, before any worker: a key file or key set that cannot be used stops
+        # start-up with its message (in a worker, uvicorn would start it again and again).
+        make_verifier(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     uvicorn.run(

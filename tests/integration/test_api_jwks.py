@@ -6,6 +6,7 @@ free port; the api is the real app over a real projection file."""
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ from api import auth
 from api.app import create_app
 from config.settings import ConfigError, Settings
 from deploy.monolith.issuer import Issuer
+from tests.conftest import env_of
+from tests.e2e.helpers import COACH
 from tests.factories import upserted
 from tests.issuer_server import IssuerServer
 
@@ -158,3 +161,27 @@ def test_while_the_issuer_is_down_coach_keeps_verifying(db_path, catalog, tmp_pa
         assert "coach_jwks_refresh_failing 1.0" in client.get("/metrics").text
     with TestClient(create_app(settings)) as client:
         assert client.get("/fitness/wod", headers=bearer(token)).status_code == 200
+
+
+def test_coach_api_with_workers_stops_when_the_set_cannot_be_fetched(db_path, catalog):
+    """`coach api --workers 2`: one message naming the setting and exit 1, not workers
+    failing and restarted for ever by uvicorn's supervisor."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(
+        db_path=db_path,
+        jwt_jwks_url=f"http://127.0.0.1:{port}/jwks.json",
+        jwt_algorithms=["RS256"],
+        jwt_jwks_timeout_seconds=2,
+    )
+    result = subprocess.run(
+        [COACH, "api", "--port", str(port), "--workers", "2"],
+        env=env_of(settings),
+        capture_output=True,
+        timeout=120,
+    )
+    stderr = result.stderr.decode(errors="replace")
+    assert result.returncode == 1, stderr
+    assert "COACH_JWT_JWKS_URL: cannot get the issuer's key set" in stderr
+    assert "Traceback" not in stderr
