@@ -14,6 +14,8 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from fastapi.testclient import TestClient
 
 from api import auth
@@ -185,3 +187,22 @@ def test_coach_api_with_workers_stops_when_the_set_cannot_be_fetched(db_path, ca
     assert result.returncode == 1, stderr
     assert "COACH_JWT_JWKS_URL: cannot get the issuer's key set" in stderr
     assert "Traceback" not in stderr
+
+
+def test_an_eddsa_public_key_file_verifies_eddsa_tokens(db_path, catalog, tmp_path):
+    """EdDSA joined the allow-list: an Ed25519 PEM key file works as RSA and EC ones do."""
+    private = ed25519.Ed25519PrivateKey.generate()
+    key_file = tmp_path / "ed25519.pem"
+    key_file.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    settings = Settings(db_path=db_path, jwt_public_key_file=key_file, jwt_algorithms=["EdDSA"])
+    with TestClient(create_app(settings)) as client:
+        claims = {"sub": "7", "exp": int(time.time()) + 60}
+        good = jwt.encode(claims, private, "EdDSA")
+        assert client.get("/fitness/wod", headers=bearer(good)).status_code == 200
+        other = jwt.encode(claims, ed25519.Ed25519PrivateKey.generate(), "EdDSA")
+        refused = client.get("/fitness/wod", headers=bearer(other))
+        assert refused.status_code == 401 and refused.json()["detail"] == auth.BAD_SIGNATURE
