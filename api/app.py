@@ -19,11 +19,16 @@ from api import ceiling, health, metrics, wod
 from api.auth import BadKey, TokenVerifier
 from api.catalog import CatalogCache
 from api.deps import AppState, Verifier
+from api.docs import add_docs
 from api.errors import ApiError, handle_api_error, handle_validation_error
 from api.fastpath import WodFastPath
 from api.freshness import StatusCache
+from api.jwks import JwksError
+from api.jwksfetch import JwksSource
+from api.jwksrefresh import JwksKeys
+from api.jwksverify import JwksVerifier
 from api.loop_lag import LoopLag
-from api.metrics import MetricsMiddleware, ProjectionCollector, RequestMetrics
+from api.metrics import KeySetCollector, MetricsMiddleware, ProjectionCollector, RequestMetrics
 from api.projection import ProjectionWatcher
 from api.slashes import use_relative_slash_redirects
 from api.tokencache import CachedVerifier
@@ -39,8 +44,18 @@ def wall_clock_us() -> int:
 
 
 def make_verifier(settings: Settings) -> Verifier:
-    """The token verifier the settings describe; a ConfigError names a bad key setting."""
+    """The token verifier the settings describe; a ConfigError names a bad key setting.
+    With a key set, its first fetch happens here (start-up); its refresher does not run
+    yet (`key_refresher`)."""
     settings.require_jwt_key()
+    verifier = jwks_verifier(settings) if settings.uses_jwks else static_verifier(settings)
+    if settings.jwt_cache_size:
+        return CachedVerifier(verifier, settings.jwt_cache_size)
+    return verifier
+
+
+def static_verifier(settings: Settings) -> TokenVerifier:
+    """A verifier of one HMAC secret or one public key file."""
     try:
         verifier = TokenVerifier.from_secret_or_file(
             secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
@@ -54,9 +69,42 @@ def make_verifier(settings: Settings) -> Verifier:
     except (BadKey, OSError) as exc:
         setting = "jwt_secret" if settings.jwt_secret else "jwt_public_key_file"
         raise ConfigError(f"{env_name(setting)}: {exc}") from None
-    if settings.jwt_cache_size:
-        return CachedVerifier(verifier, settings.jwt_cache_size)
     return verifier
+
+
+def jwks_verifier(settings: Settings) -> JwksVerifier:
+    """A verifier of the issuer's key set, fetched once now (ConfigError if it cannot be,
+    and no cached copy is at COACH_JWT_JWKS_CACHE_FILE)."""
+    setting = "jwt_jwks_url" if settings.jwt_jwks_url else "jwt_issuer"
+    keys = JwksKeys(
+        fetch=JwksSource(settings).fetch,
+        algorithms=tuple(settings.jwt_algorithms),
+        min_refresh_seconds=settings.jwt_jwks_min_refresh_seconds,
+        max_age_seconds=settings.jwt_jwks_max_age_seconds,
+        cache_file=settings.jwt_jwks_cache_file,
+    )
+    try:
+        keys.load()
+    except JwksError as exc:
+        raise ConfigError(
+            f"{env_name(setting)}: cannot get the issuer's key set ({exc}), and no cached "
+            f"copy (see {env_name('jwt_jwks_cache_file')})"
+        ) from None
+    return JwksVerifier(
+        key=None,
+        algorithms=tuple(settings.jwt_algorithms),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        max_bytes=settings.jwt_max_bytes,
+        keys=keys,
+    )
+
+
+def key_refresher(verifier: Verifier) -> JwksKeys | None:
+    """The key set behind `verifier`, if it verifies with one."""
+    inner = getattr(verifier, "verifier", verifier)  # a CachedVerifier's own
+    return inner.keys if isinstance(inner, JwksVerifier) else None
 
 
 def _open_readonly(path: Path) -> sqlite3.Connection:
@@ -69,6 +117,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
     `clock` gives now in microseconds since the epoch (tests pass a fixed one).
     """
     verifier = make_verifier(settings)
+    refresher = key_refresher(verifier)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +137,8 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
         )
         watching = asyncio.create_task(watcher.run())
         measuring = asyncio.create_task(loop_lag.run())
+        if refresher is not None:
+            refresher.start()  # each api process (uvicorn worker) refreshes its own
         try:
             yield
         finally:
@@ -96,6 +147,8 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             watcher.close()
+            if refresher is not None:
+                refresher.stop()
             app.state.coach = None
             state.conn.close()
 
@@ -104,6 +157,8 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
         summary="Workout of the day, served from a Kafka-fed SQLite projection",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # api/docs.py serves them with local assets
+        redoc_url=None,
         # coach's telemetry is its Prometheus /metrics. FastAPI's native OpenTelemetry hooks
         # look up the global providers on every request even when none is configured (about
         # a tenth of a held WOD's cost in process, cProfile of bench/wod_inprocess.py): off.
@@ -114,6 +169,9 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
     app.state.registry = registry
     loop_lag = app.state.loop_lag = LoopLag(registry)
     registry.register(ProjectionCollector(lambda: app.state.coach, clock))
+    app.state.jwks = refresher
+    if refresher is not None:
+        registry.register(KeySetCollector(refresher))
     # The last added runs first: metrics time everything, the WOD's fast path included.
     app.add_middleware(WodFastPath)
     app.add_middleware(MetricsMiddleware, metrics=RequestMetrics(registry))
@@ -124,6 +182,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
     app.include_router(metrics.router)
     if settings.bench_ceiling:
         app.include_router(ceiling.router)
+    add_docs(app)
     use_relative_slash_redirects(app.router)
     return app
 

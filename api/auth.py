@@ -10,6 +10,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import HMACAlgorithm
@@ -33,6 +34,8 @@ WRONG_ISSUER = "invalid token: wrong issuer"
 WRONG_AUDIENCE = "invalid token: wrong audience"
 MISSING_CLAIM = "invalid token: a required claim is missing"
 BAD_CLAIMS = "invalid token: bad claims"
+NO_KEY_ID = "invalid token: no key id"
+UNKNOWN_KEY = "invalid token: unknown signing key"
 BAD_SUB = "invalid token: 'sub' must be a non-empty string"
 BAD_EXP = "invalid token: 'exp' must be a number"
 INVALID = "invalid token"
@@ -132,6 +135,12 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         return self.verify_token(token).principal
 
+    @property
+    def key_generation(self) -> int:
+        """Grows when a key that verified tokens is withdrawn (never, for a static key):
+        a cache of verified tokens must then verify them again (api/tokencache.py)."""
+        return 0
+
     def forget(self, users: Collection[str]) -> None:
         """Nothing to forget: no token is kept (see api/tokencache.py)."""
 
@@ -145,11 +154,14 @@ class TokenVerifier:
         return self._checked(self._decode(token))
 
     def _decode(self, token: str) -> dict[str, Any]:
+        return self._decode_with(token, self.key)
+
+    def _decode_with(self, token: str, key: Any) -> dict[str, Any]:
         """PyJWT's verdict on the token (every token: no check of coach's own)."""
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                self.key,
+                key,
                 algorithms=list(self.algorithms),
                 issuer=self.issuer,
                 audience=self.audience,
@@ -217,8 +229,10 @@ def load_public_key(pem: bytes, algorithms: tuple[str, ...]) -> Any:
         family = "RS"
     elif isinstance(key, EllipticCurvePublicKey):
         family = "ES"
+    elif isinstance(key, Ed25519PublicKey):
+        family = "EdDSA"
     else:
-        raise BadKey(f"unsupported key type {type(key).__name__} (RSA or EC keys only)")
+        raise BadKey(f"unsupported key type {type(key).__name__} (RSA, EC or Ed25519 keys)")
     if not any(a.startswith(family) for a in algorithms):
         raise BadKey(f"an {family}-family key cannot verify {', '.join(algorithms)}")
     return key

@@ -7,12 +7,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.deps import AppState, StateDep
 from api.lag import age_seconds as age_of
 from api.lag import complete_until_us, heartbeat_age_seconds, partition_lag, total_lag
-from api.readiness import Check, readiness_checks
+from api.readiness import Check, key_set_check, readiness_checks
 from api.responses import JSONBody
 from api.schemas import Health, Lag, Ready
 from store import status
@@ -49,7 +49,7 @@ async def get_health(state: StateDep) -> Any:
     response_class=JSONBody,
     responses={503: {"model": Ready, "description": "Not ready; `failing` names why"}},
 )
-async def get_ready(state: StateDep) -> Any:
+async def get_ready(state: StateDep, request: Request) -> Any:
     """Readiness: the catalog is loaded, the consumer's heartbeat is recent and the
     projection is at most COACH_READY_MAX_LAG records behind its topics."""
     try:
@@ -60,6 +60,9 @@ async def get_ready(state: StateDep) -> Any:
     else:
         checks = checks_of(state, snapshot, len(catalog.ids))
     failing = [c.name for c in checks if not c.ok]
+    keys = request.app.state.jwks
+    if keys is not None:
+        checks.append(key_set_check(keys.age_seconds(), keys.last_error))
     return JSONBody(
         {
             "status": _verdict(checks),

@@ -13,6 +13,7 @@
   per partition, the consumer's heartbeat age and broker reachability, dead letters, events
   of unknown type, catalog size; and GET /ready's verdict (`coach_ready`, with each check in
   `coach_ready_check`), from the same checks.
+- With a key set (COACH_JWT_JWKS_URL): its age, size, refresh failures and fetches.
 
 With `coach api --workers N` each worker process has its own request metrics, and a scrape
 reaches one of them; the projection's gauges are the same from every worker.
@@ -234,6 +235,33 @@ class ProjectionCollector(Collector):
         )
         yield GaugeMetricFamily(
             "coach_catalog_version", "The catalog version loaded.", value=catalog.version
+        )
+
+
+class KeySetCollector(Collector):
+    """The issuer's key set this process verifies with (COACH_JWT_JWKS_URL): its age, its
+    keys, whether the last refresh failed, and the fetches made."""
+
+    def __init__(self, keys: Any) -> None:
+        self._keys = keys  # an api.jwksrefresh.JwksKeys
+
+    def collect(self) -> Iterator[Metric]:
+        keys = self._keys
+        yield GaugeMetricFamily(
+            "coach_jwks_age_seconds",
+            "Seconds since the key set in use was fetched from the issuer.",
+            value=keys.age_seconds(),
+        )
+        yield GaugeMetricFamily(
+            "coach_jwks_keys", "Usable signing keys in the set.", value=len(keys.current.keys)
+        )
+        yield GaugeMetricFamily(
+            "coach_jwks_refresh_failing",
+            "1 when the last fetch of the key set failed (the keys held are still used).",
+            value=int(keys.last_error is not None),
+        )
+        yield CounterMetricFamily(
+            "coach_jwks_fetches", "Fetches of the key set, failed ones too.", value=keys.fetches
         )
 
 

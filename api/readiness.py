@@ -121,3 +121,12 @@ def readiness_checks(
             )
         )
     return checks
+
+
+def key_set_check(age_seconds: float, last_error: str | None) -> Check:
+    """`signing_keys`: how old the issuer's key set is, and why the last refresh failed.
+    Informative, never failing: while the issuer is down the keys held still verify."""
+    detail = f"key set fetched {age_seconds:.0f} s ago"
+    if last_error:
+        detail += f"; the last refresh failed: {last_error}"
+    return Check("signing_keys", True, detail)

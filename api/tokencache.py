@@ -4,7 +4,10 @@ Keyed by the exact token string: a hit means the very same bytes were verified b
 Only tokens that passed verification are stored, with their `exp`; a hit at or after `exp`
 is dropped and verified again (so the cache never extends a token's life, not even by the
 verifier's leeway). Least recently used entries go first when the cache is full. The
-tokens of an erased user are dropped (`forget`) when the api learns of the erasure.
+tokens of an erased user are dropped (`forget`) when the api learns of the erasure. When
+the verifier's keys lose a key (`key_generation` grows: the issuer removed it from its key
+set, api/jwksrefresh.py), every held token is dropped and verified again on its next use, so
+that a token of a removed key is refused from the moment the api knows of the removal.
 
 An entry is a plain tuple of a string, a string or None, and a float: the garbage collector
 stops tracking such tuples, so a full cache adds nothing to the full collections, which
@@ -32,6 +35,8 @@ class CachedVerifier:
         self._clock = clock
         self._entries: OrderedDict[str, tuple[str, str | None, float]] = OrderedDict()
         """token -> (user id, zoneinfo claim, exp)."""
+        self._generation = verifier.key_generation
+        """The verifier's key generation the held tokens were verified under."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -41,6 +46,10 @@ class CachedVerifier:
 
     def verify(self, token: str) -> Principal:
         entries = self._entries
+        generation = self.verifier.key_generation
+        if generation != self._generation:
+            entries.clear()
+            self._generation = generation
         hit = entries.get(token)
         if hit is not None:
             if self._clock() < hit[2]:

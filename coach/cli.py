@@ -40,7 +40,9 @@ def _setup_logging(level: str) -> None:
 def key_mode(settings: Settings) -> str:
     """How the api verifies tokens, for its start-up log (never the key itself)."""
     algorithms = ",".join(settings.jwt_algorithms)
-    if settings.jwt_public_key_file is not None:
+    if settings.uses_jwks:
+        mode = f"{algorithms} with the key set of {settings.jwt_jwks_url or settings.jwt_issuer}"
+    elif settings.jwt_public_key_file is not None:
         mode = f"{algorithms} with the public key in {settings.jwt_public_key_file}"
     else:
         mode = f"{algorithms} with the secret of COACH_JWT_SECRET"
@@ -144,9 +146,13 @@ def api(host: str, port: int, workers: int) -> None:
     """Serve GET /fitness/wod and the operational endpoints."""
     import uvicorn
 
+    from api.app import make_verifier
+
     settings = load_or_exit()
     try:
-        settings.require_jwt_key()
+        # Once here, before any worker: a key file or key set that cannot be used stops
+        # start-up with its message (in a worker, uvicorn would start it again and again).
+        make_verifier(settings)
         log.info(
             "coach api serving http://%s:%d with %d worker(s); tokens: %s; projection %s",
             host,

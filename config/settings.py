@@ -17,10 +17,11 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.history import min_history_hours
+from config.urls import is_http_url
 
 ENV_PREFIX = "COACH_"
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
+PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA"})
 PLACEHOLDER_SECRETS = frozenset(
     {
         "changeme",
@@ -91,6 +92,19 @@ class Settings(BaseSettings):
     jwt_max_bytes: int = Field(4096, ge=256, le=65536)
     jwt_cache_size: int = Field(10_000, ge=0, le=1_000_000)
     """Verified tokens kept in memory (never used past their `exp`); 0 turns the cache off."""
+    jwt_jwks_url: str | None = None
+    """The issuer's JSON Web Key Set (http or https); tokens are verified with the key their
+    `kid` names. Unset with COACH_JWT_ISSUER set and no secret or key file: found through
+    the issuer's `/.well-known/openid-configuration`."""
+    jwt_jwks_min_refresh_seconds: float = Field(30.0, ge=0.1, le=3600)
+    """The shortest time between two fetches of the key set (an unknown `kid` asks for one)."""
+    jwt_jwks_max_age_seconds: float = Field(600.0, ge=1, le=86_400)
+    """The longest time a fetched key set is kept before it is fetched again (its
+    `Cache-Control: max-age` within these two bounds; none: this)."""
+    jwt_jwks_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    """Connect and read timeout of a key set fetch (never on a request's path)."""
+    jwt_jwks_cache_file: Path | None = None
+    """Where the last fetched key set is kept, to start with when the issuer is down."""
 
     # The WOD
     default_tz: str = "UTC"
@@ -194,6 +208,13 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("jwt_jwks_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not is_http_url(value):
+            raise ValueError("must be an http or https URL with a host")
+        return value
+
     @field_validator("jwt_issuer", "jwt_audience")
     @classmethod
     def _not_empty(cls, value: str | None) -> str | None:
@@ -237,11 +258,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _key_matches_algorithms(self) -> Settings:
-        if self.jwt_secret and self.jwt_public_key_file:
-            raise ValueError(
-                f"set one of {env_name('jwt_secret')} and {env_name('jwt_public_key_file')}"
-            )
+        keys = ("jwt_secret", "jwt_public_key_file", "jwt_jwks_url")
+        given = [env_name(k) for k in keys if getattr(self, k)]
+        if len(given) > 1:
+            raise ValueError(f"set one of {', '.join(given)}")
         hmac = set(self.jwt_algorithms) <= HMAC_ALGORITHMS
+        if self.uses_jwks and hmac:
+            raise ValueError(
+                f"{env_name('jwt_algorithms')} must be public-key algorithms (e.g. RS256, "
+                f"ES256, EdDSA) with a key set ({env_name('jwt_jwks_url')} or "
+                f"{env_name('jwt_issuer')})"
+            )
         if self.jwt_public_key_file and hmac:
             raise ValueError(
                 f"{env_name('jwt_algorithms')} must be public-key algorithms "
@@ -254,12 +281,28 @@ class Settings(BaseSettings):
             )
         return self
 
+    @property
+    def uses_jwks(self) -> bool:
+        """Tokens are verified with the issuer's key set: COACH_JWT_JWKS_URL is set, or
+        COACH_JWT_ISSUER is and neither a secret nor a key file (OpenID Connect discovery)."""
+        if self.jwt_jwks_url is not None:
+            return True
+        static = self.jwt_secret is not None or self.jwt_public_key_file is not None
+        return self.jwt_issuer is not None and not static
+
     def require_jwt_key(self) -> None:
         """The api must not start without a way to verify tokens."""
-        if self.jwt_secret is None and self.jwt_public_key_file is None:
+        if self.jwt_secret is None and self.jwt_public_key_file is None and not self.uses_jwks:
             raise ConfigError(
-                f"no JWT key configured: set {env_name('jwt_secret')} (HS256) or "
-                f"{env_name('jwt_public_key_file')} (RS256/ES256)"
+                f"no JWT key configured: set {env_name('jwt_secret')} (HS256), "
+                f"{env_name('jwt_public_key_file')} (RS256/ES256/EdDSA) or "
+                f"{env_name('jwt_jwks_url')} (the issuer's key set)"
+            )
+        if self.jwt_jwks_url is None and self.uses_jwks and not is_http_url(self.jwt_issuer):
+            raise ConfigError(
+                f"{env_name('jwt_issuer')}: must be an http or https URL to find the issuer's "
+                f"key set (or set {env_name('jwt_jwks_url')}, {env_name('jwt_secret')} or "
+                f"{env_name('jwt_public_key_file')})"
             )
         if self.jwt_public_key_file and not self.jwt_public_key_file.is_file():
             raise ConfigError(

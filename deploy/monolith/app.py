@@ -9,6 +9,7 @@ through the transactional outbox (monolith_kit), as the real monolith's should.
 - `GET /fitness/wod`: the legacy WOD for the strangler routing, as deploy/legacy/app.py
   answers it (a delay of LEGACY_DELAY_MIN to LEGACY_DELAY_MAX seconds, a fixed catalog).
 - `GET /health`.
+- The token issuer (deploy/monolith/issuer.py): its JWKS, OpenID discovery, tokens, rotation.
 
 Each write and its outbox event commit in one transaction, or neither does.
 
@@ -31,7 +32,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from deploy.monolith import models
+from deploy.monolith import issuer, models
 from monolith_kit import StaleRevision
 
 _LEGACY = Path(__file__).resolve().parent.parent / "legacy" / "app.py"
@@ -59,6 +60,7 @@ def create_app(database_url: str | None = None) -> Flask:
     )
     app = Flask("monolith")
     app.config["engine"] = engine
+    app.register_blueprint(issuer.blueprint(issuer.from_env(dict(os.environ))))
 
     def transaction() -> Session:
         return sessions.begin()  # type: ignore[return-value]
