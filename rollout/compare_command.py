@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from rollout.compare import Report
     from rollout.invariants import Answer
 
-EXIT = {"pass": 0, "fail": 1, "inconclusive": 3}  # nosec B105: exit codes, not a password
+EXIT = {"pass": 0, "fail": 1, "inconclusive": 3}  # nosec B105
 
 
 def mint(settings: Settings, user_id: str, zone: str, ttl: int = 600) -> str:

@@ -116,7 +116,7 @@ def oldest(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Letter
     """The dead letters in topic/partition/offset order, the first `limit` (all: None)."""
     rows = conn.execute(
         f"""SELECT {_COLUMNS} FROM dead_letters ORDER BY topic, partition, "offset"
-            LIMIT ?""",
+            LIMIT ?""",  # nosec B608
         (-1 if limit is None else limit,),
     ).fetchall()
     return [Letter(*row) for row in rows]
@@ -126,7 +126,7 @@ def newest(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Letter
     """The dead letters, the most recently stored first, the first `limit` (all: None)."""
     rows = conn.execute(
         f"""SELECT {_COLUMNS} FROM dead_letters ORDER BY failed_at_us DESC, id DESC
-            LIMIT ?""",
+            LIMIT ?""",  # nosec B608
         (-1 if limit is None else limit,),
     ).fetchall()
     return [Letter(*row) for row in rows]
@@ -141,7 +141,7 @@ def by_ids(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Letter]:
     found = {
         row[0]: Letter(*row)
         for row in conn.execute(
-            f"SELECT {_COLUMNS} FROM dead_letters WHERE id IN (SELECT value FROM json_each(?))",
+            f"SELECT {_COLUMNS} FROM dead_letters WHERE id IN (SELECT value FROM json_each(?))",  # nosec B608
             (msgspec.json.encode(list(ids)),),
         )
     }

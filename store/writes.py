@@ -141,7 +141,7 @@ def delete_workout(
     # The marker takes a new highest rowid, so readers of changes see it as a new row.
     cur = conn.execute(
         f"""UPDATE workouts SET deleted = 1, deleted_at_us = ?, rowid = {_NEXT_ROWID}
-            WHERE user_id = ? AND workout_id = ? AND deleted = 0""",
+            WHERE user_id = ? AND workout_id = ? AND deleted = 0""",  # nosec B608
         (deleted_at_us, user_id, workout_id),
     )
     changed = cur.rowcount > 0
