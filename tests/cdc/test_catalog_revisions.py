@@ -105,7 +105,11 @@ def _racing_source(monolith: Monolith, deleted: tuple[int, ...]) -> BackfillSour
                 assert models.delete_exercise(session, exercise_id)
         yield from events
 
-    return BackfillSource(catalog=catalog, completed_workouts=models.BACKFILL.completed_workouts)
+    return BackfillSource(
+        catalog=catalog,
+        completed_workouts=models.BACKFILL.completed_workouts,
+        current=models.BACKFILL.current,
+    )
 
 
 def test_a_backfill_racing_a_delete_writes_no_upsert_after_it(monolith: Monolith):
