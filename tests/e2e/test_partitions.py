@@ -164,7 +164,11 @@ def test_lag_lists_partitions_never_read(kafka_settings, tmp_path):
             parts = {(p["topic"], p["partition"]): p for p in body["partitions"]}
             assert sorted(parts) == sorted(
                 (t, p)
-                for t in (settings.topic_exercises, settings.topic_workouts)
+                for t in (
+                    settings.topic_exercises,
+                    settings.topic_workouts,
+                    settings.topic_erasures,
+                )
                 for p in range(3)
             ), body
             held_part = parts[(settings.topic_workouts, unread)]
