@@ -320,7 +320,11 @@ def test_stop_ends_both_cleanly_and_the_projection_outlives_them(deployment: Dep
     assert after["exercises"] == before["exercises"]
     assert after["workouts"] > before["workouts"]
     assert after["dead_letters"] == 0
-    assert "(6 new, 0 read from the beginning)" in engine.logs(d.consumer)
+    # Nine partitions: three topics of three. Every partition that holds records goes on
+    # from its stored offset; only the erasures topic's, empty here (no one was erased),
+    # have no offset to go on from.
+    started = re.search(r"\(9 new, (\d+) read from the beginning\)", engine.logs(d.consumer))
+    assert started is not None and int(started.group(1)) <= 3, engine.logs(d.consumer)
     for container in (d.consumer, d.api):
         engine("stop", "-t", "30", container, timeout=60)
         assert engine.exit_code(container) == 0, engine.logs(container)
