@@ -90,3 +90,15 @@ def test_a_page_left_out_of_the_navigation_fails_the_build(tmp_path):
     result = _build(config, tmp_path / "site")
     assert result.returncode != 0
     assert "orphan.md" in result.stderr, result.stderr
+
+
+def test_the_reference_pages_ignore_the_builders_coach_environment(monkeypatch):
+    """A shell with COACH_* variables (a key file, a bad value) builds the same pages: the
+    OpenAPI document is built from the defaults, never from the environment."""
+    from tools.docs.pages import openapi_document
+
+    clean = openapi_document()
+    monkeypatch.setenv("COACH_JWT_PUBLIC_KEY_FILE", "/nonexistent/key.pem")
+    monkeypatch.setenv("COACH_WOD_SIZE", "not-a-number")
+    monkeypatch.setenv("COACH_BENCH_CEILING", "true")
+    assert openapi_document() == clean

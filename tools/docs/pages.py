@@ -19,12 +19,30 @@ _DOC_SECRET = "documentation-build-only-secret-never-used-to-sign"
 
 
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document coach's api serves at /openapi.json (defaults but for a key)."""
+    """The OpenAPI document coach's api serves at /openapi.json (defaults but for a key).
+
+    Built from the defaults alone: the builder's COACH_* variables (a key file, a bad value,
+    the benchmark's route) change nothing in the pages.
+    """
+    from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
     from api.app import create_app
     from config.settings import Settings
 
+    class DefaultSettings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings,)
+
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(jwt_secret=_DOC_SECRET, db_path=str(Path(tmp) / "coach.db"))
+        settings = DefaultSettings(jwt_secret=_DOC_SECRET, db_path=Path(tmp) / "coach.db")
         return create_app(settings).openapi()
 
 

@@ -12,6 +12,7 @@ import ast
 import inspect
 import itertools
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -48,6 +49,9 @@ def _type_text(field: FieldInfo) -> str:
     text = str(field.annotation).replace("typing.", "").replace("pydantic.types.", "")
     for prefix in ("<class '", "'>"):
         text = text.replace(prefix, "")
+    optional = re.fullmatch(r"Optional\[(.*)\]", text)
+    if optional:
+        text = f"{optional.group(1)} | None"
     return text.replace("|", "\\|")
 
 
