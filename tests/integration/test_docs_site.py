@@ -102,3 +102,25 @@ def test_the_reference_pages_ignore_the_builders_coach_environment(monkeypatch):
     monkeypatch.setenv("COACH_WOD_SIZE", "not-a-number")
     monkeypatch.setenv("COACH_BENCH_CEILING", "true")
     assert openapi_document() == clean
+
+
+def test_the_image_does_not_install_the_documentation_tools():
+    """The Dockerfile installs `uv sync --frozen --no-dev`: what that installs (uv export of the
+    same selection from uv.lock) must not hold MkDocs, while make install's selection does."""
+    uv = Path(sys.executable).with_name("uv")
+
+    def export(*args: str) -> str:
+        result = subprocess.run(
+            [str(uv), "export", "--frozen", "--no-hashes", "--no-emit-project", *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    image = export("--no-dev")
+    assert "fastapi==" in image
+    assert "mkdocs" not in image, [line for line in image.splitlines() if "mkdocs" in line]
+    assert "mkdocs-material==" in export()  # make install (uv sync, default groups) has it
