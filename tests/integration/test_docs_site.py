@@ -124,3 +124,14 @@ def test_the_image_does_not_install_the_documentation_tools():
     assert "fastapi==" in image
     assert "mkdocs" not in image, [line for line in image.splitlines() if "mkdocs" in line]
     assert "mkdocs-material==" in export()  # make install (uv sync, default groups) has it
+
+
+def test_a_page_of_the_navigation_that_is_missing_fails_the_build(tmp_path):
+    config = _copy_of_the_site(tmp_path)
+    (tmp_path / "docs" / "layout.md").unlink()  # in the nav; index.md links to it too
+    (tmp_path / "docs" / "ARCHITECTURE.md").write_text(
+        (tmp_path / "docs" / "ARCHITECTURE.md").read_text().replace("layout.md", "index.md")
+    )
+    result = _build(config, tmp_path / "site")
+    assert result.returncode != 0
+    assert "layout.md" in result.stderr, result.stderr
