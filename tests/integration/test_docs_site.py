@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,7 @@ def _copy_of_the_site(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     config = (ROOT / "mkdocs.yml").read_text()
     config = config.replace("- tools/docs/hooks.py", f"- {ROOT / 'tools/docs/hooks.py'}")
+    config = re.sub(r"^watch:\n(  - .*\n)+", "", config, flags=re.M)  # paths of the repository
     (tmp_path / "mkdocs.yml").write_text(config)
     return tmp_path / "mkdocs.yml"
 
