@@ -134,3 +134,24 @@ def test_api_does_not_import_kafka_or_the_consumer():
             for module in modules:
                 top = module.split(".")[0]
                 assert top not in {"aiokafka", "consumer", "kafka"}, f"{path.name} imports {module}"
+
+
+def test_a_help_text_holding_a_code_fence_stays_inside_its_block():
+    @click.group()
+    def tool() -> None:
+        """A tool."""
+
+    @tool.command()
+    def show() -> None:
+        """Prints a fence:
+
+        \b
+        ```
+        not the end of the block
+        """
+
+    page = reference.cli_page(tool)
+    block = page.split("## coach show\n\n", 1)[1]
+    fence = block.split("text", 1)[0]
+    assert len(fence) > 3 and set(fence) == {"`"}
+    assert block.index("not the end of the block") < block.index(f"\n{fence}\n")

@@ -68,6 +68,14 @@ def _default_text(field: FieldInfo) -> str:
     return f"`{default}`"
 
 
+def code_block(text: str, language: str) -> list[str]:
+    """`text` fenced with more backticks than any run of them inside it (a help text or a
+    schema holding a fence cannot end the block early)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{language}", text.strip("\n"), fence]
+
+
 def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
@@ -131,13 +139,11 @@ def cli_page(main: click.Group) -> str:
         "",
         "## coach",
         "",
-        "```text",
-        main.get_help(root),
-        "```",
+        *code_block(main.get_help(root), "text"),
         "",
     ]
     for path, command, ctx in walk_commands(main, root):
-        parts += [f"## {path}", "", "```text", command.get_help(ctx), "```", ""]
+        parts += [f"## {path}", "", *code_block(command.get_help(ctx), "text"), ""]
     return "\n".join(parts)
 
 
@@ -202,7 +208,7 @@ def openapi_page(document: Mapping[str, Any]) -> str:
     if schemas:
         parts += ["## Schemas", ""]
         for name, schema in schemas.items():
-            parts += [f"### {name}", "", "```json", json.dumps(schema, indent=2), "```", ""]
+            parts += [f"### {name}", "", *code_block(json.dumps(schema, indent=2), "json"), ""]
     return "\n".join(parts)
 
 
@@ -223,5 +229,5 @@ def event_schemas_page(schemas: Mapping[str, str]) -> str:
     ]
     for name in sorted(schemas):
         parts += [f"## {name.removesuffix('.json')}", "", f"`events/schemas/{name}`", ""]
-        parts += ["```json", schemas[name].strip(), "```", ""]
+        parts += [*code_block(schemas[name].strip(), "json"), ""]
     return "\n".join(parts)
