@@ -135,3 +135,13 @@ status: ## What of the project runs here (pid, ports), its state folders, images
 
 clean-all: ## Stop the project's servers and remove all it made here (says what first; CONFIRM=yes to skip the question, DRY_RUN=1 to only list)
 	@$(PYTHON) tools/machine/machine.py clean-all $(if $(DRY_RUN),--dry-run) $(if $(filter yes,$(CONFIRM)),--yes)
+
+# -- the documentation site (mkdocs.yml; the reference pages are generated at each build) ----
+.PHONY: docs docs-serve
+DOCS_ADDR ?= 127.0.0.1:8001
+
+docs: install ## Build the documentation site into site/ (strict: a broken link, page or anchor fails)
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --clean
+
+docs-serve: install ## Preview the documentation site on http://127.0.0.1:8001 (rebuilds on each edit)
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr $(DOCS_ADDR)

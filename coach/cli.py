@@ -65,7 +65,7 @@ def key_mode(settings: Settings) -> str:
 def main(log_level: str) -> None:
     """coach: the workout of the day, served from a Kafka-fed SQLite projection.
 
-    Settings come from COACH_* environment variables (see the README).
+    Settings come from COACH_* environment variables (see docs/configuration.md).
     """
     _setup_logging(log_level)
 

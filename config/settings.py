@@ -55,12 +55,21 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", min_length=1)
     """Comma-separated host:port list of the Kafka brokers."""
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`."""
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    """`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`. The three SASL settings are refused unless the
+    protocol is `SASL_PLAINTEXT` or `SASL_SSL`.
+    """
     kafka_sasl_username: str | None = None
+    """SASL user."""
     kafka_sasl_password: SecretStr | None = None
+    """SASL password."""
     kafka_ssl_cafile: Path | None = None
+    """CA bundle for `SSL`/`SASL_SSL` (system CAs otherwise); refused with the other protocols."""
     topic_exercises: str = Field("fitness.exercises", min_length=1)
+    """The catalog topic (compacted)."""
     topic_workouts: str = Field("fitness.workouts", min_length=1)
+    """The workouts topic."""
     topic_erasures: str = Field("fitness.erasures", min_length=1)
     """The compacted topic of erasures, one record per erased user (docs/PRIVACY.md): read
     to its end before the workouts when a projection is built."""
@@ -69,6 +78,7 @@ class Settings(BaseSettings):
 
     # The projection
     db_path: Path = Path("coach.db")
+    """The projection file (`make run` uses `.coach-dev/coach.db`)."""
     history_hours: int = Field(50, le=24 * 60, validate_default=True)
     """How long completed exercises are kept; at least `min_history_hours()`, which covers
     "yesterday" in every time zone until the end of today."""
@@ -76,20 +86,33 @@ class Settings(BaseSettings):
     """How long dead letters (which may hold a user's workout) are kept, counted from their
     record's Kafka timestamp; the consumer removes older ones."""
     batch_max_records: int = Field(20_000, ge=1, le=200_000)
+    """Most records applied in one transaction."""
     poll_timeout_ms: int = Field(500, ge=10, le=60_000)
+    """How long one fetch waits for records."""
     heartbeat_seconds: float = Field(2.0, gt=0, le=300)
+    """How often the consumer records its heartbeat and looks for new partitions."""
     writer_process: bool = True
     """Commit batches in a child process while the next batch is decoded (two cores), in the
     consumer and in `coach replay`; false commits on their own thread."""
 
     # Auth
     jwt_secret: SecretStr | None = None
+    """HS256 secret (at least 32 characters; placeholders, among them the compose file's former
+    default, are refused).
+    """
     jwt_public_key_file: Path | None = None
+    """PEM public key for RS256/ES256/EdDSA. Set one of the secret, this and `COACH_JWT_JWKS_URL`.
+    """
     jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
+    """Comma-separated allow-list; HMAC and public-key algorithms never mixed."""
     jwt_issuer: str | None = None
+    """Required `iss` when set; empty is refused (unset it not to check `iss`)."""
     jwt_audience: str | None = None
+    """Required `aud` when set; empty is refused (unset it not to check `aud`)."""
     jwt_leeway_seconds: int = Field(30, ge=0, le=600)
+    """Clock skew allowed for `exp`/`nbf`/`iat`."""
     jwt_max_bytes: int = Field(4096, ge=256, le=65536)
+    """Longer tokens are refused."""
     jwt_cache_size: int = Field(10_000, ge=0, le=1_000_000)
     """Verified tokens kept in memory (never used past their `exp`); 0 turns the cache off."""
     jwt_jwks_url: str | None = None
@@ -108,7 +131,9 @@ class Settings(BaseSettings):
 
     # The WOD
     default_tz: str = "UTC"
+    """Zone for users whose request and token name none."""
     wod_size: int = Field(6, ge=1, le=100)
+    """Exercises in a WOD."""
     wod_cache_size: int = Field(10_000, ge=0, le=1_000_000)
     """Users whose rendered WOD each api process keeps (LRU); 0 turns the cache off."""
 

@@ -194,15 +194,15 @@ def test_list_shows_the_newest_first_and_says_when_it_stops(settings):
     assert every.stderr == ""
 
 
-def test_the_listed_fields_are_the_ones_the_readme_names(settings):
-    """Issue 33.6: the README named fields (`reason`, `time`) the list does not print.
+def test_the_listed_fields_are_the_ones_the_docs_name(settings):
+    """Issue 33.6: the docs named fields (`reason`, `time`) the list does not print.
     Its row of `coach dead-letters list` names each field in backquotes, in order."""
     from consumer.dead_letters import FIELDS
-    from tests.unit.test_docs import README
+    from tests.unit.test_docs import COMMANDS_PAGE
 
     _letters(settings, 1)
     [line] = _run(settings, "list").stdout.splitlines()
-    row = next(r for r in README.splitlines() if r.startswith("| `coach dead-letters list"))
+    row = next(r for r in COMMANDS_PAGE.splitlines() if r.startswith("| `coach dead-letters list"))
     described = row.split("|")[2]
     named = re.findall(r"`([a-z_]+)`", described)  # every name in backquotes is a field
     assert list(json.loads(line)) == list(FIELDS) == named, (named, row)

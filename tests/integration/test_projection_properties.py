@@ -1,6 +1,6 @@
 """Property tests of the projection: any stream of records, in any batch split and with folds
 in between, leaves the real SQLite projection in the state a plain-Python model of the event
-contract (README, "How the projection stays right" and "The event contract") predicts.
+contract (docs/projection.md and docs/events.md) predicts.
 
 The model below is written from the contract, not from the code:
 - catalog: an upsert or delete whose revision is lower than or equal to the one applied is
@@ -799,7 +799,7 @@ def outbox_order(steps: list[Step]) -> list[Step]:
     are kept). That order is the one place where when the live projection folded shows:
     once the delete's marker is pruned (COACH_HISTORY_HOURS after the delete), the live
     projection counts the workout, while a replay, which folds at the end, does not
-    (README, "How the projection stays right")."""
+    (docs/projection.md)."""
     completed: set[Pair] = set()
     deleted_unseen: set[Pair] = set()
     kept: list[Step] = []
