@@ -15,6 +15,7 @@ from report_common import DOC, PLOTS, REPO, load, table
 from report_freshness import cdc_section, freshness_section
 from report_image import image_section
 from report_ingest import ingest_section, replay_section, sharding_section, snapshot_section
+from report_jwt import JWT_SECTION
 from report_scaling import batch_section, catalog_section, disk_section, users_section
 from report_starvation import STARVATION_SECTION
 from report_wod import tail_section, wod_section
@@ -73,7 +74,7 @@ side in one run, as every ratio here is.
 {wod}
 {tail}
 {STARVATION_SECTION}
-{freshness}
+{JWT_SECTION}{freshness}
 {snapshot}
 {sharding}
 {cdc}
