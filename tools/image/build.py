@@ -40,18 +40,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from image_base import (
+    SUITE,
     compose_image,
     dockerfile_base,
     ensure_base,
     full_name,
+    rootfs_key,
     standin_name,
     variable_default,
 )
 from image_engine import REPO, BuildError, engine_env, find_engine, image_size, log, run
 
-# what tests/ read of this module (it is loaded there by its path)
+# what tests/ and bench/image.py read of this module (they load it by its path)
 __all__ = [
     "REPO",
+    "SUITE",
     "TAG",
     "BuildError",
     "build",
@@ -64,6 +67,7 @@ __all__ = [
     "image_size",
     "log",
     "main",
+    "rootfs_key",
     "run",
     "standin_name",
     "variable_default",
