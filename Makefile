@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 LOADTEST_ARGS ?=
 SOAK_ARGS ?=
 
-.PHONY: security audit
+.PHONY: security audit check
 .PHONY: help install run test test-unit test-integration test-e2e test-routing test-container image faults lint format schemas bench bench-full loadtest broker broker-stop clean
 
 help: ## List the targets
@@ -65,6 +65,12 @@ lint: install security ## ruff, mypy, the security linter and the dependency aud
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
+
+check: install ## The quick loop before a commit: format check, lint, types, unit and integration tests but the slow ones (no broker)
+	@$(BIN)/ruff format --check .
+	@$(BIN)/ruff check .
+	@$(BIN)/mypy
+	@$(BIN)/pytest tests/unit tests/integration -q -m "not slow" $(PYTEST_ARGS)
 
 SECURITY_SCAN := api consumer store events wod replay rollout coach config monolith_kit
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import click
 
-from coach import rebuild, tools
+from coach import event_commands, projection_commands
+from coach.command_support import announce, load_or_exit
 from coach.dead_letter_commands import dead_letters
-from coach.erasure_cmd import erasure
-from coach.tools import load_or_exit
+from coach.erasure_commands import erasure
+from coach.token_command import token
 from config.settings import ConfigError, Settings
 from rollout.cli import rollout
 
@@ -128,7 +129,7 @@ def consume() -> None:
          another cluster. Rebuild it: coach replay
     """
     settings = load_or_exit()
-    rebuild.announce(settings)
+    announce(settings)
 
     async def run() -> int:
         stop = asyncio.Event()
@@ -163,7 +164,7 @@ def api(host: str, port: int, workers: int) -> None:
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    rebuild.announce(settings)
+    announce(settings)
     uvicorn.run(
         "api.app:app_from_env",
         factory=True,
@@ -231,7 +232,7 @@ def run(host: str, port: int) -> None:
         app = create_app(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    rebuild.announce(settings)
+    announce(settings)
     server = _QuietServer.make(app, host, port, settings)
 
     async def both() -> int:
@@ -254,15 +255,17 @@ def run(host: str, port: int) -> None:
 
 
 for _command in (
-    tools.topics,
-    tools.publish,
-    tools.demo_data,
-    rebuild.replay,
-    rebuild.snapshot,
-    tools.stats,
+    # the topics
+    event_commands.topics,
+    event_commands.publish,
+    event_commands.demo_data,
+    # the projection
+    projection_commands.stats,
+    projection_commands.replay,
+    projection_commands.snapshot,
     dead_letters,
     erasure,
-    tools.token,
+    token,
     rollout,
 ):
     main.add_command(_command)

@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 import click
 import orjson
 
-from coach.tools import _open_projection as open_projection
-from coach.tools import load_or_exit
+from coach.command_support import load_or_exit, open_projection
 
 log = logging.getLogger("coach.dead_letters")
 

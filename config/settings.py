@@ -7,33 +7,17 @@ names the environment variable.
 
 from __future__ import annotations
 
-import importlib.util
-import ipaddress
-import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from config import checks
 from config.history import min_history_hours
 from config.urls import is_http_url
 
 ENV_PREFIX = "COACH_"
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA"})
-PLACEHOLDER_SECRETS = frozenset(
-    {
-        "changeme",
-        "change-me",
-        "secret",
-        "password",
-        "dev",
-        # docker-compose.yml's default until it required one: public, so anyone can sign with it.
-        "development-only-jwt-secret-of-the-compose-stack",
-    }
-)
-MIN_SECRET_LENGTH = 32
 SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
 TLS_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
 
@@ -178,36 +162,17 @@ class Settings(BaseSettings):
     @field_validator("jwt_algorithms")
     @classmethod
     def _one_family(cls, value: list[str]) -> list[str]:
-        unknown = set(value) - HMAC_ALGORITHMS - PUBLIC_KEY_ALGORITHMS
-        if unknown:
-            raise ValueError(f"unsupported algorithm(s) {sorted(unknown)}")
-        if not value:
-            raise ValueError("at least one algorithm is needed")
-        if set(value) & HMAC_ALGORITHMS and set(value) & PUBLIC_KEY_ALGORITHMS:
-            raise ValueError("HMAC and public-key algorithms must not be mixed")
-        return value
+        return checks.one_family(value)
 
     @field_validator("loop")
     @classmethod
     def _loop_installed(cls, value: str) -> str:
-        if value == "uvloop" and importlib.util.find_spec("uvloop") is None:
-            raise ValueError("uvloop is not installed here: use asyncio (or auto)")
-        return value
+        return checks.loop_installed(value)
 
     @field_validator("forwarded_allow_ips")
     @classmethod
     def _addresses(cls, value: str) -> str:
-        items = [item.strip() for item in value.split(",") if item.strip()]
-        for item in items:
-            if item == "*":
-                continue
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(
-                    "must be comma-separated IP addresses or CIDR networks, or *"
-                ) from None
-        return ",".join(items)
+        return checks.addresses(value)
 
     @field_validator("history_hours")
     @classmethod
@@ -223,14 +188,8 @@ class Settings(BaseSettings):
     @field_validator("jwt_secret")
     @classmethod
     def _real_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
-        secret = value.get_secret_value()
-        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
-            raise ValueError(
-                f"must be a real secret of at least {MIN_SECRET_LENGTH} characters, not a "
-                "placeholder: e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
-            )
+        if value is not None:
+            checks.real_secret(value.get_secret_value())
         return value
 
     @field_validator("jwt_jwks_url")
@@ -252,9 +211,7 @@ class Settings(BaseSettings):
     @field_validator("default_tz")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value != "UTC" and value not in zoneinfo.available_timezones():
-            raise ValueError(f"{value!r} is not an IANA time zone")
-        return value
+        return checks.known_zone(value)
 
     @model_validator(mode="after")
     def _three_topics(self) -> Settings:
@@ -287,7 +244,7 @@ class Settings(BaseSettings):
         given = [env_name(k) for k in keys if getattr(self, k)]
         if len(given) > 1:
             raise ValueError(f"set one of {', '.join(given)}")
-        hmac = set(self.jwt_algorithms) <= HMAC_ALGORITHMS
+        hmac = set(self.jwt_algorithms) <= checks.HMAC_ALGORITHMS
         if self.uses_jwks and hmac:
             raise ValueError(
                 f"{env_name('jwt_algorithms')} must be public-key algorithms (e.g. RS256, "

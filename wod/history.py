@@ -1,4 +1,5 @@
-"""A user's workouts still in the window (not yet folded), and what the rules read of them."""
+"""A user's workouts still in the window (not yet folded), and what the rules read of them:
+the exercises done in a span, and each workout's entries per exercise."""
 
 from __future__ import annotations
 
@@ -6,14 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from wod.suggestion import Entry, workout_entries
-
-
-class CompletedRow(NamedTuple):
-    exercise_id: int
-    sets: int
-    reps: int
-    weight: float
+from wod.entries import CompletedRow, Entry, workout_entries
 
 
 class WindowWorkout(NamedTuple):
@@ -41,7 +35,7 @@ class History:
         )
 
     def entries(self, exercise_ids: Iterable[int]) -> dict[int, list[Entry]]:
-        """Per exercise, what each window workout says of it (wod/suggestion.py `Entry`)."""
+        """Per exercise, what each window workout says of it (wod/entries.py `Entry`)."""
         wanted = set(exercise_ids)
         found: dict[int, list[Entry]] = {}
         for w in self.workouts:
@@ -52,3 +46,6 @@ class History:
             for exercise_id, entry in each.items():
                 found.setdefault(exercise_id, []).append(entry)
         return found
+
+
+__all__ = ["CompletedRow", "History", "WindowWorkout"]

@@ -1,7 +1,7 @@
 """The suggested weight and reps of an exercise: one rule, for the fold and for the api.
 
-What a workout says of an exercise is an `Entry`: the last row for that exercise in that
-workout. Of a user's entries for one exercise, the projection keeps the
+What a workout says of an exercise is an `Entry` (wod/entries.py): the last row for that
+exercise in that workout. Of a user's entries for one exercise, the projection keeps the
 `KEPT_PER_EXERCISE` newest workouts' (deleted workouts included: `newest_entries`, applied
 when the consumer folds old workouts away, store/fold.py). The suggestion is the newest of
 those that is not deleted (`suggested_entry`): its weight and reps; with none, the
@@ -10,38 +10,15 @@ exercise's catalog defaults (`suggest`). Pure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-if TYPE_CHECKING:
-    from wod.history import CompletedRow
-
-
-class Entry(NamedTuple):
-    """What one workout says of one exercise: the last entry for it in that workout."""
-
-    completed_at_us: int
-    workout_id: str
-    sets: int
-    reps: int
-    weight: float
-    deleted: bool
-
+from wod.entries import Entry, workout_entries
 
 KEPT_PER_EXERCISE = 3
 """How many of a user's newest workouts holding an exercise the projection remembers, deleted
 ones included (store/fold.py `fold_and_prune`)."""
-
-
-def workout_entries(
-    workout_id: str, completed_at_us: int, rows: Sequence[CompletedRow], *, deleted: bool
-) -> dict[int, Entry]:
-    """Per exercise of a workout, its entry: the last row of that exercise."""
-    return {
-        r.exercise_id: Entry(completed_at_us, workout_id, r.sets, r.reps, r.weight, deleted)
-        for r in rows
-    }
 
 
 def newest_entries(entries: Iterable[Entry], keep: int = KEPT_PER_EXERCISE) -> list[Entry]:
@@ -107,3 +84,16 @@ def suggest(
     if latest is None:
         return Suggestion(default_weight, default_reps)
     return Suggestion(float(latest[0]), int(latest[1]))
+
+
+__all__ = [
+    "KEPT_PER_EXERCISE",
+    "Entry",
+    "Performance",
+    "Suggestion",
+    "best_performances",
+    "newest_entries",
+    "suggest",
+    "suggested_entry",
+    "workout_entries",
+]

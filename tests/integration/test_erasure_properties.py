@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -237,6 +238,7 @@ def state(conn: Any) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow  # `make check` skips it
 @settings(
     max_examples=100,
     deadline=None,

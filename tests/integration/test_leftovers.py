@@ -19,6 +19,9 @@ import pytest
 
 from tests.conftest import REPO
 
+# each test runs a pytest session of its own (tens of seconds): `make check` skips them
+pytestmark = pytest.mark.slow
+
 LISTENER = textwrap.dedent(
     """
     import os, socket, sys, time

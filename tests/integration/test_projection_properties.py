@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -58,6 +59,9 @@ from store import reads
 from store.db import connect, transaction
 from store.fold import FOLD_CHUNK, fold_and_prune
 from wod.instants import to_us
+
+# hypothesis over whole projections (tens of seconds): `make check` skips them
+pytestmark = pytest.mark.slow
 
 EX, WO = "p.exercises", "p.workouts"
 ROLES: dict[str, Role] = {EX: "exercises", WO: "workouts"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -126,6 +127,7 @@ RECORD = st.builds(
 )
 
 
+@pytest.mark.slow  # 600 examples: `make check` skips it
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(RECORD, min_size=1, max_size=8))
 def test_any_record_decodes_or_becomes_a_dead_letter(records: list[Record]) -> None:

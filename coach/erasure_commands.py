@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 import orjson
 
-from coach.tools import _open_projection, load_or_exit
+from coach.command_support import load_or_exit, open_projection
 
 
 @click.group("erasure")
@@ -22,7 +22,7 @@ def erasure_status(user_id: str) -> None:
     Exits 1 unless the user is erased and nothing of theirs before it is held."""
     from store.erasure_status import erasure_status as status_of
 
-    conn = _open_projection(load_or_exit())
+    conn = open_projection(load_or_exit())
     try:
         status = status_of(conn, user_id=user_id)
     finally:

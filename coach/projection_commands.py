@@ -1,45 +1,29 @@
-"""The `coach` commands over the projection's files: `coach replay` (rebuild it from the
-topics) and `coach snapshot` (copy it for a new replica), and the line every command that
-opens the projection logs first: which file it is (`announce`). coach/cli.py adds them to
-the `coach` group."""
+"""The `coach` commands that act on the projection: `coach stats` (what it holds),
+`coach replay` (rebuild it from the topics) and `coach snapshot` (copy it for a new
+replica). coach/cli.py adds them to the `coach` group."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 import sys
 from pathlib import Path
 
 import click
 
-from coach.tools import load_or_exit
-from config.settings import Settings
-
-log = logging.getLogger("coach")
+from coach.command_support import announce, echo_json, load_or_exit, open_projection
 
 
-def announce(settings: Settings) -> None:
-    """Log the projection file this process uses, resolved to an absolute path: a relative
-    or unset `COACH_DB_PATH` (a variable set but not exported) shows here."""
-    path = Path(settings.db_path)
-    where = path.absolute()
-    if path.is_symlink():
-        state = f"a link to {path.resolve().name}"
-    elif path.exists():
-        state = "exists"
-    else:
-        state = "does not exist yet"
-    log.info("projection file: %s (%s)", where, state)
-    if "db_path" not in settings.model_fields_set:
-        log.warning(
-            "COACH_DB_PATH is not set: using the default %s in the current directory "
-            "(set and export COACH_DB_PATH to use another file)",
-            where,
-        )
+@click.command()
+def stats() -> None:
+    """Print what the projection holds, as JSON."""
+    from store import reads
 
-
-# -- rebuilding the projection ------------------------------------------------------------------
+    conn = open_projection(load_or_exit())
+    try:
+        echo_json(reads.stats(conn))
+    finally:
+        conn.close()
 
 
 @click.command()

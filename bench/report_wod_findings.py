@@ -1,0 +1,100 @@
+"""The findings of docs/BENCHMARKS.md's tail section, "What made the difference" (written
+by hand: the profiles and runs it quotes are not in bench/results/)."""
+
+from __future__ import annotations
+
+WHAT_MADE_THE_DIFFERENCE = """### What made the difference
+
+Found with the in-process comparison above, profiles of it (cProfile, then py-spy), the
+event loop lag histogram (`coach_event_loop_lag_seconds`, per process in `/metrics`) and a
+second load generator. In the order they were found:
+
+**Saturation came first.** A single worker saturated by a closed loop of 100 or 200
+connections gives every app a long p99: the plain app's too, since each connection waits
+behind the others, and a saturated loop runs a whole batch of ready requests per turn. The
+lag histogram's "stalls" at 200 connections are those turns. coach saturated first, because
+each WOD cost more CPU than the plain app's whole request.
+
+Before the changes below, the in-process comparison gave coach's WOD 157 us hot and 415 us
+cold, against the plain app's 89 and 190 (one run, the same machine). Most of the
+difference was FastAPI's own work: route matching, dependency solving (the bearer scheme,
+then the route's own dependency), and FastAPI 0.163's native OpenTelemetry hooks, which
+look up the global providers on every request. Three changes addressed it:
+
+1. **A fast path** (api/fastpath.py): a pure ASGI middleware answers GET and HEAD
+   /fitness/wod with the function the FastAPI route calls (`api.wod.answer_wod`). The route
+   stays declared for the OpenAPI document. tests/integration/test_api_fastpath.py checks
+   that both answer byte for byte the same, fuzzed queries and headers included.
+2. **FastAPI's telemetry hooks off.** coach's telemetry is its Prometheus /metrics.
+3. **PyJWT's HMAC key check done once**, at start-up, instead of on every token. PyJWT
+   tries to parse the secret as a PEM, SSH and DER public key each time: a quarter of a
+   verification, which the cold mix pays on every request. A token now verifies in about
+   40 us, against about 75 us. (Removed with issue 26: it registered a subclass of PyJWT's
+   HMAC algorithm on PyJWT's private `_jws`. PyJWT checks the key on every token again;
+   coach runs the same check once more at start-up, only to refuse a bad secret early.)
+
+**The open loop's cold tail was the garbage collector.** With every request a new token,
+the token cache and the held WODs filled with tracked objects (dataclass instances and
+tuples holding a NamedTuple). Each full collection then walked all of them: 40 to 107 ms,
+measured with `gc.callbacks` in a real `coach api` under vegeta. One such collection delays
+every request that arrives meanwhile, which at 950 requests a second is more than 1 % of a
+5 s run: p99 110 ms against the plain app's 3 ms. Both caches now keep flat tuples of
+atomic values, which the collector stops tracking. The same run then had no stall over
+17 ms, and the cold open loop's p99 at 50 % fell to the plain app's.
+
+**Publish-to-WOD freshness** came from the status cache. Each api process reused the
+consumer's status, and with it the change stamp that drops held WODs, for
+`COACH_STATUS_CACHE_SECONDS`. At 1 s that was the freshness; at 50 ms the p99 was 158 ms;
+at 20 ms, now the default, it is under 100 ms (figures in the next section).
+
+**The day's first WOD: the token and the reads.** After those changes coach still reached
+only 0.91-0.92 of the plain app's throughput in the cold mix: in process, 266-326 us per
+WOD against the plain app's 200-244. py-spy of the cold mix in process
+(`py-spy record -r 500` of bench/wod_inprocess.py's loop) put 30 % of a WOD in PyJWT: about
+40 us per token alone, 80-90 us inside the busy worker, mostly a Python loop over every
+base64url character, the standard library's JSON and option merging, around an HMAC of
+3 us. Two changes:
+
+1. **A fast path for the ordinary HS256 token** (api/hmac_tokens.py, since removed). It
+   only ever accepted: the signature first, with the configured secret, then every claim
+   PyJWT checks with coach's options, for a compact token of canonical base64url, a header
+   of `alg` (and `typ`, `kid`) and integer times; every other token went to PyJWT. A token
+   verified in 17-22 us with it. It was removed with issue 26, together with the subclass
+   of PyJWT's HMAC algorithm that skipped PyJWT's key check per decode (it reached into
+   PyJWT's private `_jws`): hand-written verification of tokens is security-critical
+   parsing, which a well-kept library must decide, and a returning token costs nothing
+   anyway through the token cache (api/tokencache.py). PyJWT now verifies every token's
+   first use, in coach as in the plain app; the figures above were measured with the fast
+   path and are not yet measured again without it.
+2. **Less Python around the two reads**: a workout's exercises decoded by msgspec straight
+   into tuples (1.6 us against 5.3 per workout), the window's entries built only for the
+   chosen exercises, the draw's index taken with `getrandbits` as `randrange` takes it (the
+   same WOD, seed for seed), the signature in one OpenSSL call, and a user's performances
+   read by one primary-key lookup per chosen exercise instead of an IN list (21 us against
+   28 with 12 performance rows per user).
+
+**The closed loop's p99 at saturation is a few starved connections.** At 100 and 200
+connections, wrk's p99 was in most runs 15 to 60 times its median, for both apps (0.76-1.17 s
+in the cold mix at 100 connections, 4.7-5.8 s at 200), and in a few runs about twice it. The
+same closed loop from a second client (bench/loop_client.py, the second table above), on
+the same kind of fresh server and at the same throughput, saw p99 within about twice the
+median, for both apps, and the event loop lag histogram no turn over 250 ms in any run.
+This was first put down to wrk; the next section shows what it is: under uvloop, new
+connections wait in the accept queue for one loop turn each and some connections are
+served only every other turn, and wrk's correction for coordinated omission turns each of
+those long waits into many samples. Both clients are reported, and the goal holds with
+each.
+
+**The hot open loop's half-second stalls were first visits.** Each run starts a fresh
+server; its warm-up used other users, so the hot run began with the first visits of its
+1,000 users (a token to verify and a WOD to draw for each, in its first second). On fresh
+servers, that gave wrk a p99 of 400-520 ms (max about 1 s); a warm-up with the hot users
+themselves gave 21-106 ms (3 fresh servers each). "Hot" means users coming back, so a hot
+run now warms up with its own users; a cold run still warms up with others. Since then
+coach's hot p99 at 80 % was 4-10 ms in each of three runs. The plain app's still varies
+(6-93 ms in the same runs): 80 % of the lower of the two maxima is 80 % of the plain app's
+own maximum, where bursts queue, and about half of coach's.
+
+**Left.** Each figure here moves from run to run on this two-core machine (a fresh server
+per run, the load generator on the other core): read the ratios of the medians, and the
+two clients together."""
