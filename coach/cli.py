@@ -14,6 +14,7 @@ import click
 from coach import rebuild, tools
 from coach.dead_letter_commands import dead_letters
 from coach.erasure_cmd import erasure
+from coach.logs import setup_logging
 from coach.tools import load_or_exit
 from config.settings import ConfigError, Settings
 from rollout.cli import rollout
@@ -26,15 +27,6 @@ idle (nginx's upstream keepalive_timeout: 4 s in deploy/nginx, 60 s by default),
 client, not the server, closes it. With uvicorn's 5 s default, a worker stalled for seconds
 closed a connection as a request arrived on it ("Server disconnected without sending a
 response", seen once in the broker-outage test on an overloaded machine)."""
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
 def key_mode(settings: Settings) -> str:
@@ -67,7 +59,7 @@ def main(log_level: str) -> None:
 
     Settings come from COACH_* environment variables (see the README).
     """
-    _setup_logging(log_level)
+    setup_logging(log_level)
 
 
 # -- the service ------------------------------------------------------------------------------
