@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from config.settings import Settings
-from store import dead_letters, reads
+from store import dead_letters, files, reads
 from store.db import connect, transaction
 from store.instants import now_us
 from tests.conftest import REPO, env_of
@@ -245,3 +246,42 @@ def broker_outage_procedure(request: pytest.FixtureRequest, block: Block) -> Non
     assert re.fullmatch(r"broker unreachable \(\w+\)", json.loads(lag)["last_error"]), lag
     assert str(port) not in lag and "127.0.0.1" not in lag
     assert wod == "200"
+
+
+@scenario("replay")
+def replay_procedure(request: pytest.FixtureRequest, block: Block) -> None:
+    """With a live projection, its consumer and its api running: the dry run checks and
+    swaps nothing; the replay checks (same tables and answers), swaps the rebuilt file in
+    (the projection a link to it, a backup kept), both processes carry on with it, and
+    WODs answer before and after."""
+    from tests.faults.helpers import Api, tokens
+
+    settings: Settings = request.getfixturevalue("kafka_settings")
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    workouts = [completed(f"w{n}", f"u{n}", _an_hour_ago(), [(n, 20.0, 5)]) for n in range(1, 6)]
+    records = [*_catalog(), *(("workouts", key_of(w), value_of(w)) for w in workouts)]
+    consumer = _consuming(settings, tmp_path, records)
+    api = None
+    headers = {"Authorization": f"Bearer {tokens(1)[0]}"}
+    try:
+        api = Api(settings, tmp_path / "api.log")
+        wod = lambda: httpx2.get(api.url + "/fitness/wod", headers=headers, timeout=5)  # noqa: E731
+        wait_for("a WOD", lambda: wod().status_code == 200, timeout=30)
+        before = files.live_file(settings.db_path)
+        result = block.run(settings)
+        wait_for("the consumer to switch", lambda: "swapped by a replay" in consumer.log())
+        time.sleep(1.5)  # the api's caches live a second
+        answer = wod()
+    finally:
+        if api is not None:
+            api.stop()
+        consumer.stop()
+    assert result.returncode == 0, result.stdout + result.stderr
+    dry_run, swap = result.stdout.split("\nread ", 1)
+    assert "check: same tables and same answers" in dry_run and "live: " not in dry_run
+    assert "check: same tables and same answers" in swap, swap
+    after = files.live_file(settings.db_path)
+    assert settings.db_path.is_symlink() and after != before
+    assert f"live: {settings.db_path} -> {after.name}" in swap
+    assert Path(swap.split("backup: ")[1].split()[0]).exists()
+    assert answer.status_code == 200 and answer.json()["exercises"], answer.text
