@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -30,7 +32,7 @@ from store import dead_letters, files, reads
 from store.db import connect, transaction
 from store.instants import now_us
 from tests.conftest import REPO, env_of
-from tests.e2e.helpers import Service, coach, lines, produce_raw, wait_for
+from tests.e2e.helpers import Service, coach, free_port, lines, produce_raw, wait_for
 from tests.e2e.test_consumer_faults import applied_records
 from tests.factories import completed, key_of, upserted, user_erased, value_of
 
@@ -74,6 +76,17 @@ class Block:
             text=True,
             timeout=120,
         )
+
+
+def stop_session(shell: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to every process the block started, then wait for the shell."""
+    if shell.poll() is None:
+        os.killpg(shell.pid, signal.SIGTERM)
+    try:
+        shell.wait(30)
+    finally:
+        if shell.poll() is None:
+            os.killpg(shell.pid, signal.SIGKILL)
 
 
 Scenario = Callable[[pytest.FixtureRequest, Block], None]
@@ -285,3 +298,103 @@ def replay_procedure(request: pytest.FixtureRequest, block: Block) -> None:
     assert f"live: {settings.db_path} -> {after.name}" in swap
     assert Path(swap.split("backup: ")[1].split()[0]).exists()
     assert answer.status_code == 200 and answer.json()["exercises"], answer.text
+
+
+def _snapshot_of(settings: Settings, tmp_path: Path, records: list[tuple[str, bytes, bytes]]):  # type: ignore[no-untyped-def]
+    """A consumer that has applied `records`, and the snapshot directory."""
+    consumer = _consuming(settings, tmp_path, records)
+    (tmp_path / "snapshots").mkdir()
+    return consumer, tmp_path / "snapshots"
+
+
+def _one_more(settings: Settings) -> None:
+    """A ninth exercise, published after the snapshot."""
+    produce_raw(settings, [(settings.topic_exercises, key_of(upserted(9)), value_of(upserted(9)))])
+
+
+@scenario("snapshot")
+def snapshot_procedure(request: pytest.FixtureRequest, block: Block) -> None:
+    """On a running replica: the snapshot is written (owner-only), names its size and the
+    offsets it holds, and pauses nothing (the consumer applies a record published after)."""
+    settings: Settings = request.getfixturevalue("kafka_settings")
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    records = _catalog()
+    consumer, directory = _snapshot_of(settings, tmp_path, records)
+    try:
+        result = block.run(settings, SNAPSHOT=str(directory / "coach-1.db"))
+        produce_raw(
+            settings, [(settings.topic_exercises, key_of(e), value_of(e)) for e in [upserted(9)]]
+        )
+        wait_for(
+            "the record after",
+            lambda: applied_records(settings) == len(records) + 1,
+            service=consumer,
+        )
+    finally:
+        consumer.stop()
+    assert result.returncode == 0, result.stderr
+    written = directory / "coach-1.db"
+    assert oct(written.stat().st_mode & 0o777) == "0o600"
+    first, offsets = result.stdout.splitlines()[-2:]
+    assert re.fullmatch(rf"snapshot {re.escape(str(written))}: [0-9.]+ MB, .*", first), first
+    held = re.findall(rf"{re.escape(settings.topic_exercises)}/\d+@(\d+)", offsets)
+    assert sum(map(int, held)) == len(records), offsets
+
+
+@scenario("snapshot-new-replica")
+def new_replica_procedure(request: pytest.FixtureRequest, block: Block) -> None:
+    """A snapshot of a running replica copied to `$COPY`; the block, in a shell with only the
+    broker and topic settings (no COACH_DB_PATH) and another current directory, starts a
+    consumer and an api on the copy: it starts from the snapshot, reads on from its
+    offsets (a record published after it arrives), answers /ready 200 and WODs, and
+    nothing is created in the current directory."""
+    from tests.faults.helpers import tokens
+
+    settings: Settings = request.getfixturevalue("kafka_settings")
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    records = _catalog()
+    consumer, directory = _snapshot_of(settings, tmp_path, records)
+    try:
+        coach(settings, "snapshot", str(directory / "coach-1.db"))
+    finally:
+        consumer.stop()
+    copy = tmp_path / "b" / "coach.db"
+    copy.parent.mkdir()
+    shutil.copyfile(directory / "coach-1.db", copy)
+    produce_raw(
+        settings, [(settings.topic_exercises, key_of(e), value_of(e)) for e in [upserted(9)]]
+    )
+    port = free_port()
+    env = {k: v for k, v in env_of(settings).items() if k != "COACH_DB_PATH"}
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    log_path = tmp_path / "b.log"
+    shell = subprocess.Popen(
+        ["bash", "-e", "-u", "-o", "pipefail", "-c", block.text],
+        env={
+            **env,
+            "PATH": BIN + os.pathsep + env.get("PATH", ""),
+            "COPY": str(copy),
+            "PORT": str(port),
+        },
+        cwd=cwd,
+        stdout=open(log_path, "wb"),  # noqa: SIM115 (closed with the shell)
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {tokens(1)[0]}"}
+    try:
+        wait_for("/ready 200", lambda: httpx2.get(url + "/ready", timeout=5).status_code == 200)
+        wod = httpx2.get(url + "/fitness/wod", headers=headers, timeout=5)
+        conn = connect(copy, readonly=True)
+        wait_for("the record after the snapshot", lambda: reads.stats(conn)["exercises"] == 9)
+        conn.close()
+    finally:
+        stop_session(shell)
+        shell.stdout and shell.stdout.close()
+    out = log_path.read_text()
+    assert out.count(f"projection file: {copy} (exists)") == 2, out
+    assert "starting from a snapshot taken" in out, out
+    assert list(cwd.iterdir()) == [], out
+    assert wod.status_code == 200 and wod.json()["exercises"], wod.text
