@@ -11,6 +11,7 @@ marked block without a scenario, or a scenario without its block, fails
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,8 +19,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +38,7 @@ from tests.conftest import REPO, env_of
 from tests.e2e.helpers import Service, coach, free_port, lines, produce_raw, wait_for
 from tests.e2e.test_consumer_faults import applied_records
 from tests.factories import completed, key_of, upserted, user_erased, value_of
+from tests.routing.conftest import Backend, Nginx, call, running
 
 RUNBOOK = REPO / "docs" / "RUNBOOK.md"
 MARKER = re.compile(r"^<!-- runbook-test: ([a-z0-9][a-z0-9-]*) -->$", re.MULTILINE)
@@ -75,6 +79,7 @@ class Block:
             capture_output=True,
             text=True,
             timeout=120,
+            cwd=REPO,  # the RUNBOOK's paths (deploy/nginx/...) are of coach's checkout
         )
 
 
@@ -398,3 +403,91 @@ def new_replica_procedure(request: pytest.FixtureRequest, block: Block) -> None:
     assert "starting from a snapshot taken" in out, out
     assert list(cwd.iterdir()) == [], out
     assert wod.status_code == 200 and wod.json()["exercises"], wod.text
+
+
+# -- routing: a real nginx rendered from the template, two stand-in backends ----------------------
+
+USERS = 200
+"""Tokens whose buckets nginx hashes: about PERCENT % of them go to coach."""
+
+
+def _sides(nginx: Nginx) -> Counter[str | None]:
+    """Which side answered each of USERS users' WODs (nginx's routing, per token)."""
+    return Counter(call(nginx.port, token=f"user-{n}").served_by for n in range(USERS))
+
+
+@contextlib.contextmanager
+def _nginx_at(percent: int) -> Iterator[Nginx]:
+    """nginx (a process of its own, its files in a directory of its own) running the
+    template rendered at `percent`, in front of stand-in coach and legacy backends."""
+    binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    if binary is None:
+        pytest.fail("nginx is not installed (apt-get install nginx)")
+    root = Path(tempfile.mkdtemp(prefix="coach-runbook-nginx-"))
+    root.chmod(0o755)  # nginx's workers (nobody, when run as root) reach its temporary files
+    try:
+        with running(Backend("coach")) as ours, running(Backend("legacy")) as legacy:
+            nginx = Nginx(binary, root, coach=ours.address, legacy=legacy.address, percent=percent)
+            try:
+                yield nginx
+            finally:
+                nginx.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _nginx_variables(nginx: Nginx) -> dict[str, str]:
+    """CONF and the nginx to reload, as an operator of that nginx sets them."""
+    return {
+        "CONF": str(nginx.conf),
+        "COACH_NGINX_BIN": nginx.binary,
+        "COACH_NGINX_ARGS": f"-p {nginx.root} -c {nginx.main_conf}",
+    }
+
+
+Sides = Counter[str | None]
+
+
+def _until_routed(nginx: Nginx, check: Callable[[Sides], bool]) -> Sides:
+    """The sides once the graceful reload has taken effect (old workers finish first)."""
+
+    def routed() -> Sides | None:
+        sides = _sides(nginx)
+        return sides if check(sides) else None
+
+    return wait_for("nginx's reload", routed, timeout=15)
+
+
+@scenario("percentage")
+def percentage_procedure(request: pytest.FixtureRequest, block: Block) -> None:
+    """From 0 %, the block moves 10 % of users to coach on the running nginx (rendered,
+    checked, reloaded: some users now reach coach, most stay on the monolith) and shows the
+    share in place."""
+    settings: Settings = request.getfixturevalue("settings")
+    with _nginx_at(0) as nginx:
+        assert _sides(nginx) == {"legacy": USERS}
+        result = block.run(settings, PERCENT="10", **_nginx_variables(nginx))
+        assert result.returncode == 0, result.stderr
+        sides = _until_routed(nginx, lambda c: c["coach"] > 0)
+    assert "now goes to coach for 10 % of users (was 0 %)" in result.stdout, result.stdout
+    assert result.stdout.splitlines()[-1] == "10", result.stdout
+    assert 0.03 * USERS <= sides["coach"] <= 0.2 * USERS, sides
+    assert sides["coach"] + sides["legacy"] == USERS, sides
+
+
+@scenario("rollback")
+def rollback_procedure(request: pytest.FixtureRequest, block: Block) -> None:
+    """At 25 %, the RUNBOOK's one rollback command sends every user back to the monolith at
+    the next request, and the file in place says 0."""
+    settings: Settings = request.getfixturevalue("settings")
+    with _nginx_at(25) as nginx:
+        assert _sides(nginx)["coach"] > 0
+        result = block.run(settings, **_nginx_variables(nginx))
+        assert result.returncode == 0, result.stderr
+        _until_routed(nginx, lambda c: c == {"legacy": USERS})
+        shown = subprocess.run(
+            ["deploy/nginx/set-percent.sh", "--show", str(nginx.conf)],
+            cwd=REPO, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    assert "now goes to coach for 0 % of users (was 25 %)" in result.stdout, result.stdout
+    assert shown.stdout.strip() == "0"
