@@ -20,17 +20,20 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx2
 import pytest
 
 from config.settings import Settings
+from rollout.probes import percent_from_conf
 from store import dead_letters, files, reads
 from store.db import connect, transaction
 from store.instants import now_us
@@ -417,9 +420,10 @@ def _sides(nginx: Nginx) -> Counter[str | None]:
 
 
 @contextlib.contextmanager
-def _nginx_at(percent: int) -> Iterator[Nginx]:
+def _nginx_at(percent: int, coach: str | None = None) -> Iterator[Nginx]:
     """nginx (a process of its own, its files in a directory of its own) running the
-    template rendered at `percent`, in front of stand-in coach and legacy backends."""
+    template rendered at `percent`, in front of stand-in coach (or `coach`, host:port) and
+    legacy backends."""
     binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
     if binary is None:
         pytest.fail("nginx is not installed (apt-get install nginx)")
@@ -427,7 +431,8 @@ def _nginx_at(percent: int) -> Iterator[Nginx]:
     root.chmod(0o755)  # nginx's workers (nobody, when run as root) reach its temporary files
     try:
         with running(Backend("coach")) as ours, running(Backend("legacy")) as legacy:
-            nginx = Nginx(binary, root, coach=ours.address, legacy=legacy.address, percent=percent)
+            upstream = coach or ours.address
+            nginx = Nginx(binary, root, coach=upstream, legacy=legacy.address, percent=percent)
             try:
                 yield nginx
             finally:
@@ -491,3 +496,134 @@ def rollback_procedure(request: pytest.FixtureRequest, block: Block) -> None:
         )  # fmt: skip
     assert "now goes to coach for 0 % of users (was 25 %)" in result.stdout, result.stdout
     assert shown.stdout.strip() == "0"
+
+
+# -- the canary: a real coach behind a real nginx, `coach rollout canary` as the RUNBOOK gives it --
+
+
+@contextlib.contextmanager
+def _prometheus() -> Iterator[str]:
+    """A Prometheus stand-in whose /api/v1/alerts has nothing firing; yields its URL."""
+    body = json.dumps({"status": "success", "data": {"alerts": []}}).encode()
+
+    class Alerts(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Alerts)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class Rollout:
+    """The RUNBOOK's canary-start block running (in a session of its own) on `nginx`."""
+
+    nginx: Nginx
+    variables: dict[str, str]
+    controller: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.variables["STATE_DIR"])
+
+    def state(self) -> dict[str, object]:
+        return json.loads((self.state_dir / "state.json").read_text())
+
+    def nginx_percent(self) -> int | None:
+        return percent_from_conf(self.nginx.conf.read_text())
+
+    def decisions(self) -> list[str]:
+        lines = (self.state_dir / "decisions.jsonl").read_text().splitlines()
+        return [json.loads(line)["decision"] for line in lines]
+
+
+@contextlib.contextmanager
+def _canary_started(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Rollout]:
+    """A real coach (consumer and api, demo data) behind nginx at 0 %, and the RUNBOOK's
+    canary-start block run with the variables its section names."""
+    from tests.rollout.conftest import SET_PERCENT, start_coach
+
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    replica = start_coach(settings.kafka_bootstrap_servers, tmp_path / "coach")
+    try:
+        with _nginx_at(0, coach=replica.address) as nginx, _prometheus() as prometheus:
+            variables = {
+                **_nginx_variables(nginx),
+                "STATE_DIR": str(tmp_path / "rollout-1"),
+                "ACCESS_LOG": str(nginx.root / "access.log"),
+                "SET_PERCENT": str(SET_PERCENT),
+                "PROMETHEUS_URL": prometheus,
+                "METRICS_PORT": str(free_port()),
+            }
+            env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
+            env.update(variables)
+            env["PATH"] = BIN + os.pathsep + env["PATH"]
+            log = tmp_path / "controller.log"
+            with open(log, "wb") as out:
+                controller = subprocess.Popen(
+                    ["bash", "-e", "-u", "-o", "pipefail", "-c", BLOCKS["canary-start"]],
+                    env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )  # fmt: skip
+            rollout = Rollout(nginx, variables, controller, log)
+            try:
+                wait_for(
+                    "the canary's first step",
+                    lambda: rollout.nginx_percent() == 1 and rollout.state()["percent"] == 1,
+                    timeout=30,
+                )
+                yield rollout
+            finally:
+                stop_session(controller)
+    finally:
+        replica.stop()
+
+
+@scenario("canary-start")
+def canary_start_procedure(request: pytest.FixtureRequest, block: Block) -> None:
+    """The real run moves nginx to the first step (1 %) at once and holds it: its state and
+    decision log say so, its metrics port serves coach_rollout_percent 1, and some users now
+    reach the real coach through nginx."""
+    settings: Settings = request.getfixturevalue("kafka_settings")
+    assert BLOCKS["canary-start"] == block.text
+    with _canary_started(request, settings) as rollout:
+        metrics = httpx2.get(f"http://127.0.0.1:{rollout.variables['METRICS_PORT']}/metrics")
+        state = rollout.state()
+        running = rollout.controller.poll() is None
+    assert running, rollout.log.read_text()
+    assert state["status"] in ("running", "holding") and state["percent"] == 1, state
+    assert "coach_rollout_percent 1.0" in metrics.text, metrics.text
+    assert "advance" in rollout.decisions()
+
+
+@scenario("canary-control")
+def canary_control_procedure(request: pytest.FixtureRequest, block: Block) -> None:
+    """With the real run at 1 %: status prints the state (a real rollout, nginx at 1 %),
+    pause and resume are taken by the controller, abort returns nginx to 0 % and the
+    controller exits 4."""
+    settings: Settings = request.getfixturevalue("kafka_settings")
+    with _canary_started(request, settings) as rollout:
+        result = block.run(settings, **rollout.variables)
+        code = rollout.controller.wait(30)
+        percent = rollout.nginx_percent()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert code == 4, rollout.log.read_text()
+    assert percent == 0 and rollout.state()["status"] == "aborted"
+    status = json.loads(result.stdout[: result.stdout.index("\n}") + 2])
+    assert status["nginx_percent"] == 1 and status["dry_run"] is False, status
+    decided = rollout.decisions()
+    assert decided.index("pause") < decided.index("resume") < decided.index("abort"), decided
