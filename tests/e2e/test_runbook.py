@@ -627,3 +627,18 @@ def canary_control_procedure(request: pytest.FixtureRequest, block: Block) -> No
     assert status["nginx_percent"] == 1 and status["dry_run"] is False, status
     decided = rollout.decisions()
     assert decided.index("pause") < decided.index("resume") < decided.index("abort"), decided
+
+
+def test_the_glance_table_names_every_tested_block_and_real_sections():
+    """ "Procedures at a glance": each marker named in it exists and every marker is named
+    there; each of its links is a heading of the RUNBOOK."""
+    from tests.integration.test_alerting import _runbook_anchors
+
+    text = RUNBOOK.read_text()
+    after = text[text.index("## Procedures at a glance") :].split("| Task |", 1)[1]
+    rows = after.split("\n\n", 1)[0].splitlines()[2:]
+    glance = "\n".join(rows)
+    named = {n for row in rows for n in re.findall(r"`([a-z0-9-]+)`", row.split("|")[-2])}
+    assert named == set(BLOCKS), sorted(named ^ set(BLOCKS))
+    links = re.findall(r"\]\(#([^)]+)\)", glance)
+    assert links and set(links) <= _runbook_anchors(), set(links) - _runbook_anchors()
