@@ -40,8 +40,16 @@ class ConnectionRetryFilter(logging.Filter):
         self.clock = clock
         self._shown: dict[object, float] = {}
         self._held: dict[object, int] = {}
+        self._last: tuple[logging.LogRecord, bool] | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if self._last is not None and self._last[0] is record:
+            return self._last[1]  # the same record at another handler: the same answer
+        keep = self._keep(record)
+        self._last = (record, keep)
+        return keep
+
+    def _keep(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith("aiokafka") or record.msg not in CONNECTION_RETRIES:
             return True
         now = self.clock()

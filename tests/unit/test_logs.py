@@ -35,3 +35,13 @@ def test_other_aiokafka_messages_and_other_loggers_pass():
         assert keep.filter(_record("coach", "Unable to update metadata from %s", [1]))
     assert keep.filter(_record("aiokafka", "Unable to update metadata from %s", [1]))
     assert not keep.filter(_record("aiokafka", "Unable to update metadata from %s", [1]))
+
+
+def test_one_record_gets_one_answer_at_every_handler():
+    """With two handlers (stderr and a file, say), the second sees the first one's decision:
+    a first retry is not held back as its own repeat."""
+    keep = ConnectionRetryFilter(every=60, clock=lambda: 0.0)
+    first = _record("aiokafka", "Unable to update metadata from %s", [1])
+    assert keep.filter(first) and keep.filter(first)
+    second = _record("aiokafka", "Unable to update metadata from %s", [1])
+    assert not keep.filter(second) and not keep.filter(second)
