@@ -370,27 +370,26 @@ def new_replica_procedure(request: pytest.FixtureRequest, block: Block) -> None:
     copy = tmp_path / "b" / "coach.db"
     copy.parent.mkdir()
     shutil.copyfile(directory / "coach-1.db", copy)
-    produce_raw(
-        settings, [(settings.topic_exercises, key_of(e), value_of(e)) for e in [upserted(9)]]
-    )
+    _one_more(settings)
     port = free_port()
     env = {k: v for k, v in env_of(settings).items() if k != "COACH_DB_PATH"}
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     log_path = tmp_path / "b.log"
-    shell = subprocess.Popen(
-        ["bash", "-e", "-u", "-o", "pipefail", "-c", block.text],
-        env={
-            **env,
-            "PATH": BIN + os.pathsep + env.get("PATH", ""),
-            "COPY": str(copy),
-            "PORT": str(port),
-        },
-        cwd=cwd,
-        stdout=open(log_path, "wb"),  # noqa: SIM115 (closed with the shell)
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(log_path, "wb") as out:
+        shell = subprocess.Popen(
+            ["bash", "-e", "-u", "-o", "pipefail", "-c", block.text],
+            env={
+                **env,
+                "PATH": BIN + os.pathsep + env.get("PATH", ""),
+                "COPY": str(copy),
+                "PORT": str(port),
+            },
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {tokens(1)[0]}"}
     try:
@@ -401,7 +400,6 @@ def new_replica_procedure(request: pytest.FixtureRequest, block: Block) -> None:
         conn.close()
     finally:
         stop_session(shell)
-        shell.stdout and shell.stdout.close()
     out = log_path.read_text()
     assert out.count(f"projection file: {copy} (exists)") == 2, out
     assert "starting from a snapshot taken" in out, out
