@@ -11,42 +11,42 @@ marked block without a scenario, or a scenario without its block, fails
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import tempfile
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx2
 import pytest
 
 from config.settings import Settings
-from rollout.probes import percent_from_conf
 from store import dead_letters, files, reads
 from store.db import connect, transaction
 from store.instants import now_us
 from tests.conftest import REPO, env_of
 from tests.e2e.helpers import Service, coach, free_port, lines, produce_raw, wait_for
+from tests.e2e.runbook_parts import (
+    BIN,
+    USERS,
+    canary_started,
+    nginx_at,
+    nginx_variables,
+    sides_of,
+    stop_session,
+    until_routed,
+)
 from tests.e2e.test_consumer_faults import applied_records
 from tests.factories import completed, key_of, upserted, user_erased, value_of
-from tests.routing.conftest import Backend, Nginx, call, running
 
 RUNBOOK = REPO / "docs" / "RUNBOOK.md"
 MARKER = re.compile(r"^<!-- runbook-test: ([a-z0-9][a-z0-9-]*) -->$", re.MULTILINE)
 FENCE = re.compile(r"\n*```(?:sh|bash)\n(.*?)\n```", re.DOTALL)
-BIN = str(Path(sys.executable).parent)
 
 
 class RunbookError(Exception):
@@ -84,17 +84,6 @@ class Block:
             timeout=120,
             cwd=REPO,  # the RUNBOOK's paths (deploy/nginx/...) are of coach's checkout
         )
-
-
-def stop_session(shell: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to every process the block started, then wait for the shell."""
-    if shell.poll() is None:
-        os.killpg(shell.pid, signal.SIGTERM)
-    try:
-        shell.wait(30)
-    finally:
-        if shell.poll() is None:
-            os.killpg(shell.pid, signal.SIGKILL)
 
 
 Scenario = Callable[[pytest.FixtureRequest, Block], None]
@@ -407,72 +396,17 @@ def new_replica_procedure(request: pytest.FixtureRequest, block: Block) -> None:
     assert wod.status_code == 200 and wod.json()["exercises"], wod.text
 
 
-# -- routing: a real nginx rendered from the template, two stand-in backends ----------------------
-
-USERS = 200
-"""Tokens whose buckets nginx hashes: about PERCENT % of them go to coach."""
-
-
-def _sides(nginx: Nginx) -> Counter[str | None]:
-    """Which side answered each of USERS users' WODs (nginx's routing, per token)."""
-    return Counter(call(nginx.port, token=f"user-{n}").served_by for n in range(USERS))
-
-
-@contextlib.contextmanager
-def _nginx_at(percent: int, coach: str | None = None) -> Iterator[Nginx]:
-    """nginx (a process of its own, its files in a directory of its own) running the
-    template rendered at `percent`, in front of stand-in coach (or `coach`, host:port) and
-    legacy backends."""
-    binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-    if binary is None:
-        pytest.fail("nginx is not installed (apt-get install nginx)")
-    root = Path(tempfile.mkdtemp(prefix="coach-runbook-nginx-"))
-    root.chmod(0o755)  # nginx's workers (nobody, when run as root) reach its temporary files
-    try:
-        with running(Backend("coach")) as ours, running(Backend("legacy")) as legacy:
-            upstream = coach or ours.address
-            nginx = Nginx(binary, root, coach=upstream, legacy=legacy.address, percent=percent)
-            try:
-                yield nginx
-            finally:
-                nginx.stop()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _nginx_variables(nginx: Nginx) -> dict[str, str]:
-    """CONF and the nginx to reload, as an operator of that nginx sets them."""
-    return {
-        "CONF": str(nginx.conf),
-        "COACH_NGINX_BIN": nginx.binary,
-        "COACH_NGINX_ARGS": f"-p {nginx.root} -c {nginx.main_conf}",
-    }
-
-
-Sides = Counter[str | None]
-
-
-def _until_routed(nginx: Nginx, check: Callable[[Sides], bool]) -> Sides:
-    """The sides once the graceful reload has taken effect (old workers finish first)."""
-
-    def routed() -> Sides | None:
-        sides = _sides(nginx)
-        return sides if check(sides) else None
-
-    return wait_for("nginx's reload", routed, timeout=15)
-
-
 @scenario("percentage")
 def percentage_procedure(request: pytest.FixtureRequest, block: Block) -> None:
     """From 0 %, the block moves 10 % of users to coach on the running nginx (rendered,
     checked, reloaded: some users now reach coach, most stay on the monolith) and shows the
     share in place."""
     settings: Settings = request.getfixturevalue("settings")
-    with _nginx_at(0) as nginx:
-        assert _sides(nginx) == {"legacy": USERS}
-        result = block.run(settings, PERCENT="10", **_nginx_variables(nginx))
+    with nginx_at(0) as nginx:
+        assert sides_of(nginx) == {"legacy": USERS}
+        result = block.run(settings, PERCENT="10", **nginx_variables(nginx))
         assert result.returncode == 0, result.stderr
-        sides = _until_routed(nginx, lambda c: c["coach"] > 0)
+        sides = until_routed(nginx, lambda c: c["coach"] > 0)
     assert "now goes to coach for 10 % of users (was 0 %)" in result.stdout, result.stdout
     assert result.stdout.splitlines()[-1] == "10", result.stdout
     assert 0.03 * USERS <= sides["coach"] <= 0.2 * USERS, sides
@@ -484,112 +418,17 @@ def rollback_procedure(request: pytest.FixtureRequest, block: Block) -> None:
     """At 25 %, the RUNBOOK's one rollback command sends every user back to the monolith at
     the next request, and the file in place says 0."""
     settings: Settings = request.getfixturevalue("settings")
-    with _nginx_at(25) as nginx:
-        assert _sides(nginx)["coach"] > 0
-        result = block.run(settings, **_nginx_variables(nginx))
+    with nginx_at(25) as nginx:
+        assert sides_of(nginx)["coach"] > 0
+        result = block.run(settings, **nginx_variables(nginx))
         assert result.returncode == 0, result.stderr
-        _until_routed(nginx, lambda c: c == {"legacy": USERS})
+        until_routed(nginx, lambda c: c == {"legacy": USERS})
         shown = subprocess.run(
             ["deploy/nginx/set-percent.sh", "--show", str(nginx.conf)],
             cwd=REPO, capture_output=True, text=True, check=True,
         )  # fmt: skip
     assert "now goes to coach for 0 % of users (was 25 %)" in result.stdout, result.stdout
     assert shown.stdout.strip() == "0"
-
-
-# -- the canary: a real coach behind a real nginx, `coach rollout canary` as the RUNBOOK gives it --
-
-
-@contextlib.contextmanager
-def _prometheus() -> Iterator[str]:
-    """A Prometheus stand-in whose /api/v1/alerts has nothing firing; yields its URL."""
-    body = json.dumps({"status": "success", "data": {"alerts": []}}).encode()
-
-    class Alerts(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Alerts)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@dataclass
-class Rollout:
-    """The RUNBOOK's canary-start block running (in a session of its own) on `nginx`."""
-
-    nginx: Nginx
-    variables: dict[str, str]
-    controller: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def state_dir(self) -> Path:
-        return Path(self.variables["STATE_DIR"])
-
-    def state(self) -> dict[str, object]:
-        return json.loads((self.state_dir / "state.json").read_text())
-
-    def nginx_percent(self) -> int | None:
-        return percent_from_conf(self.nginx.conf.read_text())
-
-    def decisions(self) -> list[str]:
-        lines = (self.state_dir / "decisions.jsonl").read_text().splitlines()
-        return [json.loads(line)["decision"] for line in lines]
-
-
-@contextlib.contextmanager
-def _canary_started(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Rollout]:
-    """A real coach (consumer and api, demo data) behind nginx at 0 %, and the RUNBOOK's
-    canary-start block run with the variables its section names."""
-    from tests.rollout.conftest import SET_PERCENT, start_coach
-
-    tmp_path: Path = request.getfixturevalue("tmp_path")
-    replica = start_coach(settings.kafka_bootstrap_servers, tmp_path / "coach")
-    try:
-        with _nginx_at(0, coach=replica.address) as nginx, _prometheus() as prometheus:
-            variables = {
-                **_nginx_variables(nginx),
-                "STATE_DIR": str(tmp_path / "rollout-1"),
-                "ACCESS_LOG": str(nginx.root / "access.log"),
-                "SET_PERCENT": str(SET_PERCENT),
-                "PROMETHEUS_URL": prometheus,
-                "METRICS_PORT": str(free_port()),
-            }
-            env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
-            env.update(variables)
-            env["PATH"] = BIN + os.pathsep + env["PATH"]
-            log = tmp_path / "controller.log"
-            with open(log, "wb") as out:
-                controller = subprocess.Popen(
-                    ["bash", "-e", "-u", "-o", "pipefail", "-c", BLOCKS["canary-start"]],
-                    env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )  # fmt: skip
-            rollout = Rollout(nginx, variables, controller, log)
-            try:
-                wait_for(
-                    "the canary's first step",
-                    lambda: rollout.nginx_percent() == 1 and rollout.state()["percent"] == 1,
-                    timeout=30,
-                )
-                yield rollout
-            finally:
-                stop_session(controller)
-    finally:
-        replica.stop()
 
 
 @scenario("canary-start")
@@ -599,7 +438,7 @@ def canary_start_procedure(request: pytest.FixtureRequest, block: Block) -> None
     reach the real coach through nginx."""
     settings: Settings = request.getfixturevalue("kafka_settings")
     assert BLOCKS["canary-start"] == block.text
-    with _canary_started(request, settings) as rollout:
+    with canary_started(request, settings, BLOCKS["canary-start"]) as rollout:
         metrics = httpx2.get(f"http://127.0.0.1:{rollout.variables['METRICS_PORT']}/metrics")
         state = rollout.state()
         running = rollout.controller.poll() is None
@@ -615,7 +454,7 @@ def canary_control_procedure(request: pytest.FixtureRequest, block: Block) -> No
     pause and resume are taken by the controller, abort returns nginx to 0 % and the
     controller exits 4."""
     settings: Settings = request.getfixturevalue("kafka_settings")
-    with _canary_started(request, settings) as rollout:
+    with canary_started(request, settings, BLOCKS["canary-start"]) as rollout:
         result = block.run(settings, **rollout.variables)
         code = rollout.controller.wait(30)
         percent = rollout.nginx_percent()
