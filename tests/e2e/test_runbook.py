@@ -1,12 +1,14 @@
 """docs/RUNBOOK.md's procedures, run as the RUNBOOK shows them, so that it cannot drift.
 
 A fenced block right after a `<!-- runbook-test: NAME -->` line is extracted and run as it
-stands (`bash -e -u -o pipefail`: a variable the scenario does not set fails it), with the
-`COACH_*` settings of a real projection on a real broker and the variables its section
-names in the environment. Each NAME has a scenario here (`@scenario("NAME")`): it builds
-the situation the section is about, runs the block, and checks what the section says. A
-marked block without a scenario, or a scenario without its block, fails
-`test_every_marked_block_has_a_scenario`.
+stands (`bash -e -u -o pipefail`: a variable the scenario does not set fails it), from
+coach's checkout, with the `COACH_*` settings of a real projection on a real broker and the
+variables its section names in the environment; the routing and canary blocks run against
+a real nginx rendered from the template (tests/e2e/runbook_parts.py). A block that starts
+services (a new replica, the canary's controller) runs in a session of its own.
+Each NAME has a scenario here (`@scenario("NAME")`): it builds the situation the section
+is about, runs the block, and checks what the section says. A marked block without a
+scenario, or a scenario without its block, fails `test_every_marked_block_has_a_scenario`.
 """
 
 from __future__ import annotations
