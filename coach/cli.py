@@ -15,6 +15,7 @@ from coach import event_commands, projection_commands
 from coach.command_support import announce, load_or_exit
 from coach.dead_letter_commands import dead_letters
 from coach.erasure_commands import erasure
+from coach.logs import setup_logging
 from coach.token_command import token
 from config.settings import ConfigError, Settings
 from rollout.cli import rollout
@@ -27,15 +28,6 @@ idle (nginx's upstream keepalive_timeout: 4 s in deploy/nginx, 60 s by default),
 client, not the server, closes it. With uvicorn's 5 s default, a worker stalled for seconds
 closed a connection as a request arrived on it ("Server disconnected without sending a
 response", seen once in the broker-outage test on an overloaded machine)."""
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
 def key_mode(settings: Settings) -> str:
@@ -68,7 +60,7 @@ def main(log_level: str) -> None:
 
     Settings come from COACH_* environment variables (see docs/configuration.md).
     """
-    _setup_logging(log_level)
+    setup_logging(log_level)
 
 
 # -- the service ------------------------------------------------------------------------------

@@ -75,9 +75,7 @@ class Assignment:
         except (KafkaError, TimeoutError) as exc:
             self.health.unreachable(exc)
             return
-        if not self.health.reachable:
-            log.info("broker reachable again")
-        self.health.broker_error = None
+        self.health.reached()
         wanted = {
             TopicPartition(topic, p)
             for topic in self.roles

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from store import shelf_life, writes
@@ -18,12 +20,18 @@ from store.instants import now_us
 
 log = logging.getLogger(__name__)
 
+OUTAGE_REMINDER_SECONDS = 30.0
+"""During a broker outage, the log says it still lasts at most this often."""
+
 
 @dataclass
 class Health:
     broker_error: str | None = None
     missing_topics: list[str] = field(default_factory=list)
     write_error: str | None = None
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    _outage_since: float | None = field(default=None, init=False, repr=False)
+    _reminded_at: float = field(default=0.0, init=False, repr=False)
 
     @property
     def reachable(self) -> bool:
@@ -38,9 +46,30 @@ class Health:
         return "; ".join(p for p in parts if p) or None
 
     def unreachable(self, exc: BaseException) -> None:
-        if self.reachable:
-            log.warning("broker unreachable (%r); the projection is going stale", exc)
-        self.broker_error = f"broker unreachable ({category(exc)})"
+        """Record a failed contact. The log says so once when the outage starts (with the
+        whole error), then at most every OUTAGE_REMINDER_SECONDS with how long it lasts."""
+        now = self.clock()
+        kind = category(exc)
+        if self._outage_since is None:
+            self._outage_since = self._reminded_at = now
+            log.warning(
+                "broker unreachable (%s); the projection is going stale, retrying: %r", kind, exc
+            )
+        elif now - self._reminded_at >= OUTAGE_REMINDER_SECONDS:
+            self._reminded_at = now
+            log.warning(
+                "broker still unreachable after %.0f s (%s); retrying",
+                now - self._outage_since,
+                kind,
+            )
+        self.broker_error = f"broker unreachable ({kind})"
+
+    def reached(self) -> None:
+        """Record a successful contact; after an outage, log its end and how long it lasted."""
+        if self._outage_since is not None:
+            log.info("broker reachable again after %.0f s", self.clock() - self._outage_since)
+            self._outage_since = None
+        self.broker_error = None
 
     def write_failed(self, exc: BaseException) -> None:
         log.error("projection write failed: %s; retrying", exc)

@@ -102,7 +102,8 @@ class Projector:
                 except KafkaError as exc:
                     self.health.unreachable(exc)
                     write_heartbeat(self.conn, self.health, [])
-                    log.warning("broker unavailable (%s); retrying in %.1fs", exc, backoff)
+                    # the outage's start, reminders and end are Health's to log
+                    log.debug("broker unavailable (%s); retrying in %.1fs", exc, backoff)
                     await sleep_unless(stop, backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
                 finally:

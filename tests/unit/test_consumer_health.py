@@ -8,7 +8,7 @@ import sqlite3
 
 from aiokafka.errors import KafkaConnectionError
 
-from consumer.health import Health, category
+from consumer.health import OUTAGE_REMINDER_SECONDS, Health, category
 
 ADDRESS = "10.20.30.40"
 
@@ -49,3 +49,26 @@ def test_the_parts_are_joined_and_the_topics_named():
 
 def test_the_category_of_any_exception_is_its_class():
     assert category(ValueError(f"{ADDRESS}:9092")) == "ValueError"
+
+
+def test_an_outage_is_logged_at_its_start_then_reminded_then_ended(caplog):
+    """One warning when it starts, a reminder at most every OUTAGE_REMINDER_SECONDS with how
+    long it has lasted, one line when the broker is back (issue 33.6)."""
+    now = [100.0]
+    health = Health(clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="consumer.health"):
+        for _ in range(3):  # attempts in the first seconds: the start only
+            health.unreachable(KafkaConnectionError("refused"))
+            now[0] += 1
+        now[0] = 100.0 + OUTAGE_REMINDER_SECONDS
+        health.unreachable(KafkaConnectionError("refused"))
+        health.unreachable(KafkaConnectionError("refused"))
+        now[0] += 5
+        health.reached()
+        health.reached()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 3, messages
+    assert messages[0].startswith("broker unreachable (KafkaConnectionError)")
+    assert messages[1] == "broker still unreachable after 30 s (KafkaConnectionError); retrying"
+    assert messages[2] == "broker reachable again after 35 s"
+    assert health.reachable
