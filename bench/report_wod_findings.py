@@ -64,8 +64,27 @@ base64url character, the standard library's JSON and option merging, around an H
    PyJWT's private `_jws`): hand-written verification of tokens is security-critical
    parsing, which a well-kept library must decide, and a returning token costs nothing
    anyway through the token cache (api/tokencache.py). PyJWT now verifies every token's
-   first use, in coach as in the plain app; the figures above were measured with the fast
-   path and are not yet measured again without it.
+   first use, in coach as in the plain app. **What that costs**, measured side by side on
+   a quiet machine (2026-12-07, the commit before the removal, ded2e47, against main after
+   it, alternated twice):
+
+   | | with the fast path and the key check once | PyJWT for every token |
+   |---|---:|---:|
+   | a fresh HS256 token, CPU per token (best of 7 x 5,000) | 14.7-15.0 us | 72.8-89.6 us |
+   | cold mix in process, coach, CPU per request | 166.5-187.5 us | 252.6-258.5 us |
+   | cold mix in process, plain app, CPU per request (same runs) | 181.9-201.3 us | 192.1-193.8 us |
+   | coach / plain app, cold | 0.92-0.93 | 1.31-1.33 |
+   | hot mix, coach / plain app (tokens cached) | 0.27-0.28 | 0.26-0.27 |
+
+   (The token: `TokenVerifier.verify_token` with the secret; the mixes:
+   `bench/wod_inprocess.py --plain`.) So a token's first use costs about 60-75 us more,
+   and coach's cold request costs more CPU than the plain app's, which pays the same
+   PyJWT check (1.31-1.33 against 0.92-0.93): the cold-throughput goal of issue 28 is
+   not met without it. cProfile puts the largest share in PyJWT's per-character check
+   of each base64url segment
+   (`api_jws.py` line 341: 617,890 generator steps for 5,000 tokens), then `json.loads`
+   and the key check per decode. The figures above this section were measured with the
+   fast path and are not measured again yet; the hot mix is unchanged.
 2. **Less Python around the two reads**: a workout's exercises decoded by msgspec straight
    into tuples (1.6 us against 5.3 per workout), the window's entries built only for the
    chosen exercises, the draw's index taken with `getrandbits` as `randrange` takes it (the
