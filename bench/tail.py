@@ -10,6 +10,11 @@ users for a cold run:
 - plain: bench/plain_app.py, a plain FastAPI app with the same HS256 check and token cache
   and a fixed body (a real WOD of coach's).
 
+Paths (`--paths`, default all; bench/tail_paths.py): direct to the app's port, or as users
+reach coach, through nginx rendered from the project's template (100 %) in front of one
+worker, of `--workers 2`, or of two replicas. The app's processes always run on core 0;
+nginx runs on core 1 beside the load.
+
 Mixes: hot (1,000 users drawn at random, their tokens cached and WODs held after the
 first request) and cold (every request a user and a token the server has not seen: the
 day's first WOD).
@@ -23,8 +28,9 @@ day's first WOD).
 3. After each coach run, the worst and the count of stalls over 100 ms of its event loop
    (`coach_event_loop_lag_seconds`).
 
-    .venv/bin/python bench/tail.py            # about 12 minutes
-    .venv/bin/python bench/tail.py --quick    # about 5 minutes, noisier
+    .venv/bin/python bench/tail.py                  # about 40 minutes (4 paths)
+    .venv/bin/python bench/tail.py --quick          # about 14 minutes, noisier
+    .venv/bin/python bench/tail.py --paths direct   # one path (12 minutes)
 
 Needs wrk (apt-get install wrk) and vegeta (`go install github.com/tsenart/vegeta/v12@v12.12.0`,
 found on PATH or in $(go env GOPATH)/bin).
