@@ -82,6 +82,7 @@ def create_app(
     app = Flask("monolith")
     app.config["engine"] = engine
     app.config["issuer"] = tokens
+    app.config["verifier"] = verifier
     app.register_blueprint(issuer.blueprint(tokens))
 
     def transaction() -> Session:
