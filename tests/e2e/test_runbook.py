@@ -29,7 +29,7 @@ from store import dead_letters, files, reads
 from store.db import connect, transaction
 from store.instants import now_us
 from tests.conftest import REPO, env_of
-from tests.e2e import runbook_scenarios  # noqa: F401 (registers its scenarios)
+from tests.e2e import runbook_keys, runbook_scenarios  # noqa: F401 (register their scenarios)
 from tests.e2e.helpers import Service, coach, free_port, lines, produce_raw, wait_for
 from tests.e2e.runbook_parts import (
     SCENARIOS,
