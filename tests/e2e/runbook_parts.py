@@ -18,16 +18,64 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from config.settings import Settings
 from rollout.probes import percent_from_conf
-from tests.conftest import REPO
+from tests.conftest import REPO, env_of
 from tests.e2e.helpers import free_port, wait_for
 from tests.routing.conftest import Backend, Nginx, call, running
 
 BIN = str(Path(sys.executable).parent)
+
+
+@dataclass
+class Block:
+    """A RUNBOOK block marked `<!-- runbook-test: NAME -->`, as it stands."""
+
+    name: str
+    text: str
+
+    def run(self, settings: Settings, **variables: str) -> subprocess.CompletedProcess[str]:
+        """Run the block as it stands, with the settings' environment and `variables`."""
+        env = {**env_of(settings), **variables}
+        env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
+        return subprocess.run(
+            ["bash", "-e", "-u", "-o", "pipefail", "-c", self.text],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,  # the RUNBOOK's paths (deploy/nginx/...) are of coach's checkout
+        )
+
+    def start(self, env: dict[str, str], log: Path, cwd: Path = REPO) -> subprocess.Popen[bytes]:
+        """Start the block in a session of its own (it starts services), its output in `log`;
+        `env` is its whole environment (coach's bin directory is put first in PATH)."""
+        env = {**env, "PATH": BIN + os.pathsep + env.get("PATH", "")}
+        with open(log, "wb") as out:
+            return subprocess.Popen(
+                ["bash", "-e", "-u", "-o", "pipefail", "-c", self.text],
+                env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+
+
+Scenario = Callable[[pytest.FixtureRequest, Block], None]
+SCENARIOS: dict[str, Scenario] = {}
+"""NAME -> the scenario of the RUNBOOK's block NAME (test_runbook.py and runbook_scenarios.py)."""
+
+
+def scenario(name: str) -> Callable[[Scenario], Scenario]:
+    def register(function: Scenario) -> Scenario:
+        if name in SCENARIOS:
+            raise ValueError(f"two scenarios for the RUNBOOK's block {name!r}")
+        SCENARIOS[name] = function
+        return function
+
+    return register
 
 
 def stop_session(shell: subprocess.Popen[bytes]) -> None:
@@ -128,6 +176,8 @@ class Rollout:
     variables: dict[str, str]
     controller: subprocess.Popen[bytes]
     log: Path
+    replica: Any
+    """The coach behind nginx (tests/rollout/conftest.py's Coach: its api can be restarted)."""
 
     @property
     def state_dir(self) -> Path:
@@ -174,7 +224,7 @@ def canary_started(
                     env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )  # fmt: skip
-            rollout = Rollout(nginx, variables, controller, log)
+            rollout = Rollout(nginx, variables, controller, log, replica)
             try:
                 wait_for(
                     "the canary's first step",

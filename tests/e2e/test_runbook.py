@@ -14,13 +14,10 @@ scenario, or a scenario without its block, fails `test_every_marked_block_has_a_
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,13 +29,16 @@ from store import dead_letters, files, reads
 from store.db import connect, transaction
 from store.instants import now_us
 from tests.conftest import REPO, env_of
+from tests.e2e import runbook_keys, runbook_scenarios  # noqa: F401 (register their scenarios)
 from tests.e2e.helpers import Service, coach, free_port, lines, produce_raw, wait_for
 from tests.e2e.runbook_parts import (
-    BIN,
+    SCENARIOS,
     USERS,
+    Block,
     canary_started,
     nginx_at,
     nginx_variables,
+    scenario,
     sides_of,
     stop_session,
     until_routed,
@@ -67,37 +67,6 @@ def marked_blocks(text: str) -> dict[str, str]:
             raise RunbookError(f"runbook-test {name}: marked twice")
         blocks[name] = fence.group(1)
     return blocks
-
-
-@dataclass
-class Block:
-    name: str
-    text: str
-
-    def run(self, settings: Settings, **variables: str) -> subprocess.CompletedProcess[str]:
-        """Run the block as it stands, with the settings' environment and `variables`."""
-        env = {**env_of(settings), **variables}
-        env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
-        return subprocess.run(
-            ["bash", "-e", "-u", "-o", "pipefail", "-c", self.text],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=REPO,  # the RUNBOOK's paths (deploy/nginx/...) are of coach's checkout
-        )
-
-
-Scenario = Callable[[pytest.FixtureRequest, Block], None]
-SCENARIOS: dict[str, Scenario] = {}
-
-
-def scenario(name: str) -> Callable[[Scenario], Scenario]:
-    def register(function: Scenario) -> Scenario:
-        SCENARIOS[name] = function
-        return function
-
-    return register
 
 
 BLOCKS = marked_blocks(RUNBOOK.read_text())
@@ -367,20 +336,7 @@ def new_replica_procedure(request: pytest.FixtureRequest, block: Block) -> None:
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     log_path = tmp_path / "b.log"
-    with open(log_path, "wb") as out:
-        shell = subprocess.Popen(
-            ["bash", "-e", "-u", "-o", "pipefail", "-c", block.text],
-            env={
-                **env,
-                "PATH": BIN + os.pathsep + env.get("PATH", ""),
-                "COPY": str(copy),
-                "PORT": str(port),
-            },
-            cwd=cwd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    shell = block.start({**env, "COPY": str(copy), "PORT": str(port)}, log_path, cwd)
     url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {tokens(1)[0]}"}
     try:

@@ -128,7 +128,7 @@ def test_the_runbooks_replica_change_keeps_the_percentage(conf: Path):
     assert "server 10.0.0.13:8000 max_fails=1" in text
     assert "for 30 % of users (was 30 %)" in result.stdout
     runbook = (HERE.parent.parent / "docs/RUNBOOK.md").read_text()
-    assert (
-        'deploy/nginx/set-percent.sh "$(deploy/nginx/set-percent.sh --show '
-        '/etc/nginx/conf.d/coach.conf)" /etc/nginx/conf.d/coach.conf'
+    assert (  # its marked block, run on a real nginx by tests/e2e/test_runbook.py (`replicas`)
+        'COACH_UPSTREAMS="$UPSTREAMS" deploy/nginx/set-percent.sh '
+        '"$(deploy/nginx/set-percent.sh --show "$CONF")" "$CONF"'
     ) in runbook
