@@ -134,3 +134,26 @@ def test_rejection_gives_up_after_four_draws_per_pick():
     picked = choose_wod(list(range(20)), {0}, rng, 6)
     assert rng.draws_before_sample == 4 * 6
     assert len(set(picked)) == 6 and 0 not in picked
+
+
+@pytest.mark.parametrize(
+    ("n", "done", "size", "wod"),
+    [
+        (12, set(), 6, [6, 3, 7, 11, 1, 2]),  # size * 2 == n: by rejection
+        (10, set(), 6, [6, 3, 7, 10, 1, 8]),  # size * 2 > n: sampled
+        (20, set(range(1, 15)), 6, [16, 19, 15, 17, 20, 18]),  # exactly `size` remain
+        (20, set(range(1, 17)), 6, [19, 17, 18, 20]),  # fewer remain: all of them
+    ],
+)
+def test_the_draw_at_the_edges_of_the_two_ways_is_pinned(n, done, size, wod):
+    """Golden values where choose_wod switches between drawing by rejection and sampling the
+    remaining list: both are uniform, but a seeded WOD must not change with the switch."""
+    assert choose_wod(list(range(1, n + 1)), done, random.Random(7), size) == wod
+
+
+def test_yesterday_may_be_any_iterable():
+    """A list or a generator of ids works as a set does."""
+    catalog = list(range(1, 49))
+    expected = choose_wod(catalog, {3, 5}, random.Random(7), 6)
+    assert choose_wod(catalog, [3, 5], random.Random(7), 6) == expected
+    assert choose_wod(catalog, (i for i in (3, 5)), random.Random(7), 6) == expected
