@@ -4,6 +4,7 @@ event ids that decoding keeps and encoding gives."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -12,7 +13,7 @@ import orjson
 import pytest
 
 from events import DecodeError, decode_record
-from events.codec import MAX_ID, MAX_ID_DIGITS, encode_event, exercise_id_from_key
+from events.codec import MAX_ID, MAX_ID_DIGITS, encode_event, exercise_id_from_key, record_key
 from events.content_mode import TEXT_MAX
 from tests.factories import upserted, user_erased, value_of
 
@@ -179,3 +180,71 @@ def test_encode_event_writes_a_cloudevents_1_0_envelope():
     now = encode_event("t", {})["time"]
     assert abs(datetime.fromisoformat(now) - datetime.now(UTC)) < timedelta(seconds=5)
     assert encode_event("t", {})["source"] == "/monolith/fit"
+
+
+@pytest.mark.parametrize(
+    ("key", "described"),
+    [(None, "no key"), ("007", "a key of 3 characters"), ("x" * 40, "a key of 40 characters")],
+)
+def test_a_refused_key_is_described_by_its_length_never_its_text(key, described):
+    with pytest.raises(DecodeError) as raised:
+        exercise_id_from_key(key)
+    assert str(raised.value) == (
+        f"exercises key must be a canonical positive decimal id, got {described}"
+    )
+
+
+def test_a_mismatched_key_is_described_by_its_length():
+    with pytest.raises(DecodeError) as raised:
+        decode_record("exercises", b"12", value_of(upserted(7)))
+    assert str(raised.value) == (
+        "record key (a key of 2 characters) does not match the event's data.id"
+    )
+
+
+def test_a_key_that_is_not_utf8_says_so():
+    with pytest.raises(DecodeError) as raised:
+        decode_record("exercises", b"\xff", value_of(upserted(7)))
+    assert str(raised.value) == "key is not UTF-8 text"
+
+
+@pytest.mark.parametrize(
+    ("specversion", "reason"),
+    [
+        (None, "binary-mode event without a ce_specversion header"),  # a null header value
+        (b"", "ce_specversion header must be 1 to 200 characters"),
+        (b"0.3", "binary-mode event of an unsupported ce_specversion (not 1.0)"),
+    ],
+)
+def test_a_binary_record_of_no_or_another_specversion_is_refused(specversion, reason):
+    headers = [(n, r) for n, r in binary_headers() if n != "ce_specversion"]
+    with pytest.raises(DecodeError) as raised:
+        decode_record(
+            "exercises", b"7", data_of(upserted(7)), [*headers, ("ce_specversion", specversion)]
+        )
+    assert str(raised.value) == reason
+
+
+def test_an_unknown_type_is_known_false_in_both_modes():
+    unknown = {**upserted(7), "type": "fitness.badge.earned"}
+    assert decode_record("exercises", b"7", value_of(unknown)).known is False
+    headers = binary_headers(ce_type=b"fitness.badge.earned")
+    assert decode_record("exercises", b"7", b"{}", headers).known is False
+
+
+def test_encode_event_writes_utc_whatever_the_local_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        at = datetime(2026, 11, 27, 19, 30, tzinfo=timezone(timedelta(hours=1)))
+        assert encode_event("t", {}, time=at)["time"] == "2026-11-27T18:30:00.000000Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_record_key_of_an_unknown_type_says_which():
+    with pytest.raises(DecodeError) as raised:
+        record_key({"type": "fitness.badge.earned", "data": {"id": 1}})
+    assert str(raised.value) == ("unknown event type 'fitness.badge.earned': cannot tell its topic")
+    assert record_key(user_erased("u-9")) == "u-9"
