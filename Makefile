@@ -11,8 +11,9 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 LOADTEST_ARGS ?=
 SOAK_ARGS ?=
+MUTATE_ARGS ?=
 
-.PHONY: security audit check
+.PHONY: security audit check mutate mutate-sample
 .PHONY: help install run test test-unit test-integration test-e2e test-routing test-container image faults lint format schemas bench bench-full loadtest broker broker-stop clean
 
 help: ## List the targets
@@ -100,6 +101,12 @@ RUN_SCOPED := $(PYTHON) tools/machine/machine.py run --
 bench: install ## Run every benchmark at small sizes (a few minutes) and write docs/BENCHMARKS.md
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
 	@$(RUN_SCOPED) $(BIN)/python bench/run.py
+
+mutate: install ## Mutation testing of the core, each module against its tests (tools/mutate.py; build/mutation/report.md)
+	@nice -n 10 $(BIN)/python tools/mutate.py $(MUTATE_ARGS)
+
+mutate-sample: install ## The same on 25 mutants per module drawn with a fixed seed (for CI), against the baseline
+	@nice -n 10 $(BIN)/python tools/mutate.py --sample 25 --seed 34 $(MUTATE_ARGS)
 
 bench-full: install ## The same at the large sizes (1M users, 500,000 events; about 30 minutes)
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }

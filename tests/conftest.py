@@ -19,6 +19,10 @@ pytest_plugins = ["tests.leftovers"]
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-" + "x" * 40
+WRITER_TEST_TIMEOUT = 30
+"""Seconds a test that waits on the writer may take (pytest-timeout): about 15 times the
+slowest one's time on a loaded machine, and a hang (the writer raising on every try)
+fails instead of stalling the suite or a mutation run."""
 
 
 @pytest.fixture

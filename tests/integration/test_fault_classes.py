@@ -20,6 +20,7 @@ from consumer.records import Record
 from events import EXERCISE_UPSERTED
 from store import reads
 from store.db import connect
+from tests.conftest import WRITER_TEST_TIMEOUT
 from tests.factories import EX, ROLES, WO, completed, upserted, value_of
 from tests.integration.test_writer_process import (
     UNKNOWN,
@@ -33,6 +34,11 @@ from wod.instants import to_us
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CTX = Context(now_us=to_us(NOW))
+
+# A test that waits on the writer (a child process, or a consumer loop that retries a batch
+# until it is stored) would wait forever when the code under test raises on every try: it
+# fails after WRITER_TEST_TIMEOUT instead (pytest-timeout; each takes under 2 s here).
+pytestmark = pytest.mark.timeout(WRITER_TEST_TIMEOUT)
 
 
 def records() -> list[Record]:

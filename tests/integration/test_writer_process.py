@@ -30,7 +30,7 @@ from events import encode_event
 from store import files, reads
 from store.checks import checksums
 from store.db import connect
-from tests.conftest import SECRET
+from tests.conftest import SECRET, WRITER_TEST_TIMEOUT
 from tests.factories import (
     EX,
     ROLES,
@@ -46,6 +46,11 @@ from wod.instants import to_us
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 NOW_US = to_us(NOW)
+
+# A test that waits on the writer (a child process, or a consumer loop that retries a batch
+# until it is stored) would wait forever when the code under test raises on every try: it
+# fails after WRITER_TEST_TIMEOUT instead (pytest-timeout; each takes under 2 s here).
+pytestmark = pytest.mark.timeout(WRITER_TEST_TIMEOUT)
 
 
 def history(seed: int, n: int) -> list[Record]:

@@ -231,6 +231,40 @@ def test_public_key_file_is_parsed_once_and_verifies_rs256(tmp_path, rsa_pair):
     assert verifier.verify(good).user_id == "7"
 
 
+def test_a_public_key_verifier_applies_issuer_audience_leeway_and_size(tmp_path, rsa_pair):
+    """The settings given with a key file reach the verifier, as they do with a secret: a
+    wrong issuer or audience, an expiry past the leeway and a token over the cap are refused,
+    and a token 90 s expired passes with 120 s of leeway (the defaults: none, none, 30 s and
+    4,096 characters)."""
+    private, public_pem = rsa_pair
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(public_pem)
+    verifier = TokenVerifier.from_secret_or_file(
+        secret=None,
+        public_key_file=key_file,
+        algorithms=("RS256",),
+        issuer="https://id.example",
+        audience="coach",
+        leeway_seconds=120,
+        max_bytes=1024,
+    )
+    now = int(time.time())
+
+    def signed(**claims: object) -> str:
+        base = {"sub": "7", "exp": now + 60, "iss": "https://id.example", "aud": "coach"}
+        return jwt.encode({**base, **claims}, private, algorithm="RS256")
+
+    assert verifier.verify(signed(exp=now - 90)).user_id == "7"
+    for claims, message in (
+        ({"iss": "https://evil.example"}, "wrong issuer"),
+        ({"aud": "other"}, "wrong audience"),
+        ({"exp": now - 200}, "expired"),
+        ({"padding": "p" * 600}, "too large"),  # about 1,300 characters: over 1,024
+    ):
+        with pytest.raises(AuthError, match=message):
+            verifier.verify(signed(**claims))
+
+
 def test_hmac_signed_with_the_public_key_is_rejected(tmp_path, rsa_pair):
     """Algorithm confusion: an HS256 token whose secret is the RS256 public key's PEM."""
     import hashlib

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 
 from api.query import QueryError, WodQuery, parse_wod_query
@@ -45,8 +43,32 @@ def test_malformed_parameters_are_errors_naming_the_parameter(query, name):
     assert raised.value.name == name
 
 
-def test_any_bytes_parse_or_fail_cleanly():
-    """Invalid UTF-8, stray % signs, NULs: a WodQuery or a QueryError, never a crash."""
-    for query in (b"%ff%fe=1", b"tz=%", b"tz=%zz", b"\xff\x00=&&==&", b"&" * 1000):
-        with contextlib.suppress(QueryError):
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        (b"%ff%fe=1", WodQuery(None, False)),  # a name that is neither: ignored
+        (b"tz=%", WodQuery("%", False)),  # a stray % is kept as it is
+        (b"tz=%zz", WodQuery("%zz", False)),
+        (b"tz=%ff", WodQuery("\ufffd", False)),  # invalid UTF-8: the replacement character
+        (b"\xff\x00=&&==&", WodQuery(None, False)),
+        (b"&" * 1000, WodQuery(None, False)),
+        (b"fresh=%00", QueryError),  # a NUL is not a boolean
+    ],
+)
+def test_any_bytes_parse_or_fail_cleanly(query, expected):
+    """Invalid UTF-8, stray % signs, NULs: the WodQuery they spell, or a QueryError naming
+    the parameter; never another exception."""
+    if expected is QueryError:
+        with pytest.raises(QueryError) as raised:
             parse_wod_query(query)
+        assert (raised.value.name, raised.value.kind) == ("fresh", "bool_parsing")
+    else:
+        assert parse_wod_query(query) == expected
+
+
+def test_a_tz_of_exactly_the_limit_is_accepted():
+    """TZ_MAX_LENGTH characters pass; one more is refused (the edge of the check)."""
+    assert parse_wod_query(b"tz=" + b"x" * 64) == WodQuery("x" * 64, False)
+    with pytest.raises(QueryError) as raised:
+        parse_wod_query(b"tz=" + b"x" * 65)
+    assert (raised.value.kind, str(raised.value)) == ("string_too_long", "at most 64 characters")
