@@ -215,3 +215,30 @@ def test_no_import_cycle_between_modules():
     graph = {module_name(p): imported_modules(p, modules) for p in paths}
     cycles = import_cycles(graph)
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+MAX_LINES = 300
+NOT_PRODUCTION = {"tests", "site", "node_modules"}  # plus every hidden folder (.venv, .kafka...)
+
+
+def production_modules() -> list[Path]:
+    """Every Python file of the checkout outside tests/ (the packages, tools/, bench/,
+    deploy/, rehearsal/): what `make` and the service run."""
+    found = []
+    for path in sorted(REPO.rglob("*.py")):
+        parts = path.relative_to(REPO).parts
+        if parts[0] in NOT_PRODUCTION or any(p.startswith(".") for p in parts):
+            continue
+        found.append(path)
+    return found
+
+
+def test_no_production_module_over_300_lines():
+    """A module over 300 lines holds more than one thing: split it by what it does."""
+    assert any(p.relative_to(REPO).parts[0] == "tools" for p in production_modules())
+    long = [
+        f"{p.relative_to(REPO)}: {n} lines"
+        for p in production_modules()
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    ]
+    assert not long, f"modules over {MAX_LINES} lines:\n" + "\n".join(long)
