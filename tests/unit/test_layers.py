@@ -2,7 +2,8 @@
 
 Every import counts: at module level, inside functions, under TYPE_CHECKING. Only the
 production packages (the wheel's, pyproject.toml) are checked; tests/, bench/ and tools/
-may import anything.
+may import anything. And no module outside tests/ (the packages, tools/, bench/, deploy/)
+is over 300 lines.
 """
 
 from __future__ import annotations
