@@ -1,6 +1,7 @@
-"""Debezium's outbox connector: its settings (`connector_config`, also written to
-deploy/cdc/connector.json) and Kafka Connect's REST API (add, remove, wait until a task
-runs). Standard library only; tools/cdc/cdc.py imports it."""
+"""Debezium's outbox connector: its settings (`connector_config`; the compose stack's
+deploy/cdc/connector-config.json holds the same, tests/unit/test_cdc_config.py checks it) and
+Kafka Connect's REST API (add, remove, wait until a task runs). Standard library only;
+tools/cdc/cdc.py imports it."""
 
 from __future__ import annotations
 
