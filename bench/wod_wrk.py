@@ -22,9 +22,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.wod_data import (  # noqa: E402 (other benchmarks import them from here)
-    SECRET,
-)
+from bench.wod_data import SECRET  # noqa: E402
 
 CONNECTIONS = 100
 THREADS = 2
