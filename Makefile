@@ -58,9 +58,12 @@ test-container: install ## The image and the compose stack, run with Docker or p
 image: ## Build the Dockerfile as localhost/coach:dev (Docker, else podman; a local base when no registry answers)
 	@$(PYTHON) tools/image/build.py
 
-faults: install broker ## Fault scenarios (outage, disk full, read-only, partitions; needs root), then a 10-minute soak
-	@$(BIN)/pytest tests/faults tests/e2e/test_consumer_faults.py $(PYTEST_ARGS)
-	@$(BIN)/python tests/faults/soak.py $(SOAK_ARGS)
+# The broker starts inside the scope of machine.py run: stopped at the end when this started
+# it (a test that failed, Ctrl-C and SIGTERM included), left running when it ran before.
+faults: install ## Fault scenarios (outage, disk full, read-only, partitions; needs root), then a 10-minute soak
+	@$(RUN_SCOPED) bash -c '$(PYTHON) tools/kafka/broker.py start \
+	  && $(BIN)/pytest tests/faults tests/e2e/test_consumer_faults.py $(PYTEST_ARGS) \
+	  && $(BIN)/python tests/faults/soak.py $(SOAK_ARGS)'
 
 lint: install security ## ruff, mypy, the security linter and the dependency audit
 	@$(BIN)/ruff check .
@@ -93,7 +96,7 @@ format: install ## Format the code with ruff
 schemas: install ## Regenerate events/schemas/ from the event models
 	@$(BIN)/python -m events.schema
 
-# run, bench, bench-full and loadtest run under tools/machine/machine.py run: the servers
+# run, faults, bench, bench-full and loadtest run under tools/machine/machine.py run: the servers
 # they start (the broker when none ran, PostgreSQL, Connect, nginx, coach) stop when they
 # end, Ctrl-C and SIGTERM included.
 RUN_SCOPED := $(PYTHON) tools/machine/machine.py run --

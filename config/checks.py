@@ -1,5 +1,6 @@
 """Checks of single setting values, pure (config/settings.py's validators call them): the
-token algorithms (one family), a real secret, proxy addresses, a time zone, the event loop.
+token algorithms (one family), a real secret, a claim to check, proxy addresses, a time zone,
+the event loop.
 Each raises ValueError with a message that never quotes a secret; pydantic adds the name of
 the setting."""
 
@@ -73,4 +74,11 @@ def loop_installed(value: str) -> str:
     """uvloop only where it is installed."""
     if value == "uvloop" and importlib.util.find_spec("uvloop") is None:
         raise ValueError("uvloop is not installed here: use asyncio (or auto)")
+    return value
+
+
+def claim_not_empty(value: str) -> str:
+    """A claim to require (`iss`, `aud`) is not blank: no token would match it."""
+    if not value.strip():
+        raise ValueError("is empty, and no token would match it: unset it not to check the claim")
     return value

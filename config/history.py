@@ -1,4 +1,5 @@
-"""How long "yesterday and today" can last in any time zone: the least history to keep."""
+"""How long "yesterday and today" can last in any time zone: the least history to keep, and
+the check of COACH_HISTORY_HOURS against it."""
 
 from __future__ import annotations
 
@@ -45,3 +46,14 @@ def min_history_hours() -> int:
     zones = sorted(zoneinfo.available_timezones() | {"UTC"})
     span = longest_yesterday_and_today(zones, date(year - 1, 1, 1), date(year + 2, 12, 31))
     return math.ceil(span / timedelta(hours=1))
+
+
+def covers_yesterday(hours: int) -> int:
+    """COACH_HISTORY_HOURS is at least `min_history_hours()` (settings.py's validator)."""
+    minimum = min_history_hours()
+    if hours < minimum:
+        raise ValueError(
+            f"must be at least {minimum}: in some time zone yesterday and today span "
+            f"{minimum} h, and yesterday must still be there at the end of today"
+        )
+    return hours

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config import checks
-from config.history import min_history_hours
+from config.history import covers_yesterday
 from config.urls import is_http_url
 
 ENV_PREFIX = "COACH_"
@@ -177,13 +177,7 @@ class Settings(BaseSettings):
     @field_validator("history_hours")
     @classmethod
     def _covers_yesterday(cls, value: int) -> int:
-        minimum = min_history_hours()
-        if value < minimum:
-            raise ValueError(
-                f"must be at least {minimum}: in some time zone yesterday and today span "
-                f"{minimum} h, and yesterday must still be there at the end of today"
-            )
-        return value
+        return covers_yesterday(value)
 
     @field_validator("jwt_secret")
     @classmethod
@@ -202,11 +196,7 @@ class Settings(BaseSettings):
     @field_validator("jwt_issuer", "jwt_audience")
     @classmethod
     def _not_empty(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError(
-                "is empty, and no token would match it: unset it not to check the claim"
-            )
-        return value
+        return value if value is None else checks.claim_not_empty(value)
 
     @field_validator("default_tz")
     @classmethod

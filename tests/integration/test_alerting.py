@@ -152,6 +152,7 @@ def test_promtool_checks_the_rules(promtool):
     assert "SUCCESS" in result.stdout
 
 
+@pytest.mark.slow  # `make check` skips it
 def test_the_rules_unit_tests_pass(promtool):
     """`promtool test rules` on every *.test.yml beside the rules: each alert fires on
     series that should page (or ticket) and stays quiet on those that should not."""

@@ -15,6 +15,8 @@ from tests.factories import upserted
 from tests.hostile_corpus import probes
 from tests.raw_http import Probe, Reply, send
 
+pytestmark = pytest.mark.slow  # a real `coach api` process per test: `make check` skips it
+
 
 @pytest.fixture(scope="module")
 def corpus() -> list[Probe]:

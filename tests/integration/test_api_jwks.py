@@ -165,6 +165,7 @@ def test_while_the_issuer_is_down_coach_keeps_verifying(db_path, catalog, tmp_pa
         assert client.get("/fitness/wod", headers=bearer(token)).status_code == 200
 
 
+@pytest.mark.slow  # `make check` skips it
 def test_coach_api_with_workers_stops_when_the_set_cannot_be_fetched(db_path, catalog):
     """`coach api --workers 2`: one message naming the setting and exit 1, not workers
     failing and restarted for ever by uvicorn's supervisor."""

@@ -19,6 +19,8 @@ from store.instants import now_us
 from tests.factories import completed, upserted
 from tests.integration.conftest import make_token
 
+pytestmark = pytest.mark.slow  # property-based runs over the whole API: `make check` skips it
+
 MAX_EXAMPLES = 40
 
 

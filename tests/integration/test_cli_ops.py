@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import re
 
+import pytest
 from click.testing import CliRunner
 
 from coach.cli import main
@@ -37,6 +38,7 @@ def test_consume_with_a_bad_setting_exits_1_naming_it(settings):
     assert out.exit_code == 1 and "COACH_HEARTBEAT_SECONDS" in out.output
 
 
+@pytest.mark.slow  # `make check` skips it
 def test_api_logs_what_it_serves_when_it_starts(settings, tmp_path):
     """`coach api` (a real process) logs host, port, workers, how tokens are verified (not
     the secret) and the projection's path before it serves."""

@@ -21,6 +21,7 @@ def _last_error(settings) -> str | None:  # type: ignore[no-untyped-def]
         conn.close()
 
 
+@pytest.mark.slow  # `make check` skips it
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_lag_and_ready_name_the_broker_error_without_its_address(settings, tmp_path, api, host):
     """A consumer whose broker does not answer (a closed port): /lag's `last_error` and

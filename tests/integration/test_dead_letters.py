@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from click.testing import CliRunner
 
 from coach.cli import main
@@ -220,6 +221,7 @@ def test_inspect_prints_one_letter_or_says_there_is_none(settings):
     assert missing.exit_code == 1 and "no dead letter with id 999" in missing.output
 
 
+@pytest.mark.slow  # `make check` skips it
 def test_resolve_removes_the_letters_and_logs_who_when_and_why(settings):
     """Issue 33.6: a letter could not be resolved, so the phase-1 gate "the list is empty"
     could never pass. `resolve` removes the ids given, logs who, when and why (a real coach

@@ -35,6 +35,7 @@ def _commit(conn: sqlite3.Connection, start: int, rows: int) -> None:
         )
 
 
+@pytest.mark.slow  # `make check` skips it
 def test_a_snapshot_under_writes_and_reads_is_consistent_and_pauses_nothing(tmp_path):
     live = tmp_path / "live.db"
     writer = connect(live)

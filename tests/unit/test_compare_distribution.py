@@ -57,6 +57,7 @@ def _asked(users: int, rng: random.Random, coach_catalog: list[int] | None = Non
     return out
 
 
+@pytest.mark.slow  # `make check` skips it
 def test_the_same_rule_on_both_sides_passes():
     """coach and the monolith drawing alike from the same catalog, 200 users each: pass, in
     at least 95 of 100 independent trials at alpha 0.01 (the test's own false-alarm rate)."""

@@ -2,7 +2,8 @@
 
 Every import counts: at module level, inside functions, under TYPE_CHECKING. Only the
 production packages (the wheel's, pyproject.toml) are checked; tests/, bench/ and tools/
-may import anything.
+may import anything. And no module outside tests/ (the packages, tools/, bench/, deploy/)
+is over 300 lines.
 """
 
 from __future__ import annotations
@@ -215,3 +216,32 @@ def test_no_import_cycle_between_modules():
     graph = {module_name(p): imported_modules(p, modules) for p in paths}
     cycles = import_cycles(graph)
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+MAX_LINES = 300
+NOT_PRODUCTION = {"tests", "site", "node_modules"}  # plus every hidden folder (.venv, .kafka...)
+
+
+def production_modules() -> list[Path]:
+    """Every Python file of the checkout outside tests/ (the packages, tools/, bench/,
+    deploy/, rehearsal/): what `make` and the service run."""
+    found = []
+    for top in sorted(REPO.iterdir()):
+        if top.name in NOT_PRODUCTION or top.name.startswith("."):
+            continue  # never walked: .venv/, .kafka/ and .cdc/ hold thousands of files
+        candidates = [top] if top.suffix == ".py" else sorted(top.rglob("*.py"))
+        found += [
+            p for p in candidates if not any(s.startswith(".") for s in p.relative_to(REPO).parts)
+        ]
+    return found
+
+
+def test_no_production_module_over_300_lines():
+    """A module over 300 lines holds more than one thing: split it by what it does."""
+    assert any(p.relative_to(REPO).parts[0] == "tools" for p in production_modules())
+    long = [
+        f"{p.relative_to(REPO)}: {n} lines"
+        for p in production_modules()
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    ]
+    assert not long, f"modules over {MAX_LINES} lines:\n" + "\n".join(long)

@@ -146,6 +146,7 @@ def test_any_record_decodes_or_becomes_a_dead_letter(records: list[Record]) -> N
     assert accounted == len(records)
 
 
+@pytest.mark.slow  # `make check` skips it
 @settings(max_examples=600, deadline=None)
 @given(KEY, VALUE)
 def test_the_users_a_dead_letter_names_are_read_from_any_record(key, value) -> None:
@@ -163,6 +164,7 @@ def test_the_users_a_dead_letter_names_are_read_from_any_record(key, value) -> N
         assert str(user) in named
 
 
+@pytest.mark.slow  # `make check` skips it
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", max_size=30), VALUE)
 def test_a_reason_never_quotes_the_records_key(text, value) -> None:

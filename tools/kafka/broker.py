@@ -14,6 +14,10 @@ downloads, instead of ~/.m2), ``data/`` (log dirs
 and KRaft metadata), ``logs/`` (``server.log``, ``server.out``, ``mvn.log``, ``format.log``),
 ``server.properties``, ``cluster.id``, ``broker.pid`` and ``broker.json``.
 
+This file starts, stops and reports; its siblings hold the rest: kafka_base.py (paths,
+ports, BrokerError, the lock, the logs), kafka_setup.py (jars, server.properties, format),
+kafka_process.py (which process is the broker) and kafka_wire.py (is Kafka answering).
+
 Importable (stdlib only, Python 3.11)::
 
     broker = load_module("tools/kafka/broker.py")   # e.g. importlib.util.spec_from_file_location
@@ -24,380 +28,43 @@ Importable (stdlib only, Python 3.11)::
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
-import re
-import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parent.parent
-POM = HERE / "pom.xml"
-LOG4J_CONFIG = HERE / "log4j2.properties"
-DEFAULT_HOME = REPO_ROOT / ".kafka"
-DEFAULT_PORT = 9092
-HOST = "127.0.0.1"
-START_TIMEOUT = 120.0
-STOP_TIMEOUT = 30.0
-FETCH_TIMEOUT = 900.0
-JVM_OPTS = [
-    "-Xms256m",
-    "-Xmx512m",
-    "-XX:+UseSerialGC",
-    "-XX:TieredStopAtLevel=1",
-    "-Djava.awt.headless=true",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the kafka_* siblings, also by path
+from kafka_base import (
+    DEFAULT_HOME,
+    DEFAULT_PORT,
+    HOST,
+    JVM_OPTS,
+    LOG4J_CONFIG,
+    START_TIMEOUT,
+    STOP_TIMEOUT,
+    BrokerError,
+    _first_error,
+    _home,
+    _java,
+    _locked,
+    _log,
+    _log_size,
+    _tail,
+    default_kafka_version,
+)
+from kafka_process import _CHILDREN, _pid_alive, _state, broker_pid, is_running
+from kafka_setup import _format, cluster_id, ensure_jars, server_properties
+from kafka_wire import kafka_answers, port_in_use
 
-
-class BrokerError(RuntimeError):
-    """Raised when the broker cannot be fetched, formatted, started or stopped."""
-
-
-def _log(msg: str, quiet: bool = False) -> None:
-    if not quiet:
-        print(msg, flush=True)
-
-
-# --------------------------------------------------------------------------------------------
-# paths and small helpers
-
-
-def _home(home: str | os.PathLike[str] | None) -> Path:
-    return Path(home).expanduser().resolve() if home is not None else DEFAULT_HOME
-
-
-def default_kafka_version() -> str:
-    """The version pinned in pom.xml (``<kafka.version>``); env KAFKA_VERSION overrides it."""
-    env = os.environ.get("KAFKA_VERSION")
-    if env:
-        return env
-    m = re.search(r"<kafka\.version>\s*([^<\s]+)\s*</kafka\.version>", POM.read_text())
-    if not m:
-        raise BrokerError(f"no <kafka.version> in {POM}")
-    return m.group(1)
-
-
-def _tail(path: Path, lines: int = 60, since: int = 0) -> str:
-    """Last ``lines`` lines of ``path``, reading only from byte offset ``since``."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(since)
-            text = fh.read().decode(errors="replace")
-    except OSError:
-        return f"(no {path})"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _first_error(path: Path, since: int = 0) -> str:
-    """The first ERROR/FATAL log line written since ``since`` and the line after it."""
-    text = _tail(path, 10**6, since).splitlines()
-    for i, line in enumerate(text):
-        if "] ERROR " in line or "] FATAL " in line:
-            return "\n".join(text[i : i + 2])
-    return ""
-
-
-def _log_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Exclusive advisory lock, so concurrent start/stop calls on one home don't race."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-# --------------------------------------------------------------------------------------------
-# process bookkeeping
-
-# Popen objects of brokers started by this Python process, keyed by pid: lets stop() reap its
-# own children (otherwise a SIGTERMed child stays a zombie and looks alive to kill(pid, 0)).
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def _pid_alive(pid: int) -> bool:
-    child = _CHILDREN.get(pid)
-    if child is not None:
-        return child.poll() is None
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)  # reap if it happens to be our child
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _is_our_broker(pid: int, home: Path) -> bool:
-    """The pid is a live kafka.Kafka process started with this home's server.properties."""
-    if not _pid_alive(pid):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return True  # no /proc: trust the pid file
-    args = [a.decode(errors="replace") for a in cmdline]
-    return "kafka.Kafka" in args and str(home / "server.properties") in args
-
-
-def broker_pid(home: str | os.PathLike[str] | None = None) -> int | None:
-    """Pid of the broker started from ``home`` if it is still running, else None."""
-    h = _home(home)
-    pidfile = h / "broker.pid"
-    try:
-        pid = int(pidfile.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    if _is_our_broker(pid, h):
-        return pid
-    return None
-
-
-def is_running(home: str | os.PathLike[str] | None = None) -> bool:
-    """True when the broker process started from ``home`` is alive (it may still be starting)."""
-    return broker_pid(home) is not None
-
-
-def _state(home: Path) -> dict:
-    try:
-        return json.loads((home / "broker.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-# --------------------------------------------------------------------------------------------
-# Kafka wire probe (ApiVersions v0): proves a Kafka broker is answering requests, not merely
-# that the port is bound (the acceptor binds before the broker is unfenced).
-
-
-def kafka_answers(port: int = DEFAULT_PORT, host: str = HOST, timeout: float = 2.0) -> bool:
-    """True when ``host:port`` answers an ApiVersions request without error."""
-    client_id = b"broker.py"
-    correlation_id = 0x6B61
-    body = struct.pack(">hhih", 18, 0, correlation_id, len(client_id)) + client_id
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            sock.sendall(struct.pack(">i", len(body)) + body)
-            head = _recv_exact(sock, 4)
-            (size,) = struct.unpack(">i", head)
-            if size < 6 or size > 1 << 20:
-                return False
-            resp = _recv_exact(sock, size)
-    except OSError:
-        return False
-    corr, error_code = struct.unpack(">ih", resp[:6])
-    return corr == correlation_id and error_code == 0
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("connection closed")
-        buf += chunk
-    return buf
-
-
-def port_in_use(port: int, host: str = HOST) -> bool:
-    """True when something accepts TCP connections on ``host:port``."""
-    try:
-        with socket.create_connection((host, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
-
-
-# --------------------------------------------------------------------------------------------
-# jars
-
-
-def ensure_jars(
-    home: str | os.PathLike[str] | None = None,
-    kafka_version: str | None = None,
-    quiet: bool = False,
-) -> Path:
-    """Fill ``<home>/lib`` with the broker's runtime classpath, unless already there.
-
-    Re-fetches when the stamp (kafka version + pom.xml hash) differs. Maven's output goes to
-    ``<home>/logs/mvn.log`` and is shown (tail) only on failure.
-    """
-    h = _home(home)
-    version = kafka_version or default_kafka_version()
-    lib = h / "lib"
-    stamp_file = lib / ".stamp"
-    stamp = json.dumps(
-        {"kafka_version": version, "pom_sha256": hashlib.sha256(POM.read_bytes()).hexdigest()},
-        sort_keys=True,
-    )
-    with _locked(h / ".lib.lock"):
-        if stamp_file.exists() and stamp_file.read_text() == stamp and any(lib.glob("kafka_*.jar")):
-            return lib
-        mvn = shutil.which("mvn")
-        if not mvn:
-            raise BrokerError("mvn not found on PATH (needed once to fetch the Kafka jars)")
-        logs = h / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        tmp = h / "lib.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        mvn_log = logs / "mvn.log"
-        cmd = [
-            mvn, "-B", "-f", str(POM),
-            "dependency:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={tmp}",
-            f"-Dkafka.version={version}",
-            # Maven's downloads stay in the home too (not ~/.m2): make clean-all removes them.
-            f"-Dmaven.repo.local={h / 'm2'}",
-        ]  # fmt: skip
-        _log(f"fetching Kafka {version} jars with Maven into {lib} ...", quiet)
-        t0 = time.monotonic()
-        with open(mvn_log, "wb") as out:
-            try:
-                rc = subprocess.run(
-                    cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    timeout=FETCH_TIMEOUT, cwd=HERE,
-                ).returncode  # fmt: skip
-            except subprocess.TimeoutExpired:
-                rc = -1
-        if rc != 0 or not any(tmp.glob("kafka_*.jar")):
-            raise BrokerError(
-                f"Maven failed to fetch Kafka {version} (rc={rc}); command: {' '.join(cmd)}\n"
-                f"--- last lines of {mvn_log} ---\n{_tail(mvn_log, 40)}"
-            )
-        (tmp / ".stamp").write_text(stamp)
-        old = h / "lib.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if lib.exists():
-            lib.rename(old)
-        tmp.rename(lib)
-        shutil.rmtree(old, ignore_errors=True)
-        _log(f"fetched {len(list(lib.glob('*.jar')))} jars in {time.monotonic() - t0:.1f}s", quiet)
-    return lib
-
-
-# --------------------------------------------------------------------------------------------
-# config, cluster id, format
-
-
-def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
-    props = {
-        "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@{HOST}:{controller_port}",
-        "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "log.dirs": str(data_dir),
-        "num.partitions": "3",
-        "default.replication.factor": "1",
-        "min.insync.replicas": "1",
-        "auto.create.topics.enable": "true",
-        "offsets.topic.replication.factor": "1",
-        "offsets.topic.num.partitions": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "transaction.state.log.num.partitions": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        "share.coordinator.state.topic.num.partitions": "1",
-        "group.initial.rebalance.delay.ms": "0",
-        "log.cleaner.enable": "true",
-        "log.cleaner.threads": "1",
-        "log.cleaner.dedupe.buffer.size": str(4 * 1024 * 1024),
-        "num.network.threads": "2",
-        "num.io.threads": "4",
-    }
-    lines = ["# Written by tools/kafka/broker.py on every start; edits are overwritten."]
-    lines += [f"{k}={v}" for k, v in props.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _new_cluster_id() -> str:
-    while True:
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not cid.startswith("-"):
-            return cid
-
-
-def cluster_id(home: Path) -> str:
-    """Cluster id of an already formatted data dir, else the stored one, else a new one."""
-    meta = home / "data" / "meta.properties"
-    if meta.exists():
-        m = re.search(r"^cluster\.id=(\S+)", meta.read_text(), re.M)
-        if m:
-            (home / "cluster.id").write_text(m.group(1) + "\n")
-            return m.group(1)
-    f = home / "cluster.id"
-    if f.exists() and f.read_text().strip():
-        return f.read_text().strip()
-    cid = _new_cluster_id()
-    f.write_text(cid + "\n")
-    return cid
-
-
-def _java() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and (Path(java_home) / "bin" / "java").exists():
-        return str(Path(java_home) / "bin" / "java")
-    java = shutil.which("java")
-    if not java:
-        raise BrokerError("java not found (need Java 17+)")
-    return java
-
-
-def _format(home: Path, lib: Path, quiet: bool) -> None:
-    if (home / "data" / "meta.properties").exists():
-        return  # already formatted; saves a JVM start
-    cid = cluster_id(home)
-    fmt_log = home / "logs" / "format.log"
-    cmd = [
-        _java(), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-        f"-Dkafka.logs.dir={home / 'logs'}", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-        "-cp", f"{lib}/*", "kafka.tools.StorageTool",
-        "format", "-t", cid, "-c", str(home / "server.properties"), "--ignore-formatted",
-    ]  # fmt: skip
-    with open(fmt_log, "wb") as out:
-        rc = subprocess.run(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=120
-        ).returncode
-    if rc != 0:
-        raise BrokerError(f"formatting {home / 'data'} failed (rc={rc}):\n{_tail(fmt_log)}")
-    _log(f"formatted {home / 'data'} (cluster id {cid})", quiet)
-
-
-# --------------------------------------------------------------------------------------------
-# start / stop
+__all__ = [
+    "DEFAULT_HOME", "DEFAULT_PORT", "HOST", "BrokerError", "broker_pid", "cluster_id",
+    "ensure_jars", "is_running", "kafka_answers", "main", "port_in_use", "restart",
+    "server_properties", "start", "status", "stop",
+]  # fmt: skip
 
 
 def _wait_ready(pid: int, port: int, home: Path, timeout: float, log_from: int = 0) -> None:
