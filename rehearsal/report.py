@@ -1,0 +1,63 @@
+"""The report: DIR/report.md (a table per phase, the faults, the canary's decisions, the
+accounting, the verdict) and DIR/timeline.png. Returns the exit status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rehearsal.accounting import Account
+from rehearsal.plan import Plan
+from rehearsal.records import P95_BOUND, figures, parse
+
+
+def write_report(
+    root: Path, plan: Plan, journal: Any, accounts: list[Account], started: float, writer: Any
+) -> int:
+    log = root / "state" / "nginx" / "access.log"
+    recs = parse(log.read_text(errors="replace").splitlines()) if log.exists() else []
+    lines = [f"# Rehearsal ({plan.name})", ""]
+    broken: list[str] = list(journal.notes)
+    lines += ["## Phases", "", "| phase | s | requests | WODs | coach share | client 5xx | "
+              f"p95 (bound {P95_BOUND:.0f} s) | coach p95 | fallbacks |", "|---" * 9 + "|"]  # fmt: skip
+    for name, start, end in journal.phases:
+        f = figures(name, recs, start, end)
+        lines.append(
+            f"| {name} | {f.seconds:.0f} | {f.requests} | {f.wods} | {f.coach_share:.0%} | "
+            f"{f.client_errors} | {f.p95 * 1000:.0f} ms | {f.p95_coach * 1000:.1f} ms | "
+            f"{f.fallbacks} |"
+        )
+        if f.client_errors:
+            broken.append(f"phase {name}: clients saw {f.client_errors} 5xx")
+        if not f.within_bound:
+            broken.append(f"phase {name}: p95 {f.p95:.2f} s over the {P95_BOUND:.0f} s bound")
+    lines += ["", "## Faults", "", "| fault | at (s) | took (s) | ok | detail |", "|---|---|---|---|---|"]
+    for fault in journal.faults:
+        lines.append(
+            f"| {fault['kind']} | {fault['start'] - started:.0f} | "
+            f"{fault['end'] - fault['start']:.1f} | {fault['ok']} | {fault['detail']} |"
+        )
+        if not fault["ok"]:
+            broken.append(f"fault {fault['kind']} could not be made: {fault['detail']}")
+    lines += ["", "## The comparison gate", "", f"`{journal.compare}`"]
+    lines += ["", "## The canary", ""]
+    for run in journal.canaries:
+        kinds = [d.get("decision") for d in run["decisions"]]
+        lines.append(f"- {run['name']}: exit {run['exit']}, {len(kinds)} decisions: {kinds[-12:]}")
+    lines += ["", f"Rollback drill: {journal.drill}"]
+    if journal.drill and not journal.drill.get("ok"):
+        broken.append(f"the rollback drill: {journal.drill}")
+    lines += ["", "## Accounting", ""]
+    for a in accounts:
+        lines.append(f"- {a.summary()}")
+        if not a.ok:
+            broken.append(f"accounting: {a.summary()}")
+    if not accounts:
+        broken.append("no accounting was made")
+    if writer is not None:
+        lines.append(f"- the writer: {writer.done}")
+    lines += ["", "## Verdict", ""]
+    lines += [f"- BROKEN: {b}" for b in broken] or ["every promise held"]
+    (root / "report.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines[-len(broken) - 3 :]))
+    return 1 if broken else 0
