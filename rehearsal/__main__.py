@@ -56,6 +56,7 @@ def rehearse(p: plan.Plan, root: Path) -> int:
     stack = None
     accounts = []
     writer = None
+    interrupted = False
     started = time.time()
     try:
         stack = build(p, root, procs, journal)
@@ -88,7 +89,7 @@ def rehearse(p: plan.Plan, root: Path) -> int:
     except Interrupted as exc:
         journal.notes.append(f"interrupted by {exc}")
         journal.say(f"interrupted ({exc}): stopping everything")
-        return 130
+        interrupted = True
     except Exception:
         journal.notes.append("the rehearsal could not run:\n" + traceback.format_exc())
         journal.say("the rehearsal could not run:\n" + traceback.format_exc())
@@ -100,14 +101,18 @@ def rehearse(p: plan.Plan, root: Path) -> int:
         for problem in problems:
             journal.notes.append(f"stopping {problem}")
     verdict = write_report(root, p, journal, accounts, started, writer)
-    return verdict
+    return 130 if interrupted else verdict
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--short", action="store_true", help="the short version (make test)")
-    parser.add_argument("--out", type=Path, default=REPO / "rehearsal" / "out",
-                        help="the report's folder (default rehearsal/out/, emptied first)")  # fmt: skip
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "rehearsal" / "out",
+        help="the report's folder (default rehearsal/out/, emptied first)",
+    )
     args = parser.parse_args(argv)
     root = args.out.resolve()
     if root.exists():

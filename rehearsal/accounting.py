@@ -45,9 +45,10 @@ class Account:
 
     @property
     def ok(self) -> bool:
-        return not (
-            self.lost or self.doubled or self.ghosts or self.erasures_missing
-        ) and not self.erased_user_rows
+        return (
+            not (self.lost or self.doubled or self.ghosts or self.erasures_missing)
+            and not self.erased_user_rows
+        )
 
     def summary(self) -> str:
         return (
@@ -87,7 +88,8 @@ def truth_from_postgres(psql: Callable[[str], str]) -> Truth:
         )
     )
     erased = frozenset(
-        r[0] for r in rows("SELECT DISTINCT aggregateid FROM outbox WHERE type = 'fitness.user.erased'")
+        r[0]
+        for r in rows("SELECT DISTINCT aggregateid FROM outbox WHERE type = 'fitness.user.erased'")
     )
     return Truth(live=live, deleted=deleted, erased=erased)
 

@@ -34,13 +34,20 @@ def _request(method: str, url: str, body: Any = None) -> int:
         return int(exc.code)
 
 
-def workout(user: int, at: datetime | None = None, rng: random.Random | None = None) -> dict[str, Any]:
+def workout(
+    user: int, at: datetime | None = None, rng: random.Random | None = None
+) -> dict[str, Any]:
     rng = rng or random.Random()  # nosec B311 (test data)
     body: dict[str, Any] = {
         "user_id": str(user),
         "workout_id": f"w-{uuid.uuid4()}",
         "exercises": [
-            {"exercise_id": e, "sets": 3, "reps": rng.randint(5, 12), "weight": 10.0 * rng.randint(1, 8)}
+            {
+                "exercise_id": e,
+                "sets": 3,
+                "reps": rng.randint(5, 12),
+                "weight": 10.0 * rng.randint(1, 8),
+            }
             for e in rng.sample(range(1, CATALOG_SIZE + 1), 4)
         ],
     }

@@ -140,7 +140,9 @@ class Prometheus:
         wait_until("prometheus", lambda: http_status(f"{self.url}/-/ready") == 200, 60)
 
 
-def start_locust(procs: Processes, root: Path, nginx: Nginx, env: dict[str, str], users: int) -> None:
+def start_locust(
+    procs: Processes, root: Path, nginx: Nginx, env: dict[str, str], users: int
+) -> None:
     args = [
         str(BIN / "locust"), "-f", str(REPO / "rehearsal" / "locustfile.py"), "--headless",
         "--users", str(users), "--spawn-rate", str(max(1, users // 5)), "--run-time", "3h",

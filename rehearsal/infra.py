@@ -87,11 +87,22 @@ class Infra:
     # -- PostgreSQL --------------------------------------------------------------------------
     def start_postgres(self) -> None:
         self.cdc.start_postgres(self.home / "cdc", port=self.pg_port, quiet=True)
-        self.procs.on_exit("postgres", self.stop_postgres)
+        self.procs.on_exit("postgres", self.remove_postgres)
         self.cdc.create_database(DATABASE, port=self.pg_port)
 
     def stop_postgres(self) -> None:
         self.cdc.stop_postgres(self.home / "cdc", quiet=True)
+
+    def remove_postgres(self) -> None:
+        """Stop the cluster and remove its files (they may live outside the state folder,
+        where the `postgres` user can reach them: tools/cdc/cdc.py `_pg_root`)."""
+        import shutil
+
+        self.stop_postgres()
+        pg = self.home / "cdc" / "pg"
+        shutil.rmtree(pg.resolve(), ignore_errors=True)
+        if pg.is_symlink():
+            pg.unlink()
 
     def restart_postgres(self) -> None:
         self.stop_postgres()

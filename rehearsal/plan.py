@@ -99,7 +99,7 @@ def short() -> Plan:
         seed_workouts=400,
         erasable_users=4,
         legacy_delay=(0.05, 0.3),
-        shadow_seconds=12,
+        shadow_seconds=8,
         compare_users=60,
         steps="50,100",
         hold=6,
@@ -112,7 +112,7 @@ def short() -> Plan:
         settle_seconds=60,
         faults=(
             Fault("shadow", 2, "kill_consumer"),
-            Fault("shadow", 5, "kill_connect"),
+            Fault("shadow", 4, "kill_connect"),
             Fault("canary", 2, "kill_api"),
             Fault("canary", 4, "restart_postgres"),
             Fault("canary", 6, "burst"),

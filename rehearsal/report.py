@@ -8,6 +8,7 @@ from typing import Any
 
 from rehearsal.accounting import Account
 from rehearsal.plan import Plan
+from rehearsal.plot import draw, lag_rows
 from rehearsal.records import P95_BOUND, figures, parse
 
 
@@ -18,8 +19,11 @@ def write_report(
     recs = parse(log.read_text(errors="replace").splitlines()) if log.exists() else []
     lines = [f"# Rehearsal ({plan.name})", ""]
     broken: list[str] = list(journal.notes)
-    lines += ["## Phases", "", "| phase | s | requests | WODs | coach share | client 5xx | "
-              f"p95 (bound {P95_BOUND:.0f} s) | coach p95 | fallbacks |", "|---" * 9 + "|"]  # fmt: skip
+    head = (
+        "| phase | s | requests | WODs | coach share | client 5xx | "
+        f"p95 (bound {P95_BOUND:.0f} s) | coach p95 | fallbacks |"
+    )
+    lines += ["## Phases", "", head, "|---" * 9 + "|"]
     for name, start, end in journal.phases:
         f = figures(name, recs, start, end)
         lines.append(
@@ -31,7 +35,13 @@ def write_report(
             broken.append(f"phase {name}: clients saw {f.client_errors} 5xx")
         if not f.within_bound:
             broken.append(f"phase {name}: p95 {f.p95:.2f} s over the {P95_BOUND:.0f} s bound")
-    lines += ["", "## Faults", "", "| fault | at (s) | took (s) | ok | detail |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Faults",
+        "",
+        "| fault | at (s) | took (s) | ok | detail |",
+        "|---|---|---|---|---|",
+    ]
     for fault in journal.faults:
         lines.append(
             f"| {fault['kind']} | {fault['start'] - started:.0f} | "
@@ -58,6 +68,11 @@ def write_report(
         lines.append(f"- the writer: {writer.done}")
     lines += ["", "## Verdict", ""]
     lines += [f"- BROKEN: {b}" for b in broken] or ["every promise held"]
+    try:
+        draw(root / "timeline.png", recs, lag_rows(root / "lag.jsonl"), journal, started)
+        lines.insert(2, "![timeline](timeline.png)\n")
+    except Exception as exc:  # the report without its plot still says what happened
+        broken.append(f"the timeline could not be drawn: {exc}")
     (root / "report.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[-len(broken) - 3 :]))
     return 1 if broken else 0
