@@ -50,6 +50,9 @@ def write_report(
         if not fault["ok"]:
             broken.append(f"fault {fault['kind']} could not be made: {fault['detail']}")
     lines += ["", "## The comparison gate", "", f"`{journal.compare}`"]
+    gate = journal.compare
+    if gate and not gate.get("monolith_fixed_catalog") and gate.get("verdict") != "pass":
+        broken.append(f"the comparison gate: {gate.get('verdict')}")
     lines += ["", "## The canary", ""]
     for run in journal.canaries:
         kinds = [d.get("decision") for d in run["decisions"]]
