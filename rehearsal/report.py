@@ -31,8 +31,14 @@ def write_report(
             f"{f.client_errors} | {f.p95 * 1000:.0f} ms | {f.p95_coach * 1000:.1f} ms | "
             f"{f.fallbacks} |"
         )
-        if f.client_errors:
-            broken.append(f"phase {name}: clients saw {f.client_errors} 5xx")
+        wod_5xx = sum(r.server_error and r.wod for r in recs if start <= r.t < end + 1)
+        if wod_5xx:
+            broken.append(f"phase {name}: clients saw {wod_5xx} 5xx on GET /fitness/wod")
+        if f.client_errors - wod_5xx:
+            broken.append(
+                f"the monolith's writes: phase {name}: clients saw {f.client_errors - wod_5xx} "
+                "5xx on the monolith's other routes (logins, workouts)"
+            )
         if not f.within_bound:
             broken.append(f"phase {name}: p95 {f.p95:.2f} s over the {P95_BOUND:.0f} s bound")
     lines += [
