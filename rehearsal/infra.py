@@ -140,10 +140,19 @@ class Infra:
         return dict(self.cdc.connector_config(CONNECTOR, dbname=DATABASE, pg_port=self.pg_port))
 
     def start_connect(self) -> None:
-        self.cdc.start_connect(
-            self.home / "connect", [self.connector()], rest_port=self.rest_port,
-            bootstrap=self.bootstrap, jars=REPO / ".cdc", quiet=True,
-        )  # fmt: skip
+        for attempt in range(3):
+            try:
+                self.cdc.start_connect(
+                    self.home / "connect", [self.connector()], rest_port=self.rest_port,
+                    bootstrap=self.bootstrap, jars=REPO / ".cdc", quiet=True,
+                )  # fmt: skip
+                break
+            except self.cdc.CdcError as exc:
+                # The REST port, free when picked, may be taken since (another process's
+                # ephemeral port): another free port, up to three times.
+                if "Unable to initialize REST server" not in str(exc) or attempt == 2:
+                    raise
+                self.rest_port = free_port()
         if not any(what == "connect" for what, _ in self.procs.cleanups):
             self.procs.on_exit("connect", self.stop_connect)
 
