@@ -5,7 +5,7 @@ coach (PyJWT, `exp` and `sub` required, 30 s leeway), a cache of verified tokens
 coach's (least recently used first, never used past `exp`), and a fixed body of the WOD's
 size (a real WOD of coach's, read from BENCH_BODY_FILE). No projection, no SQLite, no
 middleware, no background task. Served by uvicorn with coach's own settings (warning log
-level, no access log, keep-alive 75 s):
+level, no access log, keep-alive 75 s), one worker unless `--workers N`:
 
     BENCH_SECRET=... BENCH_BODY_FILE=wod.json .venv/bin/python bench/plain_app.py --port 8001
 """
@@ -69,9 +69,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes (uvicorn's --workers)"
+    )
     args = parser.parse_args()
     uvicorn.run(
-        app,
+        # uvicorn starts worker processes from an import string only (bench/ on PYTHONPATH)
+        "bench.plain_app:app" if args.workers > 1 else app,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         log_level="warning",

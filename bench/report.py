@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from report_adr import adr_section
+from report_capacity import capacity_section
 from report_common import DOC, PLOTS, REPO, load, table
 from report_freshness import cdc_section, freshness_section
 from report_image import image_section
@@ -73,6 +74,7 @@ side in one run, as every ratio here is.
 {replay}
 {wod}
 {tail}
+{capacity_section(load("capacity"))}
 {STARVATION_SECTION}
 {JWT_SECTION}{freshness}
 {snapshot}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from report_common import missing, provenance, pyplot, save, table, verdict
+from report_tail_goals import tail_headline
 from report_wod_findings import WHAT_MADE_THE_DIFFERENCE
 
 
@@ -58,11 +59,29 @@ Throughput WOD / ceiling **{r["throughput"]:.2f}** (goal at least 0.9:
     return text, headline
 
 
+PATH_TITLES = {
+    "direct": "direct",
+    "nginx": "nginx, one worker",
+    "workers2": "nginx, --workers 2",
+    "replicas2": "nginx, two replicas",
+}
+"""bench/tail_paths.py's paths (runs of older results have no path: direct)."""
+
+
+def path_of(r: dict[str, Any]) -> str:
+    return PATH_TITLES[r.get("path", "direct")]
+
+
 def plot_tail(d: dict[str, Any]) -> str:
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
-    for ax, mix in zip(axes, ("hot", "cold"), strict=True):
-        for run in (r for r in d["open"] if r["mix"] == mix):
+    paths = d.get("paths", ["direct"])
+    fig, grid = plt.subplots(
+        len(paths), 2, figsize=(9, 3.2 * len(paths)), sharey=True, squeeze=False
+    )
+    for (path, mix), ax in zip(
+        ((p, m) for p in paths for m in ("hot", "cold")), grid.flat, strict=True
+    ):
+        for run in (r for r in d["open"] if r["mix"] == mix and r.get("path", "direct") == path):
             points = sorted((float(p), ms) for p, ms in run["percentiles_ms"].items())
             xs = [1 / (1 - p / 100) for p, _ in points]  # 2 = p50, 100 = p99, 1000 = p99.9
             ax.plot(
@@ -75,13 +94,14 @@ def plot_tail(d: dict[str, Any]) -> str:
         ax.set_yscale("log")
         ticks = [2, 4, 10, 20, 100, 200, 1000, 10000]
         ax.set_xticks(ticks, ["p50", "p75", "p90", "p95", "p99", "p99.5", "p99.9", "p99.99"])
-        ax.set_title(f"{mix} mix, open loop")
+        ax.set_title(f"{PATH_TITLES[path]}: {mix} mix, open loop", fontsize=9)
         ax.set_ylabel("latency, ms (log)")
         ax.legend(fontsize=7)
     return save(fig, "tail.png")
 
 
 CLOSED_HEADER = [
+    "path",
     "mix",
     "connections",
     "app",
@@ -95,7 +115,18 @@ CLOSED_HEADER = [
 ]
 
 
-OPEN_HEADER = ["mix", "share", "req/s", "app", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors"]
+OPEN_HEADER = [
+    "path",
+    "mix",
+    "share",
+    "req/s",
+    "app",
+    "p50 ms",
+    "p99 ms",
+    "p99.9 ms",
+    "max ms",
+    "errors",
+]
 
 
 def inprocess_part(record: dict[str, Any] | None) -> str:
@@ -117,7 +148,7 @@ alternating the apps; {provenance(record)}):
 def closed_row(r: dict[str, Any]) -> list[Any]:
     """One closed-loop run, as a row of CLOSED_HEADER (without the loop stalls)."""
     fields = ("mix", "connections", "app", "rps", "p50_ms", "p99_ms", "p999_ms", "max_ms")
-    return [*(r[f] for f in fields), r["errors"]]
+    return [path_of(r), *(r[f] for f in fields), r["errors"]]
 
 
 def second_client_part(d: dict[str, Any]) -> str:
@@ -154,6 +185,7 @@ def tail_section(
     ]
     open_rows = [
         [
+            path_of(r),
             r["mix"],
             f"{r['share']:.0%}",
             r["rate"],
@@ -169,6 +201,7 @@ def tail_section(
     s, o = d["closed_summary"], d["open_summary"]
     ratio_rows = [[k, v["throughput"], v["p99"], v["p999"]] for k, v in s.items()]
     second = second_client_part(d)
+    paths = ", ".join(path_of({"path": p}) for p in d.get("paths", ["direct"]))
     text = f"""## {title}
 
 {provenance(record)}
@@ -181,6 +214,13 @@ the server has not seen (the day's first WOD). Runs of {d["seconds"]:g} s,
 {d["rounds"]} round(s), the two apps alternated (bench/tail.py), each after a 2 s warm-up:
 with the hot users themselves before a hot run (users coming back), with other users
 before a cold run.
+
+Each app is reached by the paths of this run ({paths}):
+directly, or as users reach coach, through nginx rendered from the project's template at
+100 % (one nginx worker on the load's core, beside the load generator; nothing listens on
+the legacy side, so a fallback is an error) in front of one worker, of `--workers 2`, or of
+two replicas (each its own copy of the projection). Every app process runs on core 0,
+whatever their number: each path has one core of server.
 
 Closed loop (wrk):
 
@@ -201,45 +241,4 @@ each request's scheduled time, so a stall counts for every request it delays):
 
 {WHAT_MADE_THE_DIFFERENCE}
 """
-    headline = []
-    for key, v in s.items():
-        headline.append(
-            [
-                f"WOD / plain app p99, {key} connections",
-                f"{v['p99']:.2f}",
-                "<= 1.2",
-                verdict(v["p99"] <= 1.2),
-                record["command"],
-            ]
-        )
-        headline.append(
-            [
-                f"WOD / plain app throughput, {key} connections",
-                f"{v['throughput']:.2f}",
-                ">= 1",
-                verdict(v["throughput"] >= 1),
-                record["command"],
-            ]
-        )
-    for key, v in d.get("closed_client_summary", {}).items():
-        headline.append(
-            [
-                f"WOD / plain app p99, {key} connections, second client",
-                f"{v['p99']:.2f}",
-                "<= 1.2",
-                verdict(v["p99"] <= 1.2),
-                record["command"],
-            ]
-        )
-    for key, v in o.items():
-        if key.endswith("80%"):
-            headline.append(
-                [
-                    f"WOD / plain app p99, open loop, {key}",
-                    f"{v['p99']:.2f}",
-                    "<= 1.5",
-                    verdict(v["p99"] <= 1.5),
-                    record["command"],
-                ]
-            )
-    return text, headline
+    return text, tail_headline(record, s, d.get("closed_client_summary", {}), o)

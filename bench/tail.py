@@ -10,6 +10,11 @@ users for a cold run:
 - plain: bench/plain_app.py, a plain FastAPI app with the same HS256 check and token cache
   and a fixed body (a real WOD of coach's).
 
+Paths (`--paths`, default all; bench/tail_paths.py): direct to the app's port, or as users
+reach coach, through nginx rendered from the project's template (100 %) in front of one
+worker, of `--workers 2`, or of two replicas. The app's processes always run on core 0;
+nginx runs on core 1 beside the load.
+
 Mixes: hot (1,000 users drawn at random, their tokens cached and WODs held after the
 first request) and cold (every request a user and a token the server has not seen: the
 day's first WOD).
@@ -23,8 +28,9 @@ day's first WOD).
 3. After each coach run, the worst and the count of stalls over 100 ms of its event loop
    (`coach_event_loop_lag_seconds`).
 
-    .venv/bin/python bench/tail.py            # about 12 minutes
-    .venv/bin/python bench/tail.py --quick    # about 5 minutes, noisier
+    .venv/bin/python bench/tail.py                  # about 40 minutes (4 paths)
+    .venv/bin/python bench/tail.py --quick          # about 14 minutes, noisier
+    .venv/bin/python bench/tail.py --paths direct   # one path (12 minutes)
 
 Needs wrk (apt-get install wrk) and vegeta (`go install github.com/tsenart/vegeta/v12@v12.12.0`,
 found on PATH or in $(go env GOPATH)/bin).
@@ -33,16 +39,12 @@ found on PATH or in $(go env GOPATH)/bin).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import random
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +54,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.common import machine_info, save_result  # noqa: E402
+from bench.tail_figures import get, loop_stalls, print_closed, ratio, summarize  # noqa: E402
 from bench.tail_load import WRK_LUA, loop_client, vegeta, vegeta_binary, wrk  # noqa: E402
-from bench.wod import SECRET, USERS, build_projection, free_port, running  # noqa: E402
+from bench.tail_paths import PATH_TITLES, PATHS, front  # noqa: E402
+from bench.wod import SECRET, USERS, build_projection  # noqa: E402
 
 HOT_USERS = 1_000
 COLD_TOKENS = 80_000
 """Distinct users and tokens of a cold run (more than a run sends)."""
-SERVER_CPU = "0"
 
 
 def tokens_for(users: list[str], path: Path) -> Path:
@@ -70,67 +73,6 @@ def tokens_for(users: list[str], path: Path) -> Path:
     return path
 
 
-# -- the two servers -----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def coach_server(db_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
-    env.update(COACH_DB_PATH=str(db_path), COACH_JWT_SECRET=SECRET)
-    argv = ["taskset", "-c", SERVER_CPU, str(REPO / ".venv/bin/coach"), "api", "--port", str(port)]
-    with running(argv, env=env, port=port, name="coach api") as (base, _):
-        yield base
-
-
-@contextlib.contextmanager
-def plain_server(body_file: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "BENCH_SECRET": SECRET, "BENCH_BODY_FILE": str(body_file)}
-    argv = [
-        "taskset",
-        "-c",
-        SERVER_CPU,
-        str(REPO / ".venv/bin/python"),
-        str(REPO / "bench/plain_app.py"),
-        "--port",
-        str(port),
-    ]
-    with running(argv, env=env, port=port, name="plain app") as (base, _):
-        yield base
-
-
-SERVERS = {"coach": coach_server, "plain": plain_server}
-
-
-def get(url: str, token: str | None = None) -> bytes:
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.read()  # type: ignore[no-any-return]
-
-
-def loop_stalls(base: str) -> dict[str, float]:
-    """coach's event-loop lag so far: samples, those over 100 ms, and the bucket of the
-    worst."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    text = get(base + "/metrics").decode()
-    buckets: list[tuple[float, float]] = []
-    for family in text_string_to_metric_families(text):
-        if family.name == "coach_event_loop_lag_seconds":
-            buckets = [
-                (float(s.labels["le"]), s.value)
-                for s in family.samples
-                if s.name.endswith("_bucket")
-            ]
-    total = max(v for _, v in buckets)
-    under_100ms = next(v for le, v in buckets if le == 0.1)
-    worst = next(le for le, v in sorted(buckets) if v == total)
-    return {"samples": total, "over_100ms": total - under_100ms, "worst_bucket_s": worst}
-
-
 # -- the benchmark -------------------------------------------------------------------------------
 
 
@@ -138,18 +80,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs (noisier)")
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per run")
+    parser.add_argument(
+        "--paths",
+        default=",".join(PATHS),
+        help=f"comma-separated, of {', '.join(PATHS)} (default: all)",
+    )
     args = parser.parse_args()
-    seconds = 5.0 if args.quick else 10.0
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    if not paths or any(p not in PATHS for p in paths):
+        parser.error(f"--paths must name some of {', '.join(PATHS)}, not {args.paths!r}")
+    seconds = args.seconds or (5.0 if args.quick else 10.0)
     rounds = args.rounds or (1 if args.quick else 2)
     vegeta_bin = vegeta_binary()
     if shutil.which("wrk") is None or vegeta_bin is None or shutil.which("taskset") is None:
         print("needs wrk, vegeta and taskset (see --help)", file=sys.stderr)
+        return 2
+    if paths != ["direct"] and not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
+        print("needs nginx for the paths through nginx (apt-get install nginx)", file=sys.stderr)
         return 2
     info = machine_info()
     rng = random.Random(5)
     result: dict[str, Any] = {
         "seconds": seconds,
         "rounds": rounds,
+        "paths": paths,
         "closed": [],
         "closed_client": [],
         "open": [],
@@ -160,6 +115,8 @@ def main() -> int:
         lua.write_text(WRK_LUA)
         built = build_projection(db_path)
         print(f"projection built in {built:.1f} s; {USERS:,} users with workouts")
+        second_copy = tmpdir / "replica2.db"  # replicas2: each replica a file of its own
+        shutil.copyfile(db_path, second_copy)
         users = [str(u) for u in range(1, USERS + 1)]
         rng.shuffle(users)
         hot_users = users[:HOT_USERS]
@@ -171,57 +128,52 @@ def main() -> int:
             "cold": tokens_for(cold_users, tmpdir / "cold.txt"),
             "warm": tokens_for(warm_users, tmpdir / "warm.txt"),
         }
-        with coach_server(db_path) as base:
-            body = get(base + "/fitness/wod", tokens["hot"].read_text().split()[0])
+        with front("coach", "direct", db_path) as f:
+            body = get(f.url + "/fitness/wod", tokens["hot"].read_text().split()[0])
         body_file = tmpdir / "wod.json"
         body_file.write_bytes(body)
         print(f"fixed body of the plain app: a real WOD, {len(body)} bytes\n")
 
-        def one_run(app: str, mix: str, run: Any) -> dict[str, Any]:
-            with SERVERS[app](db_path if app == "coach" else body_file) as base:
+        def one_run(app: str, path: str, mix: str, run: Any) -> dict[str, Any]:
+            data = db_path if app == "coach" else body_file
+            with front(app, path, data, second_copy) as f:
                 # Warm-up. Hot: the hot users themselves, so that the run measures users
                 # coming back (tokens cached, WODs held), not the first visits of 1,000
                 # users in its first second. Cold: other users (the run's users stay new).
                 warm = "hot" if mix == "hot" else "warm"
-                wrk(base, 2, 100, tokens[warm], "hot" if mix == "hot" else "cold", lua)
-                figures: dict[str, Any] = run(base)
+                wrk(f.url, 2, 100, tokens[warm], "hot" if mix == "hot" else "cold", lua)
+                figures: dict[str, Any] = run(f.url)
                 if app == "coach":
-                    figures["loop"] = loop_stalls(base)
+                    figures["loop"] = loop_stalls(f.backends)
                 return figures
 
         def closed_loop(key: str, measure: Any) -> None:
-            for mix in ("hot", "cold"):
-                for connections in (100, 200):
-                    for r in range(rounds):
-                        for app in ("coach", "plain") if r % 2 == 0 else ("plain", "coach"):
-                            figures = one_run(
-                                app,
-                                mix,
-                                lambda base, c=connections, m=mix: measure(base, c, m),
-                            )
-                            figures |= {"app": app, "mix": mix, "connections": connections}
-                            result[key].append(figures)
-                            loop = figures.get("loop")
-                            print(
-                                f"  {mix:<4} {connections:>3} conns {app:<5}"
-                                f" {figures['rps']:7.0f} req/s"
-                                f"  p50 {figures['p50_ms']:7.1f}  p99 {figures['p99_ms']:7.1f}"
-                                f"  p99.9 {figures['p999_ms']:7.1f}"
-                                f"  max {figures['max_ms']:7.1f} ms  errors {figures['errors']}"
-                                + (
-                                    f"  loop stalls > 100 ms: {loop['over_100ms']:.0f} "
-                                    f"(worst <= {loop['worst_bucket_s']} s)"
-                                    if loop
-                                    else ""
-                                ),
-                                flush=True,
-                            )
+            for path in paths:
+                print(f" {PATH_TITLES[path]}:")
+                for mix in ("hot", "cold"):
+                    for connections in (100, 200):
+                        for r in range(rounds):
+                            for app in ("coach", "plain") if r % 2 == 0 else ("plain", "coach"):
+                                figures = one_run(
+                                    app,
+                                    path,
+                                    mix,
+                                    lambda base, c=connections, m=mix: measure(base, c, m),
+                                )
+                                figures |= {
+                                    "app": app,
+                                    "path": path,
+                                    "mix": mix,
+                                    "connections": connections,
+                                }
+                                result[key].append(figures)
+                                print_closed(figures)
             summary = summarize(result[key])
             result[f"{key}_summary"] = summary
             print()
             for name, ratios in summary.items():
                 print(
-                    f"  {name:<9} throughput coach/plain {ratios['throughput']:.2f}   "
+                    f"  {name:<32} throughput coach/plain {ratios['throughput']:.2f}   "
                     f"p99 coach/plain {ratios['p99']:.2f}   p99.9 {ratios['p999']:.2f}"
                 )
 
@@ -231,75 +183,54 @@ def main() -> int:
         closed_loop("closed_client", lambda base, c, m: loop_client(base, seconds, c, tokens[m], m))
 
         print("\nopen loop (vegeta, latency from each request's scheduled time):")
-        for mix in ("hot", "cold"):
-            maximum = min(
-                statistics.median(
-                    c["rps"] for c in result["closed"] if c["app"] == app and c["mix"] == mix
+        for path in paths:
+            for mix in ("hot", "cold"):
+                maximum = min(
+                    statistics.median(
+                        c["rps"]
+                        for c in result["closed"]
+                        if c["app"] == app and c["mix"] == mix and c["path"] == path
+                    )
+                    for app in ("coach", "plain")
                 )
-                for app in ("coach", "plain")
-            )
-            mix_tokens = tokens[mix].read_text().split()
-            if mix == "hot":
-                mix_tokens = [rng.choice(mix_tokens) for _ in range(int(maximum * seconds) + 10)]
-            for share in (0.5, 0.8):
-                rate = int(maximum * share)
-                for app in ("coach", "plain"):
-                    figures = one_run(
-                        app,
-                        mix,
-                        lambda base, r=rate, t=mix_tokens: vegeta(vegeta_bin, base, r, seconds, t),
-                    )
-                    figures |= {"app": app, "mix": mix, "share": share}
-                    result["open"].append(figures)
-                    print(
-                        f"  {mix:<4} {share:.0%} of {maximum:.0f} = {rate} req/s {app:<5}"
-                        f"  p50 {figures['p50_ms']:7.1f}  p99 {figures['p99_ms']:7.1f}"
-                        f"  p99.9 {figures['p999_ms']:7.1f}  max {figures['max_ms']:7.1f} ms"
-                        f"  errors {figures['errors']}",
-                        flush=True,
-                    )
+                mix_tokens = tokens[mix].read_text().split()
+                if mix == "hot":
+                    mix_tokens = [
+                        rng.choice(mix_tokens) for _ in range(int(maximum * seconds) + 10)
+                    ]
+                for share in (0.5, 0.8):
+                    rate = int(maximum * share)
+                    for app in ("coach", "plain"):
+                        figures = one_run(
+                            app,
+                            path,
+                            mix,
+                            lambda base, r=rate, t=mix_tokens: vegeta(
+                                vegeta_bin, base, r, seconds, t
+                            ),
+                        )
+                        figures |= {"app": app, "path": path, "mix": mix, "share": share}
+                        result["open"].append(figures)
+                        print(
+                            f"  {PATH_TITLES[path]:<20} {mix:<4} {share:.0%} of {maximum:.0f}"
+                            f" = {rate} req/s {app:<5}  p50 {figures['p50_ms']:7.1f}"
+                            f"  p99 {figures['p99_ms']:7.1f}  p99.9 {figures['p999_ms']:7.1f}"
+                            f"  max {figures['max_ms']:7.1f} ms  errors {figures['errors']}",
+                            flush=True,
+                        )
         result["open_summary"] = {
-            f"{mix} {share:.0%}": {
-                "p99": ratio(result["open"], mix, share, "p99_ms"),
-                "p999": ratio(result["open"], mix, share, "p999_ms"),
+            f"{PATH_TITLES[path]}, {mix} {share:.0%}": {
+                "p99": ratio(result["open"], path, mix, share, "p99_ms"),
+                "p999": ratio(result["open"], path, mix, share, "p999_ms"),
             }
+            for path in paths
             for mix in ("hot", "cold")
             for share in (0.5, 0.8)
         }
         for key, s in result["open_summary"].items():
-            print(f"  {key:<9} p99 coach/plain {s['p99']:.2f}   p99.9 {s['p999']:.2f}")
+            print(f"  {key:<32} p99 coach/plain {s['p99']:.2f}   p99.9 {s['p999']:.2f}")
     save_result("tail", result, info=info)
     return 0
-
-
-def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per mix and connection count: coach's median figures over the plain app's."""
-    out = {}
-    for mix in ("hot", "cold"):
-        for connections in (100, 200):
-
-            def med(app: str, field: str, c: int = connections, m: str = mix) -> float:
-                return statistics.median(
-                    r[field]
-                    for r in runs
-                    if r["app"] == app and r["mix"] == m and r["connections"] == c
-                )
-
-            out[f"{mix} {connections}"] = {
-                "throughput": med("coach", "rps") / med("plain", "rps"),
-                "p99": med("coach", "p99_ms") / med("plain", "p99_ms"),
-                "p999": med("coach", "p999_ms") / med("plain", "p999_ms"),
-            }
-    return out
-
-
-def ratio(runs: list[dict[str, Any]], mix: str, share: float, field: str) -> float:
-    def one(app: str) -> float:
-        return next(
-            r[field] for r in runs if r["app"] == app and r["mix"] == mix and r["share"] == share
-        )
-
-    return one("coach") / one("plain")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,12 @@ through the transactional outbox (monolith_kit), as the real monolith's should.
 - `POST /workouts` (JSON: user_id, exercises [{exercise_id, sets, reps, weight}], optional
   completed_at and workout_id): log a completed workout; `DELETE /workouts/<id>`.
 - `POST /users/<user_id>/erase`: erase a user's workouts (GDPR).
-- `GET /fitness/wod`: the legacy WOD for the strangler routing, as deploy/legacy/app.py
-  answers it (a delay of LEGACY_DELAY_MIN to LEGACY_DELAY_MAX seconds, a fixed catalog).
+- `GET /fitness/wod` (`?tz=` optional): the legacy WOD for the strangler routing, computed
+  from these tables on every request (deploy/monolith/wod.py), the bearer token verified as
+  the real monolith would (deploy/monolith/tokens.py: 401 JSON when refused), after a delay
+  drawn between LEGACY_DELAY_MIN and LEGACY_DELAY_MAX seconds (0.3 and 1.5 by default, as
+  the legacy WOD took; 0 and 0 for none). MONOLITH_WOD_SIZE (6) exercises;
+  MONOLITH_JWT_SECRET: HS256 tokens signed with coach's COACH_JWT_SECRET are accepted too.
 - `GET /health`.
 - The token issuer (deploy/monolith/issuer.py): its JWKS, OpenID discovery, tokens, rotation.
 
@@ -19,48 +23,67 @@ Each write and its outbox event commit in one transaction, or neither does.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import time
-from datetime import datetime
-from pathlib import Path
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, jsonify, request
 from sqlalchemy import create_engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import WSGIRequestHandler
 
 from deploy.monolith import issuer, models
+from deploy.monolith.tokens import TokenRefused, Verifier
+from deploy.monolith.wod import UnknownZone, wod_of, zone_of
 from monolith_kit import StaleRevision
 
-_LEGACY = Path(__file__).resolve().parent.parent / "legacy" / "app.py"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5433/monolith"
+UNAUTHORIZED = {"WWW-Authenticate": "Bearer", "X-Legacy-Stand-In": "1"}
 
 
-def _legacy() -> Any:
-    spec = importlib.util.spec_from_file_location("legacy_stand_in", _LEGACY)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+class JsonErrorsHandler(WSGIRequestHandler):
+    """werkzeug's request handler, whose own refusals (a request it cannot parse: 400, too
+    many headers: 431) are JSON like the app's, not HTML."""
+
+    error_message_format = '{"detail": "%(code)d: the request cannot be read"}'
+    error_content_type = "application/json"
 
 
-def create_app(database_url: str | None = None) -> Flask:
-    url = database_url or os.environ.get("MONOLITH_DATABASE_URL", DEFAULT_DATABASE_URL)
+def _delay(environ: dict[str, str]) -> tuple[float, float]:
+    """LEGACY_DELAY_MIN and LEGACY_DELAY_MAX (0.3 and 1.5 s): the legacy WOD's delay."""
+    low = float(environ.get("LEGACY_DELAY_MIN", "0.3"))
+    high = float(environ.get("LEGACY_DELAY_MAX", "1.5"))
+    if not 0 <= low <= high:
+        raise ValueError("need 0 <= LEGACY_DELAY_MIN <= LEGACY_DELAY_MAX")
+    return low, high
+
+
+def create_app(
+    database_url: str | None = None, *, now: Callable[[], datetime] | None = None
+) -> Flask:
+    """The monolith on `database_url` (else MONOLITH_DATABASE_URL); `now` is its clock (a
+    test's, else the system's)."""
+    environ = dict(os.environ)
+    url = database_url or environ.get("MONOLITH_DATABASE_URL", DEFAULT_DATABASE_URL)
     engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     with engine.begin() as conn:
         models.create_schema(conn)
     sessions = sessionmaker(engine, expire_on_commit=False)
-    legacy = _legacy()
-    delay = (
-        float(os.environ.get("LEGACY_DELAY_MIN", "0.3")),
-        float(os.environ.get("LEGACY_DELAY_MAX", "1.5")),
-    )
+    delay = _delay(environ)
+    size = int(environ.get("MONOLITH_WOD_SIZE", "6"))
+    clock = now or (lambda: datetime.now(UTC))
+    tokens = issuer.from_env(environ)
+    verifier = Verifier(tokens, secret=environ.get("MONOLITH_JWT_SECRET"))
     app = Flask("monolith")
     app.config["engine"] = engine
-    app.register_blueprint(issuer.blueprint(issuer.from_env(dict(os.environ))))
+    app.config["issuer"] = tokens
+    app.config["verifier"] = verifier
+    app.register_blueprint(issuer.blueprint(tokens))
 
     def transaction() -> Session:
         return sessions.begin()  # type: ignore[return-value]
@@ -108,17 +131,36 @@ def create_app(database_url: str | None = None) -> Flask:
 
     @app.get("/fitness/wod")
     def wod() -> Any:
-        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            response = jsonify({"detail": "missing bearer token"})
-            return response, 401, {"WWW-Authenticate": "Bearer", "X-Legacy-Stand-In": "1"}
-        time.sleep(random.uniform(*delay))
-        body = legacy.wod_for(legacy._subject(token.strip()))
+        principal = verifier.verify_header(request.headers.get("Authorization"))
+        zone = zone_of(request.args.get("tz"), principal.zoneinfo)
+        if delay[1] > 0:
+            time.sleep(random.uniform(*delay))
+        with sessions() as session:
+            body = wod_of(
+                session,
+                user_id=principal.user_id,
+                zone=zone,
+                now=clock(),
+                size=size,
+                rng=random.Random(),
+            )
         return jsonify(body), 200, {"X-Legacy-Stand-In": "1"}
 
     @app.get("/health")
     def health() -> Any:
         return jsonify({"status": "ok"})
+
+    @app.errorhandler(TokenRefused)
+    def unauthorized(exc: TokenRefused) -> Any:
+        return jsonify({"detail": str(exc)}), 401, UNAUTHORIZED
+
+    @app.errorhandler(UnknownZone)
+    def unknown_zone(exc: UnknownZone) -> Any:
+        return jsonify({"detail": str(exc)}), 422, {"X-Legacy-Stand-In": "1"}
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:  # 404, 405, a body that is not JSON...: JSON
+        return jsonify({"detail": exc.name}), exc.code or 500
 
     @app.errorhandler(IntegrityError)
     @app.errorhandler(StaleRevision)
@@ -144,7 +186,7 @@ def main() -> None:
     host = os.environ.get("MONOLITH_HOST", "127.0.0.1")
     port = int(os.environ.get("MONOLITH_PORT", "8090"))
     print(f"stand-in monolith on http://{host}:{port}", flush=True)
-    app.run(host=host, port=port, threaded=True)
+    app.run(host=host, port=port, threaded=True, request_handler=JsonErrorsHandler)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,14 @@ class Issuer:
         with self._lock:
             return list(self._keys)
 
+    def public_key(self, kid: str) -> Any | None:
+        """The public key of `kid` while it is in the set (what a resource server finds in
+        the published JWKS); None for a key it does not hold."""
+        self.retire_expired()
+        with self._lock:
+            key = self._keys.get(kid)
+        return None if key is None else key.private_key.public_key()
+
     def jwks(self) -> dict[str, Any]:
         """The published set, after removing the keys whose tokens all expired."""
         self.retire_expired()

@@ -137,10 +137,13 @@ def test_a_workout_logged_in_the_flask_monolith_shapes_the_next_days_wod(
         },
     )
     assert answer.status_code == 201, answer.get_json()
-    # the legacy route stays for the strangler routing
+    # the legacy route stays for the strangler routing, from the monolith's own tables
     assert client.get("/fitness/wod").status_code == 401
-    legacy = client.get("/fitness/wod", headers={"Authorization": "Bearer a.b.c"})
+    assert client.get("/fitness/wod", headers={"Authorization": "Bearer a.b.c"}).status_code == 401
+    own = client.application.config["issuer"].sign("7", zoneinfo="UTC")
+    legacy = client.get("/fitness/wod", headers={"Authorization": f"Bearer {own}"})
     assert legacy.status_code == 200 and legacy.headers["X-Legacy-Stand-In"] == "1"
+    assert sorted(e["id"] for e in legacy.get_json()["exercises"]) == [1, 2, 4, 6, 7, 8]
 
     with coach_running(relay.settings, tmp_path) as (service, port):
         caught_up(relay, service)
