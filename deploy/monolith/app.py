@@ -13,6 +13,9 @@ through the transactional outbox (monolith_kit), as the real monolith's should.
   the legacy WOD took; 0 and 0 for none). MONOLITH_WOD_SIZE (6) exercises;
   MONOLITH_JWT_SECRET: HS256 tokens signed with coach's COACH_JWT_SECRET are accepted too.
 - `GET /health`.
+- A request that meets a database restart is run again, each time in a fresh transaction,
+  for up to MONOLITH_DB_RETRY_SECONDS (5); past that it answers 503 JSON with Retry-After
+  (deploy/monolith/retry.py).
 - The token issuer (deploy/monolith/issuer.py): its JWKS, OpenID discovery, tokens, rotation.
 
 Each write and its outbox event commit in one transaction, or neither does.
@@ -38,6 +41,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler
 
 from deploy.monolith import issuer, models
+from deploy.monolith.retry import RETRY_AFTER_SECONDS, Unavailable, retried
 from deploy.monolith.tokens import TokenRefused, Verifier
 from deploy.monolith.wod import UnknownZone, wod_of, zone_of
 from monolith_kit import StaleRevision
@@ -84,11 +88,13 @@ def create_app(
     app.config["issuer"] = tokens
     app.config["verifier"] = verifier
     app.register_blueprint(issuer.blueprint(tokens))
+    retry = retried(float(environ.get("MONOLITH_DB_RETRY_SECONDS", "5")))
 
     def transaction() -> Session:
         return sessions.begin()  # type: ignore[return-value]
 
     @app.put("/exercises/<int:exercise_id>")
+    @retry
     def put_exercise(exercise_id: int) -> Any:
         body = request.get_json(force=True, silent=True)
         if not isinstance(body, dict):
@@ -98,12 +104,14 @@ def create_app(
         return jsonify({"id": exercise.id, "revision": exercise.revision})
 
     @app.delete("/exercises/<int:exercise_id>")
+    @retry
     def remove_exercise(exercise_id: int) -> Any:
         with transaction() as session:
             found = models.delete_exercise(session, exercise_id)
         return ("", 204) if found else (jsonify({"detail": "Not Found"}), 404)
 
     @app.post("/workouts")
+    @retry
     def post_workout() -> Any:
         body = request.get_json(force=True)
         at = body.get("completed_at")
@@ -118,18 +126,21 @@ def create_app(
         return jsonify({"id": workout.id}), 201
 
     @app.delete("/workouts/<workout_id>")
+    @retry
     def remove_workout(workout_id: str) -> Any:
         with transaction() as session:
             found = models.delete_workout(session, workout_id)
         return ("", 204) if found else (jsonify({"detail": "Not Found"}), 404)
 
     @app.post("/users/<user_id>/erase")
+    @retry
     def erase(user_id: str) -> Any:
         with transaction() as session:
             count = models.erase_user(session, user_id)
         return jsonify({"workouts_deleted": count})
 
     @app.get("/fitness/wod")
+    @retry
     def wod() -> Any:
         principal = verifier.verify_header(request.headers.get("Authorization"))
         zone = zone_of(request.args.get("tz"), principal.zoneinfo)
@@ -153,6 +164,10 @@ def create_app(
     @app.errorhandler(TokenRefused)
     def unauthorized(exc: TokenRefused) -> Any:
         return jsonify({"detail": str(exc)}), 401, UNAUTHORIZED
+
+    @app.errorhandler(Unavailable)
+    def unavailable(exc: Unavailable) -> Any:  # the database restarting for longer than the bound
+        return jsonify({"detail": str(exc)}), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
     @app.errorhandler(UnknownZone)
     def unknown_zone(exc: UnknownZone) -> Any:
