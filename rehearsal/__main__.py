@@ -13,7 +13,7 @@ import time
 import traceback
 from pathlib import Path
 
-from rehearsal import activity, plan
+from rehearsal import activity, checks, plan
 from rehearsal.accounting import account, held_by, truth_from_postgres
 from rehearsal.coachside import Nginx, Prometheus, Replica, start_locust
 from rehearsal.infra import REPO, Infra, http_status
@@ -48,6 +48,22 @@ def build(p: plan.Plan, root: Path, procs: Processes, journal: Journal) -> Stack
     return Stack(p, root, procs, infra, a, b, nginx, prometheus, journal)
 
 
+def agree(stack: Stack) -> dict[str, object]:
+    """Yesterday's exercises of a sample of users (some erased) on the three sides."""
+    import random
+
+    p = stack.plan
+    users = random.Random(29).sample(range(1, p.seed_users + 1), min(50, p.seed_users))
+    users += range(p.seed_users + 1, p.seed_users + 1 + min(3, p.erasable_users))
+    dbs = {r.name: r.db for r in stack.replicas}
+    excluded = checks.excluded_by_sides(stack.infra.database_url, dbs, [str(u) for u in users])
+    return {
+        "users": len(excluded),
+        "users with exercises yesterday": sum(bool(s["monolith"]) for s in excluded.values()),
+        "disagreements": checks.disagreements(excluded),
+    }
+
+
 def rehearse(p: plan.Plan, root: Path) -> int:
     procs = Processes(root)
     journal = Journal()
@@ -76,6 +92,8 @@ def rehearse(p: plan.Plan, root: Path) -> int:
             journal.phases.append((name, began, time.time()))
         writer.stop()
         procs.stop("locust")
+        query = checks.prometheus_query(stack.prometheus.url)
+        journal.slo = checks.burn_per_phase(query, journal.phases)
         journal.say("accounting: waiting for both replicas to apply the last events")
         truth = truth_from_postgres(stack.infra.psql)
         deadline = time.monotonic() + p.settle_seconds
@@ -86,6 +104,7 @@ def rehearse(p: plan.Plan, root: Path) -> int:
             time.sleep(2)
         for a in accounts:
             journal.say(a.summary())
+        journal.agreement = agree(stack)
     except Interrupted as exc:
         journal.notes.append(f"interrupted by {exc}")
         journal.say(f"interrupted ({exc}): stopping everything")

@@ -5,6 +5,7 @@ canary again. Each phase's start and end, each fault and each canary decision go
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -29,6 +30,10 @@ class Journal:
     canaries: list[dict[str, Any]] = field(default_factory=list)
     compare: dict[str, Any] = field(default_factory=dict)
     drill: dict[str, Any] = field(default_factory=dict)
+    slo: list[dict[str, Any]] = field(default_factory=list)
+    """The highest 5-minute burn rate per SLO in each phase (rehearsal/checks.py)."""
+    agreement: dict[str, Any] = field(default_factory=dict)
+    """Yesterday's exercises of a sample of users per side, and the users they differ on."""
     notes: list[str] = field(default_factory=list)
 
     def say(self, message: str) -> None:
@@ -136,17 +141,12 @@ def phase_two(s: Stack) -> None:
     s.nginx.set_shadow(0)
     wait_until("both replicas ready", lambda: all(ready(r) for r in s.replicas), 120, 0.5)
     monolith = f"http://{s.infra.monolith}"
-    token = s.infra.token("1")
-    legacy_reply = subprocess.run(
-        ["curl", "-s", "-D", "-", "-o", "/dev/null", "-H", f"Authorization: Bearer {token}",
-         f"{monolith}/fitness/wod"], capture_output=True, text=True, check=False,
-    ).stdout.lower()  # fmt: skip
-    fixed = "x-legacy-stand-in" in legacy_reply
-    env = base_env() | {"COACH_JWT_SECRET": "rehearsal-compare-" + "x" * 32}
+    # Each user's token from the monolith's issuer, as clients hold them: both sides verify it.
     done = subprocess.run(
         [str(BIN / "coach"), "rollout", "compare", "--coach", s.a.url, "--monolith", monolith,
-         "--events", str(events_file(s)), "--users", str(s.plan.compare_users), "--json"],
-        env=env, capture_output=True, text=True, timeout=600, check=False,
+         "--events", str(events_file(s)), "--users", str(s.plan.compare_users), "--json",
+         "--token-url", f"{monolith}/oauth/token"],
+        env=base_env(), capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     try:
         report = json.loads(done.stdout)
@@ -156,7 +156,6 @@ def phase_two(s: Stack) -> None:
         "exit": done.returncode,
         "verdict": report.get("verdict"),
         "reasons": report.get("reasons", []),
-        "monolith_fixed_catalog": fixed,
         "broken": report.get("broken", {}),
     }
 
@@ -271,7 +270,8 @@ def _percent(s: Stack) -> int | None:
 
 
 def sample_lag(s: Stack, out: Path, stop: threading.Event) -> None:
-    """Each replica's /lag every second, as JSON lines (t, replica, lag, data age)."""
+    """Each replica's /lag every second, as JSON lines (t, replica, lag, data age), and the
+    share nginx gives coach (t, percent)."""
     with open(out, "a") as f:
         while not stop.wait(1.0):
             for r in s.replicas:
@@ -282,4 +282,6 @@ def sample_lag(s: Stack, out: Path, stop: threading.Event) -> None:
                 except (OSError, ValueError):
                     row = {"t": time.time(), "replica": r.name, "lag": None, "age": None}
                 f.write(json.dumps(row) + "\n")
+            with contextlib.suppress(OSError):
+                f.write(json.dumps({"t": time.time(), "percent": _percent(s)}) + "\n")
             f.flush()

@@ -28,6 +28,9 @@ def draw(out: Path, recs: list[Rec], lags: list[dict[str, Any]], journal: Any, t
     share, rate, latency, errors, lag = axes
     share.plot(x, [s.coach_share * 100 for s in secs], label="coach share %")
     share.plot(x, [s.fallback_ratio * 100 for s in secs], label="fallback % of coach side")
+    conf = [r for r in lags if "percent" in r and r["percent"] is not None]
+    share.step([r["t"] - t0 for r in conf], [r["percent"] for r in conf], ":", where="post",
+               label="nginx's coach % (conf)")  # fmt: skip
     share.set_ylabel("%")
     rate.plot(x, [s.rps for s in secs], label="requests/s (all, through nginx)")
     for side, style in (("coach", "-"), ("monolith", "--")):
@@ -37,8 +40,8 @@ def draw(out: Path, recs: list[Rec], lags: list[dict[str, Any]], journal: Any, t
     latency.set_yscale("symlog")
     latency.set_ylabel("ms (WOD)")
     errors.plot(x, [s.errors for s in secs], color="red", label="5xx seen by clients / s")
-    for replica in sorted({r["replica"] for r in lags}):
-        rows = [r for r in lags if r["replica"] == replica]
+    for replica in sorted({r["replica"] for r in lags if "replica" in r}):
+        rows = [r for r in lags if r.get("replica") == replica]
         lag.plot([r["t"] - t0 for r in rows], [r["lag"] or 0 for r in rows], label=f"{replica} lag")
         lag.plot([r["t"] - t0 for r in rows], [r["age"] or 0 for r in rows], ":",
                  label=f"{replica} data age s")  # fmt: skip

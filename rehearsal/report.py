@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rehearsal import checks
 from rehearsal.accounting import Account
 from rehearsal.plan import Plan
 from rehearsal.plot import draw, lag_rows
@@ -41,6 +42,23 @@ def write_report(
             )
         if not f.within_bound:
             broken.append(f"phase {name}: p95 {f.p95:.2f} s over the {P95_BOUND:.0f} s bound")
+    lines += ["", "## SLO burn (Prometheus, the highest 5-minute burn rate in the phase)", ""]
+    lines += ["| phase | availability (budget 0.1 %) | latency (budget 1 % over 0.25 s) |"]
+    lines += ["|---|---|---|"]
+    lines += [f"| {r['phase']} | {r['availability']:g}x | {r['latency']:g}x |" for r in journal.slo]
+    broken += checks.burns_broken(journal.slo)
+    if not journal.slo and journal.phases:
+        broken.append("SLO burn: Prometheus was not asked")
+    drill = [(f["start"], f["end"]) for f in journal.faults if f["phase"] == "drill"]
+    full = checks.full_seconds(lag_rows(root / "lag.jsonl"), drill)
+    n, p95 = checks.tail_at_full(recs, full)
+    bound = checks.TAIL_BOUND
+    lines += ["", f"p95 of the {n} WODs answered in the {len(full)} s nginx held 100 % (the "
+              f"drill aside): {p95 * 1000:.1f} ms (promise: under {bound * 1000:.0f} ms, 1 % of "
+              f"{P95_BOUND:.0f} s)"]  # fmt: skip
+    if not n or not p95 < bound:
+        broken.append(f"the tail at 100 %: p95 {p95 * 1000:.1f} ms of {n} WODs, over "
+                      f"{bound * 1000:.0f} ms")  # fmt: skip
     lines += [
         "",
         "## Faults",
@@ -57,7 +75,7 @@ def write_report(
             broken.append(f"fault {fault['kind']} could not be made: {fault['detail']}")
     lines += ["", "## The comparison gate", "", f"`{journal.compare}`"]
     gate = journal.compare
-    if gate and not gate.get("monolith_fixed_catalog") and gate.get("verdict") != "pass":
+    if gate.get("verdict") != "pass":
         broken.append(f"the comparison gate: {gate.get('verdict')}")
     lines += ["", "## The canary", ""]
     for run in journal.canaries:
@@ -66,6 +84,11 @@ def write_report(
     lines += ["", f"Rollback drill: {journal.drill}"]
     if journal.drill and not journal.drill.get("ok"):
         broken.append(f"the rollback drill: {journal.drill}")
+    lines += ["", "## Yesterday agreed", "", f"`{journal.agreement}`"]
+    if not journal.agreement:
+        broken.append("yesterday agreed: the sample was not checked")
+    elif journal.agreement["disagreements"]:
+        broken.append(f"yesterday agreed: {journal.agreement['disagreements'][:3]}")
     lines += ["", "## Accounting", ""]
     for a in accounts:
         lines.append(f"- {a.summary()}")
