@@ -14,8 +14,10 @@ through the transactional outbox (monolith_kit), as the real monolith's should.
   MONOLITH_JWT_SECRET: HS256 tokens signed with coach's COACH_JWT_SECRET are accepted too.
 - `GET /health`.
 - A request that meets a database restart is run again, each time in a fresh transaction,
-  for up to MONOLITH_DB_RETRY_SECONDS (5); past that it answers 503 JSON with Retry-After
-  (deploy/monolith/retry.py).
+  for up to MONOLITH_DB_RETRY_SECONDS (8: longer than a fast restart on a busy machine, 6.8 s
+  in the short rehearsal, and shorter than nginx's 10 s read timeout towards the monolith, so
+  that a client gets this 503 rather than nginx's 504); past that it answers 503 JSON with
+  Retry-After (deploy/monolith/retry.py).
 - The token issuer (deploy/monolith/issuer.py): its JWKS, OpenID discovery, tokens, rotation.
 
 Each write and its outbox event commit in one transaction, or neither does.
@@ -88,7 +90,7 @@ def create_app(
     app.config["issuer"] = tokens
     app.config["verifier"] = verifier
     app.register_blueprint(issuer.blueprint(tokens))
-    retry = retried(float(environ.get("MONOLITH_DB_RETRY_SECONDS", "5")))
+    retry = retried(float(environ.get("MONOLITH_DB_RETRY_SECONDS", "8")))
 
     def transaction() -> Session:
         return sessions.begin()  # type: ignore[return-value]
