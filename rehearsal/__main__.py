@@ -76,8 +76,7 @@ def rehearse(p: plan.Plan, root: Path) -> int:
     started = time.time()
     try:
         stack = build(p, root, procs, journal)
-        load_env = {"REHEARSAL_USERS": str(p.seed_users), "REHEARSAL_EXERCISES": "48"}
-        start_locust(procs, root, stack.nginx, load_env, p.users)
+        start_locust(procs, root, stack.nginx, stack.infra.monolith, p.seed_users, p.users)
         sampler = threading.Thread(
             target=sample_lag, args=(stack, root / "lag.jsonl", stop), daemon=True
         )

@@ -133,6 +133,7 @@ def full_seconds(
 
 
 def tail_at_full(recs: list[Rec], seconds: set[int]) -> tuple[int, float]:
-    """How many WODs were answered in `seconds`, and their p95 (seconds; NaN for none)."""
-    times = [r.seconds for r in recs if r.wod and int(r.t) in seconds]
+    """How many WODs were answered (200) in `seconds`, and their p95 (seconds; NaN for none):
+    the hostile clients' refusals aside."""
+    times = [r.seconds for r in recs if r.wod and r.status == 200 and int(r.t) in seconds]
     return len(times), quantile(times, 0.95)

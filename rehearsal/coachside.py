@@ -2,7 +2,8 @@
 projection file of their own, the second started from a `coach snapshot` of the first),
 nginx rendered from the project's template in front of both (deploy/nginx/render.sh, the
 access log to a file), Prometheus (Debian's binary as a child process) scraping both with
-deploy/prometheus/coach-rules.yml, and Locust (rehearsal/locustfile.py) for the load."""
+deploy/prometheus/coach-rules.yml, and Locust with the load test's seed profile
+(deploy/loadtest/seed.py) for the load."""
 
 from __future__ import annotations
 
@@ -141,14 +142,22 @@ class Prometheus:
 
 
 def start_locust(
-    procs: Processes, root: Path, nginx: Nginx, env: dict[str, str], users: int
+    procs: Processes, root: Path, nginx: Nginx, monolith: str, seed_users: int, users: int
 ) -> None:
+    """The load test's seed profile (deploy/loadtest/seed.py): people who log in at the
+    monolith's issuer, get the WOD through nginx and log workouts through the monolith, and
+    5 % hostile clients sending the security corpus through nginx."""
     args = [
-        str(BIN / "locust"), "-f", str(REPO / "rehearsal" / "locustfile.py"), "--headless",
-        "--users", str(users), "--spawn-rate", str(max(1, users // 5)), "--run-time", "3h",
-        "--host", nginx.url, "--csv", str(root / "locust"), "--only-summary",
-        "--stop-timeout", "5", "--exit-code-on-error", "0", "--loglevel", "WARNING",
+        str(BIN / "locust"), "-f", str(REPO / "deploy" / "loadtest" / "locustfile.py"),
+        "--headless", "--users", str(users), "--spawn-rate", str(max(1, users // 5)),
+        "--run-time", "3h", "--host", nginx.url, "--csv", str(root / "locust"),
+        "--only-summary", "--stop-timeout", "5", "--exit-code-on-error", "0",
+        "--loglevel", "WARNING",
     ]  # fmt: skip
+    env = {
+        "LOADTEST_PROFILE": "seed", "LOADTEST_MONOLITH_URL": f"http://{monolith}",
+        "LOADTEST_SEED_USERS": str(seed_users), "LOADTEST_HOSTILE_PERCENT": "5",
+    }  # fmt: skip
     procs.start("locust", args, base_env() | env, REPO)
 
 

@@ -26,6 +26,15 @@ class Rec:
     served_by: str
     seconds: float
     shadow: bool
+    upstream_status: str = "-"
+    """The first upstream's status ("401", "502,"): nginx logs the whole chain."""
+
+    @property
+    def refused_then_forwarded(self) -> bool:
+        """coach refused the request (4xx) and nginx still sent it to the monolith: the
+        monolith could accept what coach refused."""
+        first = self.upstream_status.rstrip(",")
+        return self.side == "coach" and self.served_by != "coach" and first.startswith("4")
 
     @property
     def wod(self) -> bool:
@@ -59,6 +68,7 @@ def parse(lines: Iterable[str]) -> list[Rec]:
                 served_by=fields.get("served_by", "-"),
                 seconds=seconds,
                 shadow=fields.get("shadow", "-") not in ("-", "", "0", "off"),
+                upstream_status=fields.get("upstream_status", "-"),
             )
         )
     return out
@@ -147,4 +157,21 @@ def per_second(recs: list[Rec]) -> list[Second]:
                 errors=sum(r.server_error for r in rs),
             )
         )
+    return out
+
+
+def locust_failures(stats_csv: str) -> dict[str, tuple[int, int]]:
+    """Locust's stats CSV (`--csv`'s *_stats.csv): (requests, failures) per request type and
+    name that failed at least once, the aggregate row aside."""
+    import csv
+    import io
+
+    out = {}
+    for row in csv.DictReader(io.StringIO(stats_csv)):
+        failures = int(row.get("Failure Count") or 0)
+        if failures and row.get("Name") != "Aggregated":
+            out[f"{row.get('Type', '')} {row.get('Name', '')}".strip()] = (
+                int(row.get("Request Count") or 0),
+                failures,
+            )
     return out

@@ -10,7 +10,7 @@ from rehearsal import checks
 from rehearsal.accounting import Account
 from rehearsal.plan import Plan
 from rehearsal.plot import draw, lag_rows
-from rehearsal.records import P95_BOUND, figures, parse
+from rehearsal.records import P95_BOUND, figures, locust_failures, parse
 
 
 def write_report(
@@ -59,6 +59,18 @@ def write_report(
     if not n or not p95 < bound:
         broken.append(f"the tail at 100 %: p95 {p95 * 1000:.1f} ms of {n} WODs, over "
                       f"{bound * 1000:.0f} ms")  # fmt: skip
+    lines += ["", "## The load (Locust's seed profile: people and 5 % hostile clients)", ""]
+    stats = root / "locust_stats.csv"
+    failed = locust_failures(stats.read_text()) if stats.exists() else {}
+    lines += [f"- {name}: {bad} of {n} failed" for name, (n, bad) in failed.items()]
+    lines += [] if failed else ["- no request failed" if stats.exists() else "- no stats"]
+    broken += [f"the load: {name}: {bad} of {n} failed" for name, (n, bad) in failed.items()]
+    if not stats.exists():
+        broken.append("the load: Locust wrote no stats")
+    forwarded = [r for r in recs if r.refused_then_forwarded]
+    lines += [f"- refused by coach, then sent to the monolith by nginx: {len(forwarded)}"]
+    if forwarded:
+        broken.append(f"{len(forwarded)} requests coach refused reached the monolith")
     lines += [
         "",
         "## Faults",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from rehearsal import checks
-from rehearsal.records import Rec
+from rehearsal.records import Rec, locust_failures, parse
 
 
 def answer(*values: str) -> dict:
@@ -55,11 +55,37 @@ def rec(t: float, seconds: float, path: str = "/fitness/wod") -> Rec:
 
 
 def test_the_tail_counts_only_wods_while_nginx_held_100_outside_the_drill():
-    """Seconds at 50 % and the drill's span (a second either side) are left out."""
+    """Seconds at 50 % and the drill's span (a second either side) are left out, and so are
+    refusals (a hostile client's 401 is not a WOD answered)."""
     samples = [{"t": t + 0.5, "percent": 100 if t < 20 else 50} for t in range(30)]
     seconds = checks.full_seconds(samples, drill=[(10.2, 12.0)])
     assert seconds == set(range(0, 9)) | set(range(13, 20))
-    recs = [rec(t + 0.1, 0.004) for t in range(30)] + [rec(11.0, 5.0), rec(3.0, 9.0, "/x")]
+    refused = Rec(5.0, "GET", "/fitness/wod", 401, "coach", "coach", 9.0, False)
+    recs = [rec(t + 0.1, 0.004) for t in range(30)] + [rec(11.0, 5.0), rec(3.0, 9.0, "/x"), refused]
     n, p95 = checks.tail_at_full(recs, seconds)
     assert (n, p95) == (16, 0.004)
     assert math.isnan(checks.tail_at_full(recs, set())[1])
+
+
+def test_a_request_coach_refused_that_nginx_sent_on_is_told_apart_from_a_fallback():
+    """401 from coach then the monolith: refused then forwarded; 502 then the monolith is a
+    fallback; the monolith's own side is neither."""
+    line = (
+        '2026-12-07T12:00:01+00:00 127.0.0.1 "GET /fitness/wod HTTP/1.1" status=200 side={side} '
+        "served_by={by} upstream=a upstream_status={up} request_time=0.1 upstream_time=0.1 "
+        "request_id=x shadow=0"
+    )
+    cases = [("coach", "legacy_fallback", "401"), ("coach", "legacy_fallback", "502,"),
+             ("legacy", "legacy", "401"), ("coach", "coach", "200")]  # fmt: skip
+    recs = parse([line.format(side=s, by=b, up=u) for s, b, u in cases])
+    assert [r.refused_then_forwarded for r in recs] == [True, False, False, False]
+
+
+def test_locusts_failures_are_read_per_request_name():
+    """Rows with failures, the aggregate aside."""
+    stats = (
+        "Type,Name,Request Count,Failure Count,Median Response Time\n"
+        "GET,/fitness/wod,100,0,3\nHOSTILE,hostile corpus,40,2,1\n"
+        "POST,/workouts,30,1,20\n,Aggregated,170,3,3\n"
+    )
+    assert locust_failures(stats) == {"HOSTILE hostile corpus": (40, 2), "POST /workouts": (30, 1)}
