@@ -56,12 +56,12 @@ def retried(
                 except Exception as exc:
                     if not is_disconnect(exc):
                         raise
-                    pause = backoff(attempt)
-                    if clock() + pause > deadline:
+                    remaining = deadline - clock()
+                    if remaining <= 0:
                         raise Unavailable(
                             f"the database did not answer within {bound:g} s"
                         ) from exc
-                    sleep(pause)
+                    sleep(min(backoff(attempt), remaining))  # the last try at the bound
                     attempt += 1
 
         return run  # type: ignore[return-value]
