@@ -31,10 +31,11 @@ class Rec:
 
     @property
     def refused_then_forwarded(self) -> bool:
-        """coach refused the request (4xx) and nginx still sent it to the monolith: the
-        monolith could accept what coach refused."""
+        """coach refused the request (4xx) and nginx still fell back to the monolith: the
+        monolith could accept what coach refused. (A path other than /fitness/wod goes to
+        the monolith first, whatever the user's side: `served_by=legacy`, not this.)"""
         first = self.upstream_status.rstrip(",")
-        return self.side == "coach" and self.served_by != "coach" and first.startswith("4")
+        return self.served_by == "legacy_fallback" and first.startswith("4")
 
     @property
     def wod(self) -> bool:

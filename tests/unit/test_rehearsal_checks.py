@@ -69,16 +69,18 @@ def test_the_tail_counts_only_wods_while_nginx_held_100_outside_the_drill():
 
 def test_a_request_coach_refused_that_nginx_sent_on_is_told_apart_from_a_fallback():
     """401 from coach then the monolith: refused then forwarded; 502 then the monolith is a
-    fallback; the monolith's own side is neither."""
+    fallback; the monolith's own side is neither, nor a coach user's request for another path
+    (/fitness/wod/ goes to the monolith first: the full run's 11 false alarms)."""
     line = (
         '2026-12-07T12:00:01+00:00 127.0.0.1 "GET /fitness/wod HTTP/1.1" status=200 side={side} '
         "served_by={by} upstream=a upstream_status={up} request_time=0.1 upstream_time=0.1 "
         "request_id=x shadow=0"
     )
     cases = [("coach", "legacy_fallback", "401"), ("coach", "legacy_fallback", "502,"),
-             ("legacy", "legacy", "401"), ("coach", "coach", "200")]  # fmt: skip
+             ("legacy", "legacy", "401"), ("coach", "coach", "200"),
+             ("coach", "legacy", "404")]  # fmt: skip
     recs = parse([line.format(side=s, by=b, up=u) for s, b, u in cases])
-    assert [r.refused_then_forwarded for r in recs] == [True, False, False, False]
+    assert [r.refused_then_forwarded for r in recs] == [True, False, False, False, False]
 
 
 def test_locusts_failures_are_read_per_request_name():
