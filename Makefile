@@ -12,8 +12,9 @@ PYTEST_ARGS ?=
 LOADTEST_ARGS ?=
 SOAK_ARGS ?=
 MUTATE_ARGS ?=
+REHEARSAL_ARGS ?=
 
-.PHONY: security audit check mutate mutate-sample
+.PHONY: security audit check mutate mutate-sample rehearsal
 .PHONY: help install run test test-unit test-integration test-e2e test-routing test-container image faults lint format schemas bench bench-full loadtest broker broker-stop clean
 
 help: ## List the targets
@@ -114,6 +115,11 @@ mutate-sample: install ## The same on 25 mutants per module drawn with a fixed s
 bench-full: install ## The same at the large sizes (1M users, 500,000 events; about 30 minutes)
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
 	@$(RUN_SCOPED) $(BIN)/python bench/run.py --full
+
+rehearsal: install ## The migration rehearsed end to end on real parts, with faults (about 15 min; report in rehearsal/out/)
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -q && apt-get install -y -q nginx; }
+	@command -v prometheus >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends prometheus; }
+	@$(RUN_SCOPED) $(BIN)/python -m rehearsal $(REHEARSAL_ARGS)
 
 loadtest: install ## Load test through nginx: 100 users at 100 % then 50 % coach (p95 < 5 s, errors < 1 %)
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -q && apt-get install -y -q nginx; }

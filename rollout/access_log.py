@@ -71,7 +71,8 @@ def _first(value: str) -> str:
 
 def parse_line(line: str) -> Request | None:
     """A /fitness/wod request, or None for anything else (another path, a line that is not
-    the coach_routing format)."""
+    the coach_routing format, a request nginx itself refused with a 4xx before any upstream:
+    neither side's)."""
     match = _REQUEST.search(line)
     if match is None:
         return None
@@ -83,6 +84,8 @@ def parse_line(line: str) -> Request | None:
     if side not in ("coach", "legacy") or status is None:
         return None
     upstream_status = fields.get("upstream_status", "-")
+    if upstream_status == "-" and status < 500:
+        return None  # nginx refused it (a malformed request) before choosing an upstream
     served_by = fields.get("served_by", "")
     fallback = served_by == "legacy_fallback" or (not served_by and " : " in upstream_status)
     first_status = _number(_first(upstream_status))

@@ -126,10 +126,15 @@ def on_analysis(
         if state.status == "paused":
             return _decided(state, Decision("hold", before, before, "paused", figures))
         waiting = _waiting_for(analysis)
-        if elapsed >= cfg.hold_seconds + cfg.max_extension_seconds:
+        # At 100 % with no baseline (started while nginx already sent every user to coach)
+        # the monolith has no figures and never will: no extension can make it pass.
+        blind = before >= 100 and state.baseline is None
+        if blind and waiting == "too little traffic":
+            waiting = NO_MONOLITH
+        limit = cfg.hold_seconds + (0 if blind else cfg.max_extension_seconds)
+        if elapsed >= limit:
             reason = (
-                f"inconclusive: {waiting} to judge {before} % within "
-                f"{cfg.hold_seconds + cfg.max_extension_seconds:g} s; resume or abort"
+                f"inconclusive: {waiting} to judge {before} % within {limit:g} s; resume or abort"
             )
             state = replace(state, status="paused", reason=reason)
             return _decided(state, Decision("pause", before, before, reason, figures))
@@ -153,6 +158,10 @@ def on_analysis(
     return state, decisions
 
 
+NO_MONOLITH = (
+    "no figures of the monolith to compare with (nginx sent every user to coach since this "
+    "canary started: set-percent.sh to a lower share and start again, or abort)"
+)
 TRAFFIC_CHECKS = frozenset({"fallback_ratio", "coach_error_ratio", "latency_p99_ratio"})
 
 

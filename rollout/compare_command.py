@@ -35,6 +35,45 @@ def mint(settings: Settings, user_id: str, zone: str, ttl: int = 600) -> str:
     return jwt.encode(claims, secret, algorithm=settings.jwt_algorithms[0])
 
 
+def access_token_of(answer: bytes) -> str:
+    """The `access_token` of a token endpoint's JSON answer (raises ClickException if none)."""
+    import orjson
+
+    try:
+        body = orjson.loads(answer)
+    except orjson.JSONDecodeError:
+        body = None
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise click.ClickException(f"the token endpoint answered no access_token: {answer[:200]!r}")
+    return token
+
+
+def issue(token_url: str, user_id: str, zone: str, timeout: float) -> str:
+    """A token for `user_id` from the issuer: POST {sub, zoneinfo} to `token_url` (the stand-in
+    monolith's `POST /oauth/token`), so both sides verify a token as real clients hold it."""
+    import urllib.error
+    import urllib.request
+
+    import orjson
+
+    from rollout.http import open_http
+
+    request = urllib.request.Request(
+        token_url,
+        data=orjson.dumps({"sub": user_id, "zoneinfo": zone}),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with open_http(request, timeout=timeout) as response:
+            return access_token_of(response.read())
+    except urllib.error.HTTPError as exc:
+        raise click.ClickException(f"{token_url} answered {exc.code} for user {user_id}") from None
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{token_url}: {exc}") from None
+
+
 def fetch(base: str, token: str, timeout: float) -> Answer:
     """GET /fitness/wod of `base` with the token; a failure to answer is status 0."""
     import urllib.error
@@ -103,6 +142,13 @@ def fetch(base: str, token: str, timeout: float) -> Answer:
 )
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--timeout", default=10.0, show_default=True, type=float, help="Seconds per request.")
+@click.option(
+    "--token-url",
+    default=None,
+    help="The issuer's token endpoint (POST {sub, zoneinfo}, e.g. the monolith's "
+    "http://HOST/oauth/token): each user's token from it [default: signed with "
+    "COACH_JWT_SECRET].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def compare(
     coach_url: str,
@@ -115,6 +161,7 @@ def compare(
     alpha: float,
     concurrency: int,
     timeout: float,
+    token_url: str | None,
     as_json: bool,
 ) -> None:
     """Compare coach's WODs with the monolith's for the same users: invariants on both sides,
@@ -150,7 +197,7 @@ def compare(
 
     def ask(index_user: tuple[int, str]) -> Asked:
         index, user = index_user
-        token = mint(settings, user, zone)
+        token = issue(token_url, user, zone, timeout) if token_url else mint(settings, user, zone)
         group: Literal["A", "B"] = "A" if index % 2 == 0 else "B"
         return Asked(
             user_id=user,

@@ -125,3 +125,23 @@ def test_unknown_fields_are_ignored():
         )
     )
     assert got == Request("coach", 200, False, 200, 0.002)
+
+
+@pytest.mark.parametrize("status", [400, 404, 414, 431])
+def test_a_request_nginx_refused_itself_is_no_side_s(status: int):
+    """A malformed request nginx answers 4xx before any upstream (upstream=-): neither
+    coach's nor the monolith's, so not a coach failure (the rehearsal's hostile clients made
+    the canary roll back at 100 % with these)."""
+    refused = line(
+        f"status={status} side=coach served_by= upstream=- upstream_status=- "
+        "request_time=0.000 upstream_time=-"
+    )
+    assert parse_line(refused) is None
+
+
+def test_no_upstream_at_all_with_a_5xx_is_still_coach_failing():
+    """nginx's own 502 when no upstream could be tried is a failure, not a refusal."""
+    got = parse_line(
+        line("status=502 side=coach served_by= upstream=- upstream_status=- request_time=0.0")
+    )
+    assert got is not None and not got.answered

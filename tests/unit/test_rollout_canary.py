@@ -180,3 +180,20 @@ def test_a_replica_waited_for_holds_and_says_which():
     state, d = canary.on_analysis(state, waiting, now=30, window_end=END)
     assert names(d) == ["pause"]
     assert d[0].reason.startswith("inconclusive: ready: 1 of 2 replicas not ready")
+
+
+def test_a_canary_at_100_without_the_monoliths_figures_says_so_and_pauses_after_the_hold():
+    """Started while nginx already sends every user to coach (no earlier step, so no
+    baseline): it can never pass, so it names why it waits and pauses once the hold is over
+    (not after the extension too); a failure still rolls it back (the drill's case)."""
+    cfg = Config(steps=(100,), hold_seconds=10, max_failures=2, max_extension_seconds=20)
+    state, _ = canary.begin(State(config=cfg), now=0.0)
+    assert (state.percent, state.baseline) == (100, None)
+    state, d = canary.on_analysis(state, FEW, now=5, window_end=END)
+    assert names(d) == ["hold"] and "no figures of the monolith" in d[0].reason
+    state, d = canary.on_analysis(state, FEW, now=10, window_end=END)
+    assert (names(d), state.status) == (["pause"], "paused")
+    assert "no figures of the monolith" in d[0].reason
+    state, d = canary.on_analysis(state, FAIL, now=11, window_end=END)
+    state, d = canary.on_analysis(state, FAIL, now=12, window_end=END)
+    assert (names(d), state.status, state.percent) == (["fail", "rollback"], "rolled_back", 0)
