@@ -15,7 +15,7 @@ FAULTS = (
     "kill_api",  # kill -9 of replica b's `coach api`, restarted
     "kill_connect",  # kill -9 of Kafka Connect, restarted
     "broker_outage",  # the rehearsal's broker stopped for `outage_seconds`, restarted
-    "restart_postgres",  # PostgreSQL stopped (fast) and started again
+    "restart_postgres",  # PostgreSQL stopped as a crash (immediate) and started again
     "burst",  # `burst_workouts` workouts committed in `burst_seconds`
 )
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -114,19 +115,31 @@ def create_app(
         return ("", 204) if found else (jsonify({"detail": "Not Found"}), 404)
 
     @app.post("/workouts")
-    @retry
     def post_workout() -> Any:
         body = request.get_json(force=True)
         at = body.get("completed_at")
-        with transaction() as session:
-            workout = models.log_workout(
-                session,
-                user_id=str(body["user_id"]),
-                exercises=body["exercises"],
-                completed_at=datetime.fromisoformat(at) if at else None,
-                workout_id=body.get("workout_id"),
-            )
-        return jsonify({"id": workout.id}), 201
+        # One id for every attempt: an attempt whose commit landed but whose answer was lost
+        # (the connection dropped after COMMIT) is found by the next one, never logged twice.
+        workout_id = str(body.get("workout_id") or uuid.uuid4())
+        attempts = 0
+
+        @retry
+        def log() -> Any:
+            nonlocal attempts
+            attempts += 1
+            with transaction() as session:
+                if attempts > 1 and session.get(models.Workout, workout_id) is not None:
+                    return jsonify({"id": workout_id}), 201
+                workout = models.log_workout(
+                    session,
+                    user_id=str(body["user_id"]),
+                    exercises=body["exercises"],
+                    completed_at=datetime.fromisoformat(at) if at else None,
+                    workout_id=workout_id,
+                )
+            return jsonify({"id": workout.id}), 201
+
+        return log()
 
     @app.delete("/workouts/<workout_id>")
     @retry

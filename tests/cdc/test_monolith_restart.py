@@ -115,3 +115,46 @@ def test_a_request_past_the_bound_answers_503_json_with_retry_after(own_cluster,
         assert "detail" in body and int(headers["Retry-After"]) > 0
         assert took < 10
         assert post(f"{mono.url}/workouts", workout("u1", yesterday, 1))[0] == 201
+
+
+def test_a_write_whose_commit_landed_but_whose_answer_was_lost_is_logged_once(
+    own_cluster, monkeypatch
+):
+    """The connection drops right after COMMIT (the first answer raises a disconnection):
+    the retry finds the workout the first attempt logged and answers 201 with its id; the
+    table and the outbox hold it once."""
+    from sqlalchemy.exc import OperationalError
+
+    import deploy.monolith.app as monolith_app
+
+    _home, port = own_cluster
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/restart"
+    real_jsonify = monolith_app.jsonify
+    calls = {"n": 0}
+
+    def jsonify_after_a_lost_commit(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:  # the first answer, after the first attempt's COMMIT
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        return real_jsonify(*args, **kwargs)
+
+    monkeypatch.setattr(monolith_app, "jsonify", jsonify_after_a_lost_commit)
+    app = monolith_app.create_app(url)
+    client = app.test_client()
+    answer = client.post(
+        "/workouts", json=workout("lost-answer-user", datetime.now(UTC) - timedelta(days=1), 1)
+    )
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    assert calls["n"] >= 2
+    rows = cdc.psql(
+        "select count(*) from workouts where user_id = 'lost-answer-user'",
+        dbname="restart",
+        port=port,
+    ).strip()
+    events = cdc.psql(
+        "select count(*) from outbox where payload::json->'data'->>'user_id' = 'lost-answer-user'",
+        dbname="restart",
+        port=port,
+    ).strip()
+    assert (rows, events) == ("1", "1")
+    assert answer.get_json()["id"]

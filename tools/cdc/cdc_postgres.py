@@ -120,13 +120,19 @@ def start_postgres(
             raise CdcError(f"PostgreSQL did not start; last lines of {log}:\n{_tail(log)}")
 
 
-def stop_postgres(home: str | os.PathLike[str] | None = None, quiet: bool = False) -> None:
+def stop_postgres(
+    home: str | os.PathLike[str] | None = None, quiet: bool = False, mode: str = "fast"
+) -> None:
+    """Stop the cluster: `fast` (a clean shutdown: a checkpoint, the walsenders drained) or
+    `immediate` (as a crash: the next start recovers from the WAL)."""
+    if mode not in ("fast", "immediate"):
+        raise ValueError(f"mode must be fast or immediate, not {mode!r}")
     data, _, _ = _pg_dirs(_home(home))
     if not (data / "postmaster.pid").exists():
         return
-    _log("stopping PostgreSQL ...", quiet)
+    _log(f"stopping PostgreSQL ({mode}) ...", quiet)
     subprocess.run(
-        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", mode, "-w", "stop"]),
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=False,
     )  # fmt: skip
 
