@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    insert,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -181,6 +182,56 @@ def log_workout(
     session.flush()
     add_to_outbox(session, _completed_event(workout))
     return workout
+
+
+def log_workouts(session: Session, workouts: list[dict[str, Any]]) -> int:
+    """Many completed workouts and their events at once (a bulk import: three multi-row
+    INSERTs, the rows, their exercises, their events); each dict as log_workout's
+    arguments. Returns how many."""
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": w.get("workout_id") or str(uuid.uuid4()),
+            "user_id": str(w["user_id"]),
+            "completed_at": w.get("completed_at") or now,
+            "exercises": w["exercises"],
+        }
+        for w in workouts
+    ]
+    if not rows:
+        return 0
+    session.execute(
+        insert(Workout), [{k: r[k] for k in ("id", "user_id", "completed_at")} for r in rows]
+    )
+    session.execute(
+        insert(WorkoutExercise),
+        [
+            {
+                "workout_id": r["id"],
+                "position": i,
+                "exercise_id": e["exercise_id"],
+                "sets": e["sets"],
+                "reps": e["reps"],
+                "weight": float(e["weight"]),
+            }
+            for r in rows
+            for i, e in enumerate(r["exercises"])
+        ],
+    )
+    events = [
+        workout_completed(
+            workout_id=r["id"],
+            user_id=r["user_id"],
+            completed_at=r["completed_at"],
+            exercises=[
+                {"exercise_id": e["exercise_id"], "sets": e["sets"], "reps": e["reps"],
+                 "weight": float(e["weight"])}
+                for e in r["exercises"]
+            ],
+        )
+        for r in rows
+    ]  # fmt: skip
+    return add_all_to_outbox(session, events)
 
 
 def delete_workout(session: Session, workout_id: str) -> bool:

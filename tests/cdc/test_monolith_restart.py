@@ -158,3 +158,43 @@ def test_a_write_whose_commit_landed_but_whose_answer_was_lost_is_logged_once(
     ).strip()
     assert (rows, events) == ("1", "1")
     assert answer.get_json()["id"]
+
+
+def test_a_bulk_import_writes_each_workout_with_its_exercises_and_its_event(own_cluster):
+    """models.log_workouts (the rehearsal's burst): every workout, its exercises in order and
+    one workout_completed event each, in the caller's one transaction."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from deploy.monolith import models
+
+    _home, port = own_cluster
+    engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/restart")
+    try:
+        with engine.begin() as conn:
+            models.create_schema(conn)
+        bodies = [
+            workout(f"bulk-{n}", datetime.now(UTC) - timedelta(hours=n), 1, 2, 3)
+            | {"workout_id": f"bulk-w{n}"}
+            for n in range(30)
+        ]
+        for body in bodies:
+            body["completed_at"] = datetime.fromisoformat(body["completed_at"])
+        with sessionmaker(engine).begin() as session:
+            assert models.log_workouts(session, bodies) == 30
+    finally:
+        engine.dispose()
+    rows = cdc.psql(
+        "SELECT w.id, count(e.position), min(e.exercise_id), max(e.exercise_id) FROM workouts w "
+        "JOIN workout_exercises e ON e.workout_id = w.id WHERE w.id LIKE 'bulk-w%' GROUP BY w.id",
+        dbname="restart",
+        port=port,
+    ).split()
+    assert sorted(rows) == sorted(f"bulk-w{n}|3|1|3" for n in range(30))
+    events = cdc.psql(
+        "SELECT payload::json->'data'->>'workout_id' FROM outbox "
+        "WHERE payload::json->'data'->>'workout_id' LIKE 'bulk-w%'",
+        dbname="restart",
+        port=port,
+    ).split()
+    assert sorted(events) == sorted(f"bulk-w{n}" for n in range(30))
