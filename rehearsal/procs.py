@@ -111,9 +111,15 @@ class Processes:
 
 
 def install_signal_handlers() -> None:
-    """SIGTERM and SIGINT raise Interrupted in the main thread: the run unwinds and stops all."""
+    """The first SIGTERM or SIGINT raises Interrupted in the main thread: the run unwinds and
+    stops all. Later ones are ignored, so that a second signal (a wrapper passing its own on,
+    an impatient Ctrl-C) cannot cut the stopping short and leave servers behind."""
+    received: list[int] = []
 
     def handler(signum: int, _frame: object) -> None:
+        if received:
+            return
+        received.append(signum)
         raise Interrupted(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, handler)

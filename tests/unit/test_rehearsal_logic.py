@@ -90,3 +90,29 @@ def test_lost_doubled_ghosts_and_erasures_are_each_named():
     assert result.erasures_missing == ["9"]
     assert result.erased_user_rows == 3
     assert not result.ok
+
+
+def test_a_second_signal_cannot_cut_the_stopping_short():
+    """The first SIGTERM interrupts the run; one more while it stops everything (a wrapper
+    passing its own on) is ignored, so the stopping finishes (a full run left its nginx
+    behind when the second one raised inside the cleanup)."""
+    import os
+    import signal
+
+    from rehearsal.procs import Interrupted, install_signal_handlers
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        install_signal_handlers()
+        stopped = False
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise AssertionError("the first SIGTERM did not interrupt")
+        except Interrupted:
+            os.kill(os.getpid(), signal.SIGTERM)  # during the stopping
+            os.kill(os.getpid(), signal.SIGINT)
+            stopped = True
+        assert stopped
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
