@@ -2,8 +2,9 @@
 
 `start` and `resume` run the controller in the foreground until the rollout is done (exit
 0), rolled back (3) or aborted (4). `pause`, `resume` and `abort` given while a controller
-runs on the same --state-dir are requests it takes within one poll; `abort` waits until it
-has returned nginx to 0 %. pause, abort and status live in rollout/canary_requests.py. See
+runs on the same --state-dir are requests it takes within one poll; each waits until the
+controller has taken it (so that one typed next cannot replace it unread), and `abort` until
+nginx is back at 0 %. pause, abort and status live in rollout/canary_requests.py. See
 docs/RUNBOOK.md, "Phase 3: the automated canary".
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 import click
 
 from rollout.analysis import Thresholds
-from rollout.canary_requests import STATE_DIR, abort, load_state, pause, status
+from rollout.canary_requests import STATE_DIR, abort, ask, load_state, pause, status
 from rollout.state import (
     DEFAULT_STEPS,
     FINAL,
@@ -268,15 +269,32 @@ def start(state_dir: Path, metrics_port: int | None, **options: Any) -> None:
 @canary.command()
 @STATE_DIR
 @METRICS_PORT
-def resume(state_dir: Path, metrics_port: int | None) -> None:
+@click.option(
+    "--wait",
+    type=float,
+    default=30,
+    show_default=True,
+    help="Seconds to wait for the running controller to take the request.",
+)
+def resume(state_dir: Path, metrics_port: int | None, wait: float) -> None:
     """Resume a paused rollout; or, with no controller running (killed, restarted), run it
-    again from its step (the same percentage rendered again)."""
+    again from its step (the same percentage rendered again). With a controller running,
+    returns once it has taken the request, so that a request given next (abort) cannot
+    replace this one before it is read."""
     dirs = StateDir(state_dir)
     state = load_state(dirs)
     click.echo(where(dirs, state).banner("resume"), err=True)
     if dirs.controller_running():
-        dirs.request("resume")
-        click.echo(f"asked the running controller to resume ({dirs.request_file})")
+        state = ask(
+            dirs,
+            "resume",
+            lambda s: not dirs.request_file.exists() and s.status != "paused",
+            wait,
+        )
+        click.echo(
+            f"{'dry run (nginx not changed): ' if state.config.dry_run else ''}"
+            f"{state.status} at {state.percent} %"
+        )
         return
     if state.status == "done":
         raise click.ClickException("this rollout is done: nothing to resume")

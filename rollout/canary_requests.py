@@ -68,7 +68,7 @@ def pause(state_dir: Path, wait: float) -> None:
     if found.status in FINAL:
         click.echo(f"nothing to pause: the rollout is {found.status}")
         return
-    state = _ask(dirs, "pause", lambda s: s.status in ("paused", *FINAL), wait)
+    state = ask(dirs, "pause", lambda s: s.status in ("paused", *FINAL), wait)
     click.echo(f"{_kind(found)}{state.status} at {state.percent} %")
 
 
@@ -101,7 +101,7 @@ def abort(state_dir: Path, wait: float) -> None:
     if found.controller_running:
         # The controller saves "aborted" before it runs set-percent 0, and exits after:
         # wait for both (its lock is released when it exits).
-        state = _ask(
+        state = ask(
             dirs, "abort", lambda s: s.status in FINAL and not dirs.controller_running(), wait
         )
     else:
@@ -162,7 +162,7 @@ def _check_nginx_at(state: State, percent: int) -> None:
         )
 
 
-def _ask(dirs: StateDir, action: Action, done: Callable[[State], bool], wait: float) -> State:
+def ask(dirs: StateDir, action: Action, done: Callable[[State], bool], wait: float) -> State:
     """`action` by the running controller: a request, then wait until `done`."""
     dirs.request(action)
     state = _wait_for(dirs, done, wait)

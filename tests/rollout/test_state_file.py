@@ -107,3 +107,24 @@ def test_one_controller_at_a_time(tmp_path):
         with pytest.raises(ControllerRunning), dirs.controller_lock():
             pass
     assert not dirs.controller_running()
+
+
+def test_resume_waits_until_the_running_controller_took_it(tmp_path):
+    """`resume` given to a running controller returns only once the controller has taken
+    the request: it returned at once before, so that an `abort` typed next replaced the
+    request file unread and the resume was lost (the RUNBOOK's canary-control block, CI run
+    of stop 36). Here the lock is held and nothing takes requests: resume must say so."""
+    import dataclasses
+
+    dirs = StateDir(tmp_path)
+    dirs.save(dataclasses.replace(a_state(), status="paused"))
+    with dirs.controller_lock():
+        done = subprocess.run(
+            [COACH, "rollout", "canary", "resume", "--state-dir", str(tmp_path), "--wait", "1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )  # fmt: skip
+        assert dirs.take_request() == "resume"  # it was asked
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the controller did not resume within 1 s" in done.stderr
