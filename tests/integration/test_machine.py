@@ -55,6 +55,31 @@ def test_run_stops_the_daemon_its_command_left_and_keeps_the_exit_code(tmp_path,
     assert f"pid {pid} (listening on: {port})" in result.stdout
 
 
+def test_run_stops_a_daemon_that_wrote_over_its_environment(tmp_path, listener):
+    """A server that leaves its parent *and* loses the run's marker from its environment,
+    as nginx's master does (its process title is written over the environment's memory, so
+    /proc/PID/environ holds no marker): `env -i` starts it with none at all, setsid takes it
+    out of the command's session. run adopts orphans, so it is still found and stopped
+    (before: it was left running)."""
+    pid_file = tmp_path / "daemon.pid"
+    script = (
+        f"setsid env -i {sys.executable} {listener} {pid_file} >/dev/null 2>&1 & "
+        f"while [ ! -e {pid_file} ]; do sleep 0.05; done"
+    )
+    result = subprocess.run(
+        [sys.executable, str(MACHINE), "run", "--", "sh", "-c", script],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    pid, port = _pid_port(pid_file)
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert not _alive(pid), result.stdout
+        assert f"pid {pid} (listening on: {port})" in result.stdout
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_run_of_a_missing_program_says_so_and_exits_127():
     result = subprocess.run(
         [sys.executable, str(MACHINE), "run", "--", "/nonexistent/program"],
