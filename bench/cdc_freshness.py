@@ -75,7 +75,7 @@ def main() -> int:
     cdc.start_postgres(quiet=True)
     dbname = f"bench_{uuid.uuid4().hex[:10]}"
     cdc.create_database(dbname)
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{cdc.PG_PORT}/{dbname}"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{cdc.pg_port()}/{dbname}"
     engine = create_engine(url, pool_size=12, max_overflow=4)
     sessions = sessionmaker(engine)
     with engine.begin() as conn:

@@ -140,7 +140,7 @@ def _pgbench(cdc: Any, dbname: str, rate: float, seconds: float, home: Path) -> 
             "-h",
             "127.0.0.1",
             "-p",
-            str(cdc.PG_PORT),
+            str(cdc.pg_port()),
             "-U",
             "postgres",
             "-c",

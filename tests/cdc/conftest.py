@@ -51,20 +51,39 @@ def _unavailable(why: str) -> None:
     pytest.skip(message)
 
 
+def session_pg_port() -> int:
+    """The port of this checkout's cluster: where it runs already (`make cdc`, .ci/run), else
+    the configured one (5433), unless another checkout's cluster holds that: then a free port
+    of this session's own, so that neither session stops the other's server."""
+    ours = cdc.running_port(CDC_HOME)
+    if ours is not None:
+        return ours
+    wanted = cdc.pg_port()
+    return free_port() if cdc.port_answers(wanted) else wanted
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[int]:
-    """The local PostgreSQL cluster (started if it is not running); its port. A cluster that
-    ran before the session (`make cdc`, .ci/run) is left running; one it starts is stopped."""
-    started_here = not cdc.postgres_running(CDC_HOME)
+    """This checkout's PostgreSQL cluster (started if it is not running); its port, also set
+    as COACH_CDC_PG_PORT for the session (the tools' default). A cluster that ran before the
+    session is left running; one it starts is stopped."""
+    port = session_pg_port()
+    before = os.environ.get("COACH_CDC_PG_PORT")
+    os.environ["COACH_CDC_PG_PORT"] = str(port)
+    started_here = not cdc.postgres_running(CDC_HOME, port)
     try:
-        cdc.start_postgres(CDC_HOME, quiet=True)
+        cdc.start_postgres(CDC_HOME, port=port, quiet=True)
     except Exception as exc:
         _unavailable(f"no PostgreSQL for the CDC tests: {exc}")
     try:
-        yield cdc.PG_PORT
+        yield port
     finally:
         if started_here:
             cdc.stop_postgres(CDC_HOME, quiet=True)
+        if before is None:
+            os.environ.pop("COACH_CDC_PG_PORT", None)
+        else:
+            os.environ["COACH_CDC_PG_PORT"] = before
 
 
 @pytest.fixture(scope="session")

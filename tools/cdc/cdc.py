@@ -11,8 +11,9 @@ CLI::
 
     python3 tools/cdc/cdc.py start|stop|status [--home DIR]
 
-``start`` starts PostgreSQL on 127.0.0.1:5433 (user ``postgres``, database ``monolith``
-with the outbox table and its publication), then Connect (REST on 127.0.0.1:8083) with one
+``start`` starts PostgreSQL on 127.0.0.1:5433 (COACH_CDC_PG_PORT chooses another; a port held
+by another checkout's cluster is refused) (user ``postgres``, database ``monolith`` with the
+outbox table and its publication), then Connect (REST on 127.0.0.1:8083) with one
 connector routing aggregatetype ``exercise`` to COACH_TOPIC_EXERCISES and ``workout`` to
 COACH_TOPIC_WORKOUTS (``fitness.exercises`` / ``fitness.workouts`` by default) on
 COACH_KAFKA_BOOTSTRAP_SERVERS (127.0.0.1:9092), and returns once the connector's task runs.
@@ -41,7 +42,18 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the cdc_* siblings, also by path
-from cdc_base import DATABASE, DEFAULT_HOME, HOST, PG_BIN, PG_PORT, REST_PORT, CdcError, _home, _log
+from cdc_base import (
+    DATABASE,
+    DEFAULT_HOME,
+    HOST,
+    PG_BIN,
+    PG_PORT,
+    REST_PORT,
+    CdcError,
+    _home,
+    _log,
+    pg_port,
+)
 from cdc_connect import connect_pid, ensure_jars, start_connect, stop_connect
 from cdc_connectors import connector_config, connector_running, register, unregister, wait_running
 from cdc_postgres import (
@@ -49,8 +61,10 @@ from cdc_postgres import (
     _pg_root,
     create_database,
     drop_database,
+    port_answers,
     postgres_running,
     psql,
+    running_port,
     start_postgres,
     stop_postgres,
 )
@@ -59,8 +73,9 @@ from cdc_postgres import (
 __all__ = [
     "DATABASE", "HOST", "PG_BIN", "PG_PORT", "REST_PORT", "CdcError", "_pg_dirs", "_pg_root",
     "connect_pid", "connector_config", "connector_running", "create_database", "drop_database",
-    "ensure_jars", "main", "postgres_running", "psql", "register", "start", "start_connect",
-    "start_postgres", "stop", "stop_connect", "stop_postgres", "unregister", "wait_running",
+    "ensure_jars", "main", "pg_port", "port_answers", "postgres_running", "psql", "register",
+    "running_port", "start", "start_connect", "start_postgres", "stop", "stop_connect",
+    "stop_postgres", "unregister", "wait_running",
 ]  # fmt: skip
 
 
@@ -79,7 +94,7 @@ def start(home: str | os.PathLike[str] | None = None, quiet: bool = False) -> No
         return
     start_connect(worker, [connector_config("monolith-outbox", topics=topics)], quiet=quiet)
     _log(
-        f"CDC ready: PostgreSQL {HOST}:{PG_PORT} (database {DATABASE}, user postgres), "
+        f"CDC ready: PostgreSQL {HOST}:{pg_port()} (database {DATABASE}, user postgres), "
         f"Kafka Connect {HOST}:{REST_PORT} -> topics {topics[0]}, {topics[1]}",
         quiet,
     )

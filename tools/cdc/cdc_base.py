@@ -23,6 +23,7 @@ MIGRATIONS = REPO_ROOT / "monolith_kit" / "migrations"
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 HOST = "127.0.0.1"
 PG_PORT = 5433
+"""The default port of the cluster; COACH_CDC_PG_PORT chooses another (see pg_port)."""
 REST_PORT = 8083
 DATABASE = "monolith"
 PUBLICATION = "coach_outbox"
@@ -36,6 +37,17 @@ must be the only ones (two Jacksons in two class loaders break the converters)."
 
 class CdcError(RuntimeError):
     """PostgreSQL or Connect could not be fetched, started, configured or stopped."""
+
+
+def pg_port() -> int:
+    """The port of this checkout's cluster: COACH_CDC_PG_PORT when set, else 5433. Read at
+    each call, so that a test session that finds 5433 held by another checkout can move."""
+    raw = os.environ.get("COACH_CDC_PG_PORT", "").strip()
+    if not raw:
+        return PG_PORT
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise CdcError(f"COACH_CDC_PG_PORT must be a port number (1-65535), not {raw!r}")
+    return int(raw)
 
 
 def _log(msg: str, quiet: bool = False) -> None:

@@ -16,11 +16,13 @@ from typing import Any
 from cdc_base import (
     DATABASE,
     HOST,
-    PG_PORT,
     PUBLICATION,
     REST_PORT,
     START_TIMEOUT,
     CdcError,
+)
+from cdc_base import (
+    pg_port as base_pg_port,
 )
 
 
@@ -29,7 +31,7 @@ def connector_config(
     *,
     dbname: str = DATABASE,
     topics: tuple[str, ...] = ("fitness.exercises", "fitness.workouts", "fitness.erasures"),
-    pg_port: int = PG_PORT,
+    pg_port: int | None = None,
     slot: str | None = None,
     poll_interval_ms: int = 20,
 ) -> dict[str, str]:
@@ -44,7 +46,7 @@ def connector_config(
         "tasks.max": "1",
         "plugin.name": "pgoutput",
         "database.hostname": HOST,
-        "database.port": str(pg_port),
+        "database.port": str(pg_port if pg_port is not None else base_pg_port()),
         "database.user": "postgres",
         "database.password": "postgres",
         "database.dbname": dbname,

@@ -1,6 +1,7 @@
 """The monolith's PostgreSQL for development and tests: the cluster (in ``<home>/pg``, or a
 folder of the `postgres` user's that ``<home>/pg`` links to), started with wal_level=logical
-on 127.0.0.1:5433; psql; a database with the outbox and its publication, and its removal
+on 127.0.0.1:5433 (or COACH_CDC_PG_PORT), refused when that port is held by a cluster that is
+not this home's; psql; a database with the outbox and its publication, and its removal
 with the connector's replication slot. Standard library only; tools/cdc/cdc.py imports it."""
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from cdc_base import (
     HOST,
     MIGRATIONS,
     PG_BIN,
-    PG_PORT,
     CdcError,
     _home,
     _locked,
     _log,
+    _pid_alive,
     _tail,
+    pg_port,
 )
 
 
@@ -60,7 +62,8 @@ def _pg_dirs(home: Path) -> tuple[Path, Path, Path]:
     return root / "data", root / "run", root / "postgres.log"
 
 
-def postgres_running(home: str | os.PathLike[str] | None = None, port: int = PG_PORT) -> bool:
+def port_answers(port: int) -> bool:
+    """Whether any PostgreSQL answers on HOST:`port`."""
     return (
         subprocess.run(
             [str(PG_BIN / "pg_isready"), "-q", "-h", HOST, "-p", str(port)],
@@ -71,17 +74,61 @@ def postgres_running(home: str | os.PathLike[str] | None = None, port: int = PG_
     )
 
 
+def running_port(home: str | os.PathLike[str] | None = None) -> int | None:
+    """The port this home's cluster serves on, from its postmaster.pid (pid, data directory,
+    start time, port, ...), when its server is alive; else None."""
+    data, _, _ = _pg_dirs(_home(home))
+    try:
+        lines = (data / "postmaster.pid").read_text().splitlines()
+        pid, port = int(lines[0]), int(lines[3])
+    except (OSError, ValueError, IndexError):
+        return None
+    return port if _pid_alive(pid) else None
+
+
+def postgres_running(home: str | os.PathLike[str] | None = None, port: int | None = None) -> bool:
+    """Whether this home's cluster serves on `port` (default pg_port()): another checkout's
+    cluster on that port is not it."""
+    port = pg_port() if port is None else port
+    return running_port(home) == port and port_answers(port)
+
+
+def _who_serves(port: int) -> str:
+    """The data directory of the PostgreSQL on `port`, when it lets us ask."""
+    try:
+        found = psql("SHOW data_directory", port=port).strip()
+    except (CdcError, OSError):
+        return "a server this checkout did not start"
+    return found or "a server this checkout did not start"
+
+
 def start_postgres(
-    home: str | os.PathLike[str] | None = None, port: int = PG_PORT, quiet: bool = False
+    home: str | os.PathLike[str] | None = None, port: int | None = None, quiet: bool = False
 ) -> None:
-    """Create the cluster (once) and start it on 127.0.0.1:`port` with wal_level=logical."""
+    """Create the cluster (once) and start it on 127.0.0.1:`port` (default pg_port()) with
+    wal_level=logical. Refused, naming both, when this home's cluster already runs on another
+    port or another cluster holds `port` (another checkout's: its tests or `make cdc-stop`
+    would stop it under this one)."""
     h = _home(home)
+    port = pg_port() if port is None else port
     if not (PG_BIN / "initdb").exists():
         raise CdcError(f"no {PG_BIN}/initdb: apt-get install -y postgresql-15")
     data, run, log = _pg_dirs(h)
     with _locked(h / ".pg.lock"):
-        if postgres_running(h, port):
+        ours = running_port(h)
+        if ours == port:
             return
+        if ours is not None:
+            raise CdcError(
+                f"this checkout's PostgreSQL ({data}) already runs on {HOST}:{ours}, not {port}:"
+                f" stop it first (make cdc-stop), or use it with COACH_CDC_PG_PORT={ours}"
+            )
+        if port_answers(port):
+            raise CdcError(
+                f"{HOST}:{port} is held by another PostgreSQL ({_who_serves(port)}), not this "
+                f"checkout's ({data}): stop it from the checkout that started it (make "
+                "cdc-stop), or give this one another port: COACH_CDC_PG_PORT=<port>"
+            )
         run.mkdir(parents=True, exist_ok=True)
         if data.parent != h / "pg":
             _log(f"the postgres user cannot reach {h}: the cluster lives in {data.parent}", quiet)
@@ -137,8 +184,9 @@ def stop_postgres(
     )  # fmt: skip
 
 
-def psql(sql: str, *, dbname: str = "postgres", port: int = PG_PORT) -> str:
+def psql(sql: str, *, dbname: str = "postgres", port: int | None = None) -> str:
     """Run `sql` with psql (stops at the first error); its output, unaligned."""
+    port = pg_port() if port is None else port
     result = subprocess.run(
         [str(PG_BIN / "psql"), "-h", HOST, "-p", str(port), "-U", "postgres", "-d", dbname,
          "-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t", "-c", sql],
@@ -149,7 +197,7 @@ def psql(sql: str, *, dbname: str = "postgres", port: int = PG_PORT) -> str:
     return result.stdout
 
 
-def create_database(dbname: str = DATABASE, *, port: int = PG_PORT) -> None:
+def create_database(dbname: str = DATABASE, *, port: int | None = None) -> None:
     """The database (if missing) with the outbox table and its publication (the kit's
     migrations, idempotent)."""
     exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{dbname}'", port=port).strip()
@@ -159,7 +207,7 @@ def create_database(dbname: str = DATABASE, *, port: int = PG_PORT) -> None:
         psql(path.read_text(), dbname=dbname, port=port)
 
 
-def drop_database(dbname: str, *, slot: str | None = None, port: int = PG_PORT) -> None:
+def drop_database(dbname: str, *, slot: str | None = None, port: int | None = None) -> None:
     """Drop a database and its connector's replication slot (an inactive slot keeps the
     write-ahead log forever)."""
     if slot:
