@@ -101,9 +101,13 @@ schemas: install ## Regenerate events/schemas/ from the event models
 # they start (the broker when none ran, PostgreSQL, Connect, nginx, coach) stop when they
 # end, Ctrl-C and SIGTERM included.
 RUN_SCOPED := $(PYTHON) tools/machine/machine.py run --
+# vegeta (bench/tail.py's open loop), from the Go module proxy into $(go env GOPATH)/bin once
+VEGETA_INSTALL := command -v vegeta >/dev/null || test -x "$$(go env GOPATH)/bin/vegeta" || \
+	go install github.com/tsenart/vegeta/v12@v12.12.0
 
 bench: install ## Run every benchmark at small sizes (a few minutes) and write docs/BENCHMARKS.md
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	@$(VEGETA_INSTALL)
 	@$(RUN_SCOPED) $(BIN)/python bench/run.py
 
 mutate: install ## Mutation testing of the core, each module against its tests (tools/mutate.py; build/mutation/report.md)
@@ -114,6 +118,7 @@ mutate-sample: install ## The same on 25 mutants per module drawn with a fixed s
 
 bench-full: install ## The same at the large sizes (1M users, 500,000 events; about 30 minutes)
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	@$(VEGETA_INSTALL)
 	@$(RUN_SCOPED) $(BIN)/python bench/run.py --full
 
 rehearsal: install ## The migration rehearsed end to end on real parts, with faults (about 15 min; report in rehearsal/out/)

@@ -80,7 +80,8 @@ def test_make_stops_the_servers_its_target_started(stub_dir, target, started, ex
     }
     result = subprocess.run(
         ["make", "--no-print-directory", "-C", str(REPO), target,
-         f"BIN={stub_dir / 'bin'}", f"PYTHON={stub_dir / 'bin' / 'python3'}"],
+         f"BIN={stub_dir / 'bin'}", f"PYTHON={stub_dir / 'bin' / 'python3'}",
+         "VEGETA_INSTALL=true"],  # never `go install` from a test
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     out = result.stdout + result.stderr
