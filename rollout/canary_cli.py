@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from rollout.analysis import Thresholds
-from rollout.canary_requests import STATE_DIR, abort, ask, load_state, pause, status
+from rollout.canary_requests import STATE_DIR, abort, ask_resume, load_state, pause, status
 from rollout.state import (
     DEFAULT_STEPS,
     FINAL,
@@ -285,16 +285,7 @@ def resume(state_dir: Path, metrics_port: int | None, wait: float) -> None:
     state = load_state(dirs)
     click.echo(where(dirs, state).banner("resume"), err=True)
     if dirs.controller_running():
-        state = ask(
-            dirs,
-            "resume",
-            lambda s: not dirs.request_file.exists() and s.status != "paused",
-            wait,
-        )
-        click.echo(
-            f"{'dry run (nginx not changed): ' if state.config.dry_run else ''}"
-            f"{state.status} at {state.percent} %"
-        )
+        ask_resume(dirs, wait)
         return
     if state.status == "done":
         raise click.ClickException("this rollout is done: nothing to resume")

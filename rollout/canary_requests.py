@@ -171,6 +171,18 @@ def ask(dirs: StateDir, action: Action, done: Callable[[State], bool], wait: flo
     return state
 
 
+def ask_resume(dirs: StateDir, wait: float) -> None:
+    """`resume` to the running controller: returns once it has taken the request, so that a
+    request given next (abort) cannot replace this one unread."""
+    state = ask(
+        dirs, "resume", lambda s: not dirs.request_file.exists() and s.status != "paused", wait
+    )
+    click.echo(
+        f"{'dry run (nginx not changed): ' if state.config.dry_run else ''}"
+        f"{state.status} at {state.percent} %"
+    )
+
+
 def _offline(dirs: StateDir, action: str) -> State:
     """abort with no controller running: done here, on the state file (and nginx)."""
     from rollout import canary

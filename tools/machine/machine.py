@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import os
 import re
 import shutil
@@ -44,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 sys.path.insert(0, str(HERE))
 import engines  # noqa: E402
 import procs  # noqa: E402
@@ -223,29 +221,12 @@ def clean_all(dry_run: bool, yes: bool) -> int:
 # -- run ----------------------------------------------------------------------------------------
 
 
-def _become_subreaper() -> None:
-    """Adopt every orphan among this process's descendants (prctl PR_SET_CHILD_SUBREAPER):
-    a daemon that forks away from its parent stays below this process instead of going to
-    init. The environment marker alone misses a daemon that writes over its environment:
-    nginx's master puts its process title there, so its /proc/PID/environ holds no marker."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-
-def _reap() -> None:
-    """Collect the adopted orphans that have already exited (they would show as zombies)."""
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
-
-
 def run(command: list[str]) -> int:
     """COMMAND, then stop every process it started that still runs; its exit code."""
     if not command:
         print("run: no command", file=sys.stderr)
         return 2
-    _become_subreaper()
+    procs.become_subreaper()
     mark = uuid.uuid4().hex
     env = {**os.environ, MARKER: mark}
 
@@ -270,7 +251,7 @@ def run(command: list[str]) -> int:
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
-        _reap()
+        procs.reap()
         left = ours()
         if left:
             print(f"stopping what `{' '.join(command)[:80]}` left running:", flush=True)

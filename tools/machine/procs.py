@@ -12,6 +12,7 @@ variable every child inherits, so a daemon that forked away from its parent is s
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -187,3 +188,23 @@ def belonging(
             or (marker is not None and has_marker(p.pid, *marker))
         )
     ]
+
+
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+def become_subreaper() -> None:
+    """Adopt every orphan among this process's descendants (prctl PR_SET_CHILD_SUBREAPER):
+    a daemon that forks away from its parent stays below this process instead of going to
+    init. The environment marker alone misses a daemon that writes over its environment:
+    nginx's master puts its process title there, so its /proc/PID/environ holds no marker."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def reap() -> None:
+    """Collect the adopted orphans that have already exited (they would show as zombies)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
