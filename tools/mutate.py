@@ -72,6 +72,9 @@ an end-to-end test would catch it: the fast tests are the ones that run on every
 EQUIVALENT: dict[str, str] = {
     "wod.choose.x_choose_wod__mutmut_2": "`isinstance(...) and False`: a set is copied into "
     "an equal set instead of used as it is; the draw is the same.",
+    "wod.day.x_local_midnight__mutmut_11": "`aware.astimezone(None)`: astimezone keeps the "
+    "instant whichever zone it converts to (the local one or UTC), and the next "
+    "astimezone(tz) gives the same datetime.",
     "events.codec.x__checked__mutmut_21": "`or True`: last_us_of(None) is None, as the "
     "else branch gives.",
     "events.codec.x__erasure_time__mutmut_4": "`required=None` is falsy like False.",
