@@ -38,7 +38,11 @@ SAMPLE_TOLERANCE = 10.0
 MODULES: dict[str, list[str]] = {
     "wod/choose.py": ["tests/unit/test_choose.py", "tests/unit/test_choose_uniform.py"],
     "wod/day.py": ["tests/unit/test_day.py", "tests/unit/test_yesterday_cache.py"],
-    "wod/history.py": ["tests/unit/test_day.py", "tests/integration/test_reads_performances.py"],
+    "wod/history.py": [
+        "tests/unit/test_history.py",
+        "tests/unit/test_day.py",
+        "tests/integration/test_reads_performances.py",
+    ],
     "wod/suggestion.py": [
         "tests/unit/test_suggest.py",
         "tests/integration/test_reads_performances.py",
