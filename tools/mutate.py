@@ -79,6 +79,12 @@ EQUIVALENT: dict[str, str] = {
     "wod.day.x_local_midnight__mutmut_11": "`aware.astimezone(None)`: astimezone keeps the "
     "instant whichever zone it converts to (the local one or UTC), and the next "
     "astimezone(tz) gives the same datetime.",
+    "wod.suggestion.x_newest_entries__mutmut_13": "`key=None`: an Entry's own order starts "
+    "with _recency's (completed_at_us, workout_id), and the workout ids are distinct once "
+    "deduplicated, so no comparison reaches a later field.",
+    "wod.suggestion.x_newest_entries__mutmut_16": "as mutmut_13 (no key).",
+    "api.query.x_parse_wod_query__mutmut_11": "`decode('LATIN-1')`: codec names are looked "
+    "up case-insensitively (codecs.lookup('LATIN-1').name == 'iso8859-1').",
     "events.codec.x__checked__mutmut_21": "`or True`: last_us_of(None) is None, as the "
     "else branch gives.",
     "events.codec.x__erasure_time__mutmut_4": "`required=None` is falsy like False.",
