@@ -93,6 +93,13 @@ EQUIVALENT: dict[str, str] = {
     "consumer.handlers.x_workout_row__mutmut_8": "`type(None) is str`: always str(user_id), "
     "and str() of a str is that str.",
     "consumer.handlers.x_workout_row__mutmut_10": "as mutmut_8 (`... and False`).",
+    "api.auth.x_check_hmac_secret__mutmut_2": "`HMACAlgorithm(None)`: PyJWT's "
+    "HMACAlgorithm.prepare_key never reads the hash (jwt/algorithms.py).",
+    "api.auth.xǁTokenVerifierǁ__post_init____mutmut_2": "a str key passed as it is: "
+    "prepare_key's force_bytes encodes it as UTF-8, as .encode() does.",
+    "api.auth.xǁTokenVerifierǁ_decode_with__mutmut_26": "without the verify_iss option PyJWT "
+    "takes its default True, and _validate_iss returns at once when issuer is None.",
+    "api.auth.xǁTokenVerifierǁ_decode_with__mutmut_27": "as mutmut_26 ('VERIFY_ISS').",
     "events.codec.x__checked__mutmut_21": "`or True`: last_us_of(None) is None, as the "
     "else branch gives.",
     "events.codec.x__erasure_time__mutmut_4": "`required=None` is falsy like False.",
