@@ -78,6 +78,11 @@ MODULES: dict[str, list[str]] = {
 """Each core module and the tests that pin it (a mutant these miss is a survivor, even if
 an end-to-end test would catch it: the fast tests are the ones that run on every change)."""
 
+_SQL_CASE = (
+    "the statement's keywords and names in another case: SQLite reads both without regard "
+    "to case, and the statement holds no string literal whose case changes."
+)
+
 EQUIVALENT: dict[str, str] = {
     "wod.choose.x_choose_wod__mutmut_2": "`isinstance(...) and False`: a set is copied into "
     "an equal set instead of used as it is; the draw is the same.",
@@ -100,6 +105,50 @@ EQUIVALENT: dict[str, str] = {
     "api.auth.xǁTokenVerifierǁ_decode_with__mutmut_26": "without the verify_iss option PyJWT "
     "takes its default True, and _validate_iss returns at once when issuer is None.",
     "api.auth.xǁTokenVerifierǁ_decode_with__mutmut_27": "as mutmut_26 ('VERIFY_ISS').",
+    "store.erasure.x_erased_among__mutmut_1": "`not users and not any_erased`: with no "
+    "users SQLite's `IN ()` matches nothing, and with no one erased the query finds nothing: "
+    "the empty set either way.",
+    "store.erasure.x__highest_rowid__mutmut_3": _SQL_CASE,
+    "store.erasure.x__highest_rowid__mutmut_4": _SQL_CASE,
+    "store.erasure.x_any_erased__mutmut_3": _SQL_CASE,
+    "store.erasure.x_any_erased__mutmut_4": _SQL_CASE,
+    "store.erasure.x_erase_user__mutmut_7": _SQL_CASE,
+    "store.erasure.x_erase_user__mutmut_8": _SQL_CASE,
+    "store.erasure.x_erase_user__mutmut_38": _SQL_CASE,
+    "store.erasure.x_erase_user__mutmut_39": _SQL_CASE,
+    "store.erasure.x_erase_user__mutmut_44": _SQL_CASE,
+    "store.erasure.x_erase_user__mutmut_60": _SQL_CASE,
+    "store.erasure.x_erase_user__mutmut_68": _SQL_CASE,
+    "store.erasure.x_erased_before__mutmut_4": _SQL_CASE,
+    "store.erasure.x_erased_before__mutmut_24": _SQL_CASE,
+    "store.erasure.x_erased_before__mutmut_25": _SQL_CASE,
+    "store.erasure.x_erased_since__mutmut_6": _SQL_CASE,
+    "store.erasure.x_erased_since__mutmut_7": _SQL_CASE,
+    "store.erasure.x_erasure_seq__mutmut_4": _SQL_CASE,
+    "store.erasure.x_erasures__mutmut_4": _SQL_CASE,
+    "store.erasure.x_erasures__mutmut_5": _SQL_CASE,
+    "store.erasure.x_redact_dead_letters__mutmut_14": _SQL_CASE,
+    "store.erasure.x_redact_dead_letters__mutmut_15": _SQL_CASE,
+    "store.writes.x__catalog_changed__mutmut_3": _SQL_CASE,
+    "store.writes.x__erased_since__mutmut_7": _SQL_CASE,
+    "store.writes.x__erased_since__mutmut_8": _SQL_CASE,
+    "store.writes.x__is_stale__mutmut_7": _SQL_CASE,
+    "store.writes.x__is_stale__mutmut_8": _SQL_CASE,
+    "store.writes.x_delete_exercise__mutmut_16": _SQL_CASE,
+    "store.writes.x_delete_exercise__mutmut_17": _SQL_CASE,
+    "store.writes.x_delete_exercise__mutmut_31": _SQL_CASE,
+    "store.writes.x_delete_exercise__mutmut_32": _SQL_CASE,
+    "store.writes.x_delete_exercise__mutmut_38": _SQL_CASE,
+    "store.writes.x_delete_exercise__mutmut_39": _SQL_CASE,
+    "store.writes.x_delete_workout__mutmut_16": _SQL_CASE,
+    "store.writes.x_delete_workout__mutmut_17": _SQL_CASE,
+    "store.writes.x_next_change_seq__mutmut_3": _SQL_CASE,
+    "store.writes.x_save_assigned__mutmut_3": _SQL_CASE,
+    "store.writes.x_save_assigned__mutmut_4": _SQL_CASE,
+    "store.writes.x_save_high_watermarks__mutmut_6": _SQL_CASE,
+    "store.writes.x_save_high_watermarks__mutmut_7": _SQL_CASE,
+    "store.writes.x_upsert_exercise__mutmut_17": _SQL_CASE,
+    "store.writes.x_upsert_exercise__mutmut_18": _SQL_CASE,
     "events.codec.x__checked__mutmut_21": "`or True`: last_us_of(None) is None, as the "
     "else branch gives.",
     "events.codec.x__erasure_time__mutmut_4": "`required=None` is falsy like False.",
