@@ -56,6 +56,8 @@ MODULES: dict[str, list[str]] = {
         "tests/integration/test_store_writes.py",
         "tests/integration/test_projection.py",
         "tests/integration/test_erasure.py",
+        "tests/unit/test_lag.py",
+        "tests/unit/test_readiness.py",
     ],
     "store/erasure.py": [
         "tests/integration/test_erasure_store.py",
