@@ -107,6 +107,9 @@ EQUIVALENT: dict[str, str] = {
     "api.auth.xǁTokenVerifierǁ_decode_with__mutmut_26": "without the verify_iss option PyJWT "
     "takes its default True, and _validate_iss returns at once when issuer is None.",
     "api.auth.xǁTokenVerifierǁ_decode_with__mutmut_27": "as mutmut_26 ('VERIFY_ISS').",
+    "store.erasure.x_erase_user__mutmut_71": "`secrets.randbits(63)`: a fresh random "
+    "erasure_version all the same, and below 2**63 it still fits SQLite's signed 64-bit "
+    "integer; it is only ever compared for equality.",
     "store.erasure.x_erased_among__mutmut_1": "`not users and not any_erased`: with no "
     "users SQLite's `IN ()` matches nothing, and with no one erased the query finds nothing: "
     "the empty set either way.",
