@@ -45,6 +45,20 @@ def test_a_bad_parameter_is_named(client):
     assert "fresh" in body["detail"]
 
 
+@pytest.mark.parametrize(
+    "query,detail",
+    [
+        ("fresh=maybe", "invalid query.fresh: must be true or false"),
+        ("fresh=", "invalid query.fresh: must be true or false"),
+        ("tz=" + "x" * 65, "invalid query.tz: at most 64 characters"),
+    ],
+)
+def test_a_bad_parameter_s_422_says_what_is_expected(client, query, detail):
+    """The body of the 422 is the contract's sentence (docs/API.md), word for word."""
+    response = client.get(f"/fitness/wod?{query}", headers=bearer())
+    assert (response.status_code, response.json()["detail"]) == (422, detail)
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
 def test_other_methods_are_405_with_allow(client, method):
     response = client.request(method, "/fitness/wod", headers=bearer())

@@ -544,6 +544,12 @@ def test_an_erasure_keyed_by_another_key_is_applied_and_alerted(conn, caplog):
     [line] = [r for r in caplog.records if r.levelname == "ERROR"]
     assert "record key is not its user id" in line.getMessage()
     assert "not-the-user" not in line.getMessage() and "u-5" not in line.getMessage()
+    # the line docs/RUNBOOK.md (CoachErasureKeyMismatch) quotes: it names the record
+    assert line.getMessage() == (
+        f"erasure {WO}/0@1: its record key is not its user id (a producer's bug); applied "
+        "all the same. Fix the producer: an erasure in another partition than the user's "
+        "workouts may be read before them"
+    )
 
 
 def test_an_erasure_dead_lettered_by_an_older_coach_applies_on_retry(conn):

@@ -115,3 +115,20 @@ def test_erased_before_gives_up_beyond_max_held(conn, monkeypatch):
 
 def test_max_held_is_two_hundred_thousand():
     assert erasure.MAX_HELD == 200_000
+
+
+def test_removing_the_highest_rowid_bumps_the_rowid_epoch(conn):
+    """Readers of changes (store/changes.py) must not take a new row for one they saw when
+    the erasure removed the row of the highest rowid: `meta.rowid_epoch` grows then, and
+    only then."""
+    with transaction(conn):
+        conn.executemany(
+            "INSERT INTO workouts (user_id, workout_id, completed_at_us, exercises, n_exercises)"
+            " VALUES (?, ?, ?, ?, 0)",
+            [("u1", "w1", 100, b""), ("u2", "w2", 100, b"")],
+        )
+    epoch = meta(conn, "rowid_epoch")
+    assert erase(conn, "u1", 1_000)  # w1: not the highest rowid
+    assert meta(conn, "rowid_epoch") == epoch
+    assert erase(conn, "u2", 1_000)  # w2: the highest
+    assert meta(conn, "rowid_epoch") == epoch + 1

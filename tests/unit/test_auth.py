@@ -479,3 +479,110 @@ def test_a_rejection_says_a_fixed_sentence(verifier, header):
         verifier.verify(_signed(header, b'{"sub":"7","exp":99999999999}', key="nobody " * 6))
     assert str(caught.value) in _fixed_messages()
     str(caught.value).encode("utf-8")  # and JSON-encodable text
+
+
+# -- each rejection's own sentence (the 401's body), and the edges of coach's own checks ------
+
+
+@pytest.mark.parametrize(
+    "header,message",
+    [
+        (None, "missing Authorization header"),
+        ("", "missing Authorization header"),
+        ("Basic dXNlcjpwYXNz", "Authorization must be 'Bearer <token>'"),
+        ("Bearer ", "Authorization must be 'Bearer <token>'"),
+    ],
+)
+def test_a_bad_authorization_header_says_which_fault(verifier, header, message):
+    with pytest.raises(AuthError) as caught:
+        verifier.verify_header(header)
+    assert str(caught.value) == message
+
+
+def test_the_scheme_is_the_first_word_and_the_token_the_rest_stripped(verifier):
+    """`Bearer  <token>` (two spaces) is the token: the scheme ends at the first space."""
+    assert verifier.verify_header(f"Bearer  {token()} ").user_id == "7"
+
+
+@pytest.mark.parametrize(
+    "claims,message",
+    [
+        ({"sub": ""}, "invalid token: 'sub' must be a non-empty string"),
+        ({"sub": "  "}, "invalid token: 'sub' must be a non-empty string"),
+        ({"sub": "a" * 257}, "invalid token: 'sub' must be a non-empty string"),
+        ({"sub": "a\x00b"}, "invalid token: bad claims"),
+        ({"zoneinfo": 5}, "invalid token: bad claims"),
+        ({"zoneinfo": "UTC\n"}, "invalid token: bad claims"),
+        ({"exp": None}, "invalid token: a required claim is missing"),
+        ({"sub": None}, "invalid token: a required claim is missing"),
+        ({"exp": 1e400}, "invalid token: malformed"),  # inf: PyJWT's int() overflows
+    ],
+)
+def test_a_bad_claim_says_which_fault(verifier, claims, message):
+    with pytest.raises(AuthError) as caught:
+        if claims.get("exp") == 1e400:
+            verifier.verify(_signed(HS256, b'{"sub":"7","exp":1e400}', key=SECRET))
+        else:
+            verifier.verify(token(**claims))
+    assert str(caught.value) == message
+
+
+def test_a_sub_of_256_characters_is_accepted(verifier):
+    assert verifier.verify(token(sub="a" * 256)).user_id == "a" * 256
+
+
+@pytest.mark.parametrize("exp", [True, "soon", float("nan"), None])
+def test_coach_s_own_check_refuses_an_exp_that_is_not_a_number(exp):
+    """PyJWT reads `exp` itself first (a bool passes it as 1); coach's check refuses it."""
+    with pytest.raises(AuthError) as caught:
+        TokenVerifier._checked({"sub": "7", "exp": exp})
+    assert str(caught.value) == "invalid token: 'exp' must be a number"
+
+
+def test_a_far_exp_is_held_as_2_to_the_62(verifier):
+    assert verifier.verify_token(token(exp=2**63)).expires_at == float(2**62)
+    assert verifier.verify_token(token(exp=2**62 - 1)).expires_at == float(2**62 - 1)
+
+
+def test_a_verifier_needs_a_secret_or_a_public_key_file():
+    with pytest.raises(ValueError) as caught:
+        TokenVerifier.from_secret_or_file(secret=None, public_key_file=None, algorithms=("HS256",))
+    assert str(caught.value) == "a secret or a public key file is needed"
+
+
+def _public_pem(private) -> bytes:  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives import serialization
+
+    return private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def test_an_ed25519_key_verifies_eddsa_tokens(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(_public_pem(private))
+    verifier = TokenVerifier.from_secret_or_file(
+        secret=None, public_key_file=key_file, algorithms=("EdDSA",)
+    )
+    signed = jwt.encode({"sub": "7", "exp": int(time.time()) + 60}, private, algorithm="EdDSA")
+    assert verifier.verify(signed).user_id == "7"
+
+
+def test_an_unusable_public_key_is_refused_naming_why(rsa_pair):
+    """The start-up error says what is wrong with the configured key."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from api.auth import BadKey, load_public_key
+
+    with pytest.raises(BadKey) as caught:
+        load_public_key(_public_pem(X25519PrivateKey.generate()), ("EdDSA",))
+    assert str(caught.value) == "unsupported key type X25519PublicKey (RSA, EC or Ed25519 keys)"
+    with pytest.raises(BadKey) as caught:
+        load_public_key(rsa_pair[1], ("ES256", "ES384"))
+    assert str(caught.value) == "an RS-family key cannot verify ES256, ES384"
+    with pytest.raises(BadKey) as caught:
+        load_public_key(b"not a key", ("RS256",))
+    assert str(caught.value).startswith("not a PEM public key (")

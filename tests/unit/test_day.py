@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from wod.day import yesterday
+from wod.day import local_midnight, yesterday
 from wod.instants import to_us
 
 HOUR_US = 3_600_000_000
@@ -45,6 +45,26 @@ def test_a_day_whose_midnight_does_not_exist():
     assert day.local_date == date(2026, 9, 6)
     assert day.start_us == to_us(datetime(2026, 9, 6, 4, 0, tzinfo=UTC))  # 01:00 at -03:00
     assert day.end_us - day.start_us == 23 * HOUR_US
+
+
+def test_local_midnight_is_a_wall_time_in_the_zone():
+    """`local_midnight` gives the day's first instant as a time in the zone itself: 00:00,
+    or 01:00 where DST skips midnight (its callers may read the wall clock, not only the
+    instant)."""
+    santiago = ZoneInfo("America/Santiago")
+    for day, wall in (
+        (date(2026, 9, 6), datetime(2026, 9, 6, 1, 0)),
+        (date(2026, 9, 7), datetime(2026, 9, 7)),
+    ):
+        start = local_midnight(day, santiago)
+        assert start.tzinfo is santiago
+        assert start.replace(tzinfo=None) == wall
+    tokyo = local_midnight(date(2026, 11, 28), ZoneInfo("Asia/Tokyo"))
+    assert (tokyo.hour, tokyo.utcoffset()) == (
+        0,
+        datetime(2026, 11, 28, 9) - datetime(2026, 11, 28),
+    )
+    assert tokyo == datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 
 
 def test_extreme_offsets_stay_inside_the_history_window():
