@@ -114,6 +114,28 @@ coach's hot p99 at 80 % was 4-10 ms in each of three runs. The plain app's still
 (6-93 ms in the same runs): 80 % of the lower of the two maxima is 80 % of the plain app's
 own maximum, where bursts queue, and about half of coach's.
 
+**Through nginx to `--workers 2`, every answer waited for a delayed ACK.** The open loop
+to `coach api --workers 2` behind nginx had a p50 of 44-49 ms at 50 % and at 80 % of the
+rate, hot and cold, where one worker answered in 0.7-1.3 ms (bench/tail.py --quick, 7
+December, before the fix). uvicorn binds the listening socket of `--workers N` itself, as
+`socket.socket(family)`, so its proto is 0; asyncio's loop sets TCP_NODELAY only on sockets
+whose proto is IPPROTO_TCP, so no connection accepted from it had TCP_NODELAY. uvicorn
+writes a response's head and body in two writes: Nagle's algorithm held the body until
+nginx acknowledged the head, which Linux's delayed ACK does after 40 ms. uvloop sets
+TCP_NODELAY on every TCP socket, so the plain app never showed it. coach's HTTP protocol
+(api/refusals.py) now sets it on every connection; the same runs after the fix: p50
+0.7-1.3 ms on that path too. The compose stack runs `--workers 2`.
+
+**The open loop through nginx above about 2,800 requests a second measures the load
+core.** nginx and vegeta share the load's core. Against one coach worker through nginx,
+hot, 5 s per rate (/tmp experiment, quiet machine): the load core was 55 % busy at 1,500
+req/s, 81 % at 2,300, 91 % at 2,800 (p99 29 ms) and 94-99 % at 3,300, where the p99 went
+to 1.3 s in one run and in another every request timed out (vegeta opened connections
+until nginx ran out of worker_connections) while coach's core was 11 % busy. The plain app
+collapses the same way at the same rates. So the rows at 80 % of the hot maximum behind
+nginx (2,500-3,000 req/s) say what the load generator can do, not the apps; the capacity
+section is measured on the direct path.
+
 **Left.** Each figure here moves from run to run on this two-core machine (a fresh server
 per run, the load generator on the other core): read the ratios of the medians, and the
 two clients together."""
