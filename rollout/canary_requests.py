@@ -135,8 +135,9 @@ def _look(dirs: StateDir, command: str) -> Where:
     return found
 
 
-def _kind(found: Where) -> str:
-    return "dry run (nginx not changed): " if found.dry_run else ""
+def _kind(found: Where | State) -> str:
+    dry_run = found.config.dry_run if isinstance(found, State) else found.dry_run
+    return "dry run (nginx not changed): " if dry_run else ""
 
 
 def _fail(problems: list[str], then: str = "") -> None:
@@ -177,10 +178,7 @@ def ask_resume(dirs: StateDir, wait: float) -> None:
     state = ask(
         dirs, "resume", lambda s: not dirs.request_file.exists() and s.status != "paused", wait
     )
-    click.echo(
-        f"{'dry run (nginx not changed): ' if state.config.dry_run else ''}"
-        f"{state.status} at {state.percent} %"
-    )
+    click.echo(f"{_kind(state)}{state.status} at {state.percent} %")
 
 
 def _offline(dirs: StateDir, action: str) -> State:
