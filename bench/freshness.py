@@ -11,7 +11,7 @@ who opens the app right after logging would, so its WOD is held by the api befor
 workout lands: what is measured includes the api noticing the change (the status it
 re-reads every `COACH_STATUS_CACHE_SECONDS`).
 
-    .venv/bin/python bench/freshness.py                  # 150 probes, about 1 minute
+    .venv/bin/python bench/freshness.py                  # 500 probes, about 1 minute
     .venv/bin/python bench/freshness.py --probes 300 --rate 3000
 """
 
@@ -197,7 +197,7 @@ async def measure(args: argparse.Namespace, settings: Any, port: int) -> dict[st
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--probes", type=int, default=150)
+    parser.add_argument("--probes", type=int, default=500)
     parser.add_argument("--rate", type=int, default=2000, help="background workouts a second")
     parser.add_argument(
         "--status-cache-seconds",

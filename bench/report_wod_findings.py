@@ -47,6 +47,28 @@ consumer's status, and with it the change stamp that drops held WODs, for
 `COACH_STATUS_CACHE_SECONDS`. At 1 s that was the freshness; at 50 ms the p99 was 158 ms;
 at 20 ms, now the default, it is under 100 ms (figures in the next section).
 
+**Then the consumer's own stalls.** On 7 December, 500 probes a run (150 had made the p99
+the second-slowest probe, and a lucky run read as a regression) gave a p99 of 171-238 ms
+on main and 236-825 ms on the code of 1 December: the tail was old. Timing each step of
+the consume loop in those runs showed three stalls, each of which left records waiting:
+- aiokafka's fetch in flight asked only for the partitions whose records it did not hold,
+  and the broker held it `fetch_max_wait_ms` (500 ms) when those were quiet; the
+  consumers now wait 20 ms (config/kafka.py);
+- every heartbeat (2 s), the loop asked the broker for metadata with aiokafka's
+  `fetch_all_metadata()`: every topic of the cluster (935 on this broker), on the
+  connection where the fetch waits. It took 55-300 ms, and the loop took no record
+  meanwhile. It now asks for coach's topics, on the coordination connection: 3-7 ms
+  (consumer/kafka.py `topic_metadata`; tests/e2e/test_topic_metadata.py);
+- every ~10 s the writer's commit that took the WAL past 10,000 pages copied it into the
+  database file and synced it: 180-260 ms. A thread of the writer process now checkpoints
+  (PASSIVE) every second beside the commits, and no commit does (store/checkpoints.py).
+
+With the three, the p99 is 27-34 ms (max 29-48 ms) over four runs of 500 probes. Ingest
+stays above its goal: 0.51-0.65 of the bare reader in four runs, against 0.68-0.74 in two
+runs without the checkpoint thread (perhaps a few per cent slower, within this noise;
+coach applied 59,000-65,000 events a second, 62,166 on 1 December). Replay did not slow:
+1.90x the bare read, against 2.22x without the thread (bench/replay.py, 300,000 events).
+
 **The day's first WOD: the token and the reads.** After those changes coach still reached
 only 0.91-0.92 of the plain app's throughput in the cold mix: in process, 266-326 us per
 WOD against the plain app's 200-244. py-spy of the cold mix in process

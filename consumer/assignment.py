@@ -28,6 +28,7 @@ from consumer.kafka import (
     missing_message,
     positions_of,
     recreated_message,
+    topic_metadata,
 )
 from consumer.positions import beyond_end
 from events.codec import Role
@@ -68,8 +69,7 @@ class Assignment:
         """
         try:
             cluster = await asyncio.wait_for(
-                consumer._client.fetch_all_metadata(),  # the public API has no such call
-                METADATA_TIMEOUT_SECONDS,
+                topic_metadata(consumer._client, self.roles), METADATA_TIMEOUT_SECONDS
             )
             await self._check_topic_ids(consumer, conn)
         except (KafkaError, TimeoutError) as exc:

@@ -41,6 +41,7 @@ from consumer.shelf_life import reread_if_outlived
 from consumer.wire import WriterGone
 from consumer.writers import Writer, open_writer
 from events.codec import Role
+from store.checkpoints import off_the_commit_path
 from store.db import file_of, small_cache
 from store.instants import now_us
 
@@ -213,8 +214,10 @@ class Projector:
         )
         if in_child:
             # Batches are written by the child (with the large cache, store/db.py); this
-            # connection only records status and folds once a minute.
+            # connection only records status and folds once a minute, and leaves the WAL
+            # to the child's checkpoints (store/checkpoints.py), off this event loop.
             small_cache(self.conn)
+            off_the_commit_path(self.conn)
 
     async def _close_writer(self) -> None:
         if self.writer is not None:

@@ -41,6 +41,7 @@ from consumer.wire import (
     send,
 )
 from events.codec import Role
+from store.checkpoints import Checkpoints, off_the_commit_path
 from store.db import connect, set_pragmas
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,10 @@ def serve(path: str, roles: dict[str, Role], pragmas: list[str], parent: int) ->
     gc.disable()
     conn = connect(path)
     set_pragmas(conn, pragmas)
+    # The WAL is copied into the file by a thread beside the commits, not in one of them
+    # (store/checkpoints.py): a commit that checkpoints 40 MB holds every record behind it.
+    off_the_commit_path(conn)
+    checkpoints = Checkpoints(path).start()
     fault = _fault_hook(os.environ.get(FAULT_ENV, ""))
     received = 0
     try:
@@ -111,6 +116,7 @@ def serve(path: str, roles: dict[str, Role], pragmas: list[str], parent: int) ->
             send(replies, reply)
             gc.collect(0)
     finally:
+        checkpoints.stop()
         conn.close()
 
 

@@ -18,7 +18,7 @@ from config.derived import roles
 from config.kafka import consumer_options
 from config.settings import Settings
 from consumer.batch import from_fetched
-from consumer.kafka import close_consumer
+from consumer.kafka import close_consumer, topic_metadata
 from consumer.writers import Writer
 from events.codec import Role
 from replay.plan import Partition, by_topic, caught_up, clip, erasures_first
@@ -54,8 +54,7 @@ class TopicReader:
     async def start(self) -> None:
         await self.consumer.start()
         cluster = await asyncio.wait_for(
-            self.consumer._client.fetch_all_metadata(),  # the public API has no such call
-            METADATA_TIMEOUT_SECONDS,
+            topic_metadata(self.consumer._client, self.roles), METADATA_TIMEOUT_SECONDS
         )
         missing = [t for t in self.roles if not cluster.partitions_for_topic(t)]
         if missing:

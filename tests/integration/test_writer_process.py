@@ -608,3 +608,41 @@ def test_the_child_module_is_the_writer():
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
     loaded = out.stdout.decode()
     assert "aiokafka" not in loaded and "consumer.loop" not in loaded, loaded
+
+
+def _positions_in_the_file_itself(path: Path) -> dict[tuple[str, int], int] | None:
+    """The offsets stored in the database file, its WAL not read (None while a checkpoint
+    is writing the file)."""
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return reads.positions(conn)
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        conn.close()
+
+
+def test_the_writers_commits_reach_the_file_while_it_runs(tmp_path):
+    """The writer's commits never checkpoint (one that copies 40 MB of WAL holds every
+    record behind it): its checkpoint thread (store/checkpoints.py) copies the WAL into the
+    database file beside them, here a few hundred records, far below the 10,000 pages
+    after which a commit would."""
+    path = tmp_path / "coach.db"
+    connect(path).close()
+    parts = batches(history(seed=5, n=600), seed=6)
+
+    async def run() -> dict[tuple[str, int], int] | None:
+        writer = WriterProcess(path, ROLES)
+        try:
+            await feed(writer, parts)
+            await writer.drain()
+            found = None
+            deadline = time.monotonic() + 20
+            while found != offsets_after(parts) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                found = _positions_in_the_file_itself(path)
+            return found
+        finally:
+            writer.kill()
+
+    assert asyncio.run(run()) == offsets_after(parts)
