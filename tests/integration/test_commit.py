@@ -220,13 +220,13 @@ def test_a_record_that_fails_to_apply_is_isolated_and_the_rest_of_its_batch_stor
         feed.event(workout_deleted("w1", 7)),
         feed.raw(EX, b"9", b"{not json"),  # EX 4
         feed.event(upserted(2)),
-        feed.event(workout("w0")),  # unchanged
+        feed.event(workout("w3")),
     ]
     caplog.set_level(logging.WARNING)
 
     result = commit_records(conn, records, roles=ROLES, ctx=CTX)
 
-    assert result == BatchResult(records=11, changed=5, unchanged=3, dead_letters=3)
+    assert result == BatchResult(records=11, changed=6, unchanged=2, dead_letters=3)
     letters = {(letter.topic, letter.offset): letter for letter in dead_letters.oldest(conn)}
     assert set(letters) == {(WO, 3), (EX, 2), (EX, 4)}
     refused = letters[(WO, 3)]
@@ -252,7 +252,12 @@ def test_a_record_that_fails_to_apply_is_isolated_and_the_rest_of_its_batch_stor
     ]
     assert catalog(conn) == {1: 3, 2: 1}
     # w1 was stored, then deleted by a later record of the batch, at that record's time.
-    assert workouts(conn) == {"w0": (0, None), "w1": (1, STAMP_MS * 1000), "w2": (0, None)}
+    assert workouts(conn) == {
+        "w0": (0, None),
+        "w1": (1, STAMP_MS * 1000),
+        "w2": (0, None),
+        "w3": (0, None),
+    }
     assert status.partitions(conn) == (
         status.PartitionRow(EX, 0, 6, None, STAMP_MS * 1000, NOW_US),
         status.PartitionRow(WO, 0, 7, None, STAMP_MS * 1000, NOW_US),
