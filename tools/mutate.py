@@ -70,6 +70,7 @@ MODULES: dict[str, list[str]] = {
     "api/auth.py": ["tests/unit/test_auth.py", "tests/integration/test_api_auth_attacks.py"],
     "api/query.py": ["tests/unit/test_query.py", "tests/integration/test_api_inputs.py"],
     "consumer/commit.py": [
+        "tests/integration/test_commit.py",
         "tests/integration/test_projection.py",
         "tests/integration/test_fault_classes.py",
     ],

@@ -77,6 +77,20 @@ EQUIVALENT: dict[str, str] = {
     "store.writes.x_save_high_watermarks__mutmut_7": _SQL_CASE,
     "store.writes.x_upsert_exercise__mutmut_17": _SQL_CASE,
     "store.writes.x_upsert_exercise__mutmut_18": _SQL_CASE,
+    "consumer.commit.x_commit__mutmut_8": "`isolate=None` in the first pass: _commit_all "
+    "only tests `isolate` for truth, and None is false as False is.",
+    "consumer.commit.x__commit_all__mutmut_34": "`zip(..., strict=None)`: a run's rows and "
+    "record indexes always have the same length (consumer/batch.py `prepare` appends each "
+    "row with its index; consumer/wire.py carries both lists as they are), and strict only "
+    "matters when they differ.",
+    "consumer.commit.x__commit_all__mutmut_37": "as mutmut_34 (no strict).",
+    "consumer.commit.x__commit_all__mutmut_38": "as mutmut_34 (`strict=False`).",
+    "consumer.commit.x__isolated__mutmut_3": "the savepoint named None: `SAVEPOINT None`, "
+    "`ROLLBACK TO None` and `RELEASE None` are valid SQL (a name like any other), and the "
+    "name is used only by store/db.py `in_savepoint` itself, within one record's work.",
+    "consumer.commit.x__isolated__mutmut_10": "as mutmut_3 (the savepoint named XXrecordXX).",
+    "consumer.commit.x__isolated__mutmut_11": "as mutmut_3 (RECORD: SQLite reads names "
+    "without regard to case).",
     "events.codec.x__checked__mutmut_21": "`or True`: last_us_of(None) is None, as the "
     "else branch gives.",
     "events.codec.x__erasure_time__mutmut_4": "`required=None` is falsy like False.",
