@@ -133,3 +133,18 @@ def test_workouts_are_checked_against_the_erasures_in_python_while_few_are_erase
     assert sum("NOT EXISTS" in s for s in many) == 2
     stored = conn.execute("SELECT workout_id FROM workouts ORDER BY 1").fetchall()
     assert stored == [("a",), ("c",), ("d",)]
+
+
+def test_a_heartbeat_records_no_contact_with_the_broker_unless_told(conn):
+    """`broker_contact` is the caller's to say (the high watermarks were read): a heartbeat
+    that only found the broker reachable records no contact, and no loss either."""
+    from store import status
+
+    with transaction(conn):
+        writes.heartbeat(conn, now_us=5, broker_reachable=True, last_error="slow")
+    assert status.consumer(conn) == status.ConsumerRow(5, True, "slow", None, None)
+    with transaction(conn):
+        writes.heartbeat(
+            conn, now_us=6, broker_reachable=True, last_error=None, broker_contact=True
+        )
+    assert status.consumer(conn) == status.ConsumerRow(6, True, None, 6, None)
