@@ -77,6 +77,11 @@ EQUIVALENT: dict[str, str] = {
     "store.writes.x_save_high_watermarks__mutmut_7": _SQL_CASE,
     "store.writes.x_upsert_exercise__mutmut_17": _SQL_CASE,
     "store.writes.x_upsert_exercise__mutmut_18": _SQL_CASE,
+    "store.writes.x_delete_workout__mutmut_35": "`deleted_at_us >= held[0]`: a delete again "
+    "at the marker's own time rewrites the values the row holds (deleted_at_us the same; "
+    "completed_at_us kept, or for a bare marker set to its delete time, which every way of "
+    "making one already set: this statement, the bare insert, the erasure, the fold), keeps "
+    "its rowid, and leaves the result False.",
     "events.codec.x__checked__mutmut_21": "`or True`: last_us_of(None) is None, as the "
     "else branch gives.",
     "events.codec.x__erasure_time__mutmut_4": "`required=None` is falsy like False.",
