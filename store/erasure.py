@@ -180,7 +180,7 @@ def erase_missing(conn: sqlite3.Connection, *, erased: dict[str, int], now_us: i
     held = erasures(conn)
     done = 0
     for user, at in erased.items():
-        if held.get(user, -1) < at:
+        if user not in held or held[user] < at:  # (an instant may be before 1970)
             erase_user(conn, user_id=user, erased_at_us=at, now_us=now_us)
             done += 1
     return done

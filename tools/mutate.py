@@ -57,6 +57,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "store/writes.py": [
         "tests/integration/test_store_writes.py",
+        "tests/integration/test_store_writes_deletes.py",
         "tests/integration/test_projection.py",
         "tests/integration/test_erasure.py",
         "tests/unit/test_lag.py",
@@ -64,10 +65,15 @@ MODULES: dict[str, list[str]] = {
     ],
     "store/erasure.py": [
         "tests/integration/test_erasure_store.py",
+        "tests/integration/test_erasure_store_edges.py",
         "tests/integration/test_erasure.py",
         "tests/integration/test_erasure_properties.py",
     ],
-    "api/auth.py": ["tests/unit/test_auth.py", "tests/integration/test_api_auth_attacks.py"],
+    "api/auth.py": [
+        "tests/unit/test_auth.py",
+        "tests/unit/test_auth_keys.py",
+        "tests/integration/test_api_auth_attacks.py",
+    ],
     "api/query.py": ["tests/unit/test_query.py", "tests/integration/test_api_inputs.py"],
     "consumer/commit.py": [
         "tests/integration/test_commit.py",

@@ -91,6 +91,11 @@ EQUIVALENT: dict[str, str] = {
     "consumer.commit.x__isolated__mutmut_10": "as mutmut_3 (the savepoint named XXrecordXX).",
     "consumer.commit.x__isolated__mutmut_11": "as mutmut_3 (RECORD: SQLite reads names "
     "without regard to case).",
+    "store.writes.x_delete_workout__mutmut_35": "`deleted_at_us >= held[0]`: a delete again "
+    "at the marker's own time rewrites the values the row holds (deleted_at_us the same; "
+    "completed_at_us kept, or for a bare marker set to its delete time, which every way of "
+    "making one already set: this statement, the bare insert, the erasure, the fold), keeps "
+    "its rowid, and leaves the result False.",
     "events.codec.x__checked__mutmut_21": "`or True`: last_us_of(None) is None, as the "
     "else branch gives.",
     "events.codec.x__erasure_time__mutmut_4": "`required=None` is falsy like False.",

@@ -527,6 +527,17 @@ def test_a_bad_claim_says_which_fault(verifier, claims, message):
     assert str(caught.value) == message
 
 
+@pytest.mark.parametrize("where", ["end", "start"])
+def test_a_token_that_is_not_utf_8_text_is_malformed(verifier, where):
+    """A lone surrogate in the token (PyJWT's encode to UTF-8 raises, unwrapped): rejected
+    as malformed, with the fixed sentence, never a 500."""
+    good = token()
+    bad = good + "\ud800" if where == "end" else "\ud800" + good
+    with pytest.raises(AuthError) as caught:
+        verifier.verify(bad)
+    assert str(caught.value) == "invalid token: malformed"
+
+
 def test_a_sub_of_256_characters_is_accepted(verifier):
     assert verifier.verify(token(sub="a" * 256)).user_id == "a" * 256
 
