@@ -31,6 +31,7 @@ class Checkpoints:
         self.path = path
         self.every = every
         self.done = 0
+        self.failing = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal-checkpoints", daemon=True)
 
@@ -48,11 +49,17 @@ class Checkpoints:
             while not self._stop.wait(self.every):
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.done += 1
                 except sqlite3.Error as exc:  # a full disk, an I/O error: tried again next time
-                    log.warning(
-                        "WAL checkpoint failed (tried again in %.0f s): %s", self.every, exc
-                    )
+                    # Said once, not every second: the writer's own failed commits are what
+                    # the log and /ready report.
+                    level = logging.DEBUG if self.failing else logging.WARNING
+                    log.log(level, "WAL checkpoint failed, tried every %g s: %s", self.every, exc)
+                    self.failing = True
+                    continue
+                if self.failing:
+                    log.info("WAL checkpoints work again")
+                    self.failing = False
+                self.done += 1
         finally:
             conn.close()
 

@@ -4,6 +4,7 @@ commits, and the checkpoint thread does."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from pathlib import Path
@@ -68,3 +69,17 @@ def test_stopping_the_thread_returns_at_once(db_path: Path) -> None:
     started = time.monotonic()
     checkpoints.stop()
     assert time.monotonic() - started < 5  # not after the hour it would wait
+
+
+def test_a_failing_checkpoint_is_said_once_not_every_time(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "not-a-database"
+    path.write_bytes(b"x" * 8192)  # every checkpoint fails: "file is not a database"
+    caplog.set_level(logging.DEBUG, logger="store.checkpoints")
+    checkpoints = Checkpoints(str(path), every=0.01).start()
+    deadline = time.monotonic() + 10
+    while len(caplog.records) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    checkpoints.stop()
+    assert len(caplog.records) >= 5  # tried again and again
+    assert [r.levelno for r in caplog.records].count(logging.WARNING) == 1
+    assert checkpoints.failing and checkpoints.done == 0
