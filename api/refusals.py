@@ -1,5 +1,6 @@
-"""uvicorn's HTTP protocol, with its own 400 (a request its parser refuses) as JSON, and
-TCP_NODELAY on every connection.
+"""uvicorn's HTTP protocol, with its own 400 (a request its parser refuses) as JSON,
+TCP_NODELAY on every connection, and each response's head and body in one write
+(api/onewrite.py).
 
 Some requests never reach the app: httptools refuses bytes HTTP forbids in a header value
 (control characters), a method it does not know, a malformed request line. uvicorn then
@@ -29,6 +30,8 @@ import socket
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from api.onewrite import OneWriteTransport
+
 BODY = b'{"detail":"invalid HTTP request"}'
 
 
@@ -38,7 +41,7 @@ class JsonRefusalProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         no_delay(transport)
-        super().connection_made(transport)
+        super().connection_made(OneWriteTransport(transport, self.loop))  # type: ignore[arg-type]
 
     def send_400_response(self, msg: str) -> None:
         content = [b"HTTP/1.1 400 Bad Request\r\n"]
