@@ -11,6 +11,8 @@ ARG PYTHON_IMAGE=python:3.11-slim
 
 # -- build: the exact versions of uv.lock, installed into /app/.venv ------------------------
 FROM ${PYTHON_IMAGE} AS build
+# Which stage an untagged image was (tools/image/build.py removes what a rebuild leaves).
+LABEL org.coach.image.stage="build"
 ARG UV_VERSION=0.13.8
 RUN pip install --no-cache-dir --disable-pip-version-check "uv==${UV_VERSION}"
 ENV UV_PROJECT_ENVIRONMENT=/app/.venv \
@@ -29,6 +31,7 @@ RUN uv sync --frozen --no-dev --no-editable
 
 # -- runtime --------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
+LABEL org.coach.image.stage="runtime"
 RUN groupadd --system --gid 10001 coach \
     && useradd --system --uid 10001 --gid coach --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin coach \

@@ -50,6 +50,7 @@ from image_base import (
     variable_default,
 )
 from image_engine import REPO, BuildError, engine_env, find_engine, image_size, log, run
+from leftovers import remove_leftovers
 
 # what tests/ and bench/image.py read of this module (they load it by its path)
 __all__ = [
@@ -129,10 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         build(engine, args.tag, name)
         build_seconds = time.monotonic() - started
         size = image_size(engine, args.tag)
+        removed = remove_leftovers(engine)
     except BuildError as exc:
         log(f"error: {exc}")
         return 1
     log(f"built {args.tag} in {build_seconds:.1f} s; {size / 1e6:.0f} MB")
+    if removed:
+        log(f"removed {removed} untagged image(s) earlier builds left")
     if args.json:
         summary = {
             "engine": engine,
@@ -143,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             "base_seconds": round(base_seconds, 2),
             "build_seconds": round(build_seconds, 2),
             "size_bytes": size,
+            "removed_images": removed,
         }
         print(json.dumps(summary))
     return 0

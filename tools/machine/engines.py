@@ -14,6 +14,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent.parent
 IMAGE_PREFIXES = ("localhost/coach:", "localhost/coach-standin/", "docker.io/library/coach:")
 STANDIN_LABEL = "coach.standin.recipe"
+STAGE_LABEL = "org.coach.image.stage"  # the Dockerfile's stages (tools/image/leftovers.py)
 NAME_PREFIXES = ("coach-test-", "coach-bench-", "coach_")
 VOLUMES = ("coach-data",)  # the README's `podman run` example
 
@@ -60,7 +61,7 @@ def images(engine: str) -> list[str]:
         for name in names:
             if name.startswith(IMAGE_PREFIXES) or name == "coach:dev" or STANDIN_LABEL in labels:
                 found.append(name)
-        if not names and STANDIN_LABEL in labels:  # a build's untagged stage, on a stand-in
+        if not names and (STANDIN_LABEL in labels or STAGE_LABEL in labels):  # untagged stages
             found.append(str(image.get("Id") or image.get("ID", ""))[:12])
     return sorted({f for f in found if f})
 
