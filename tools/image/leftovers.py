@@ -8,7 +8,9 @@ coach's own leftovers are chosen, never another project's images:
 
 - every untagged runtime image (the tagged one is the current image);
 - every untagged build stage but the newest, which holds the layer cache of the
-  dependencies (`uv sync` of uv.lock) that the next build reuses.
+  dependencies (`uv sync` of uv.lock) that the next build reuses. (If another checkout
+  built a newer stage, this build's own goes: its next build then takes longer, nothing
+  else.)
 
 An image a container still uses is not removed (the engine refuses; that is left as is).
 """
@@ -26,8 +28,8 @@ STAGE_LABEL = "org.coach.image.stage"
 class Dangling:
     id: str
     created: str
-    """The engine's creation time, as it prints it (ISO 8601 or Unix seconds: compared as
-    the engine sorts them, see `to_remove`)."""
+    """The engine's creation time as it prints it (`2026-12-07 10:00:00 +0000 UTC`): one
+    format and zone for every image of an engine, so the text sorts as the time does."""
     stage: str
 
 
@@ -82,5 +84,6 @@ def remove_leftovers(engine: str) -> int:
         if gone.returncode == 0:
             removed += 1
         else:
-            log(f"kept {image_id[:19]}: {gone.stderr.strip().splitlines()[-1:] or ''}")
+            why = (gone.stderr.strip().splitlines() or ["no reason given"])[-1]
+            log(f"kept {image_id[:19]}: {why}")
     return removed
