@@ -41,38 +41,28 @@ def to_remove(images: list[Dangling]) -> list[str]:
 
 
 def dangling(engine: str) -> list[Dangling]:
-    """coach's untagged images (those with the stage label)."""
-    out = run(
-        engine,
-        "images",
-        "--no-trunc",
-        "--filter",
-        "dangling=true",
-        "--filter",
-        f"label={STAGE_LABEL}",
-        "--format",
-        "{{.ID}}\t{{.CreatedAt}}",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """coach's untagged images, listed by stage (one label filter each: Docker's `images`
+    cannot print labels)."""
     found = []
-    for line in out.stdout.splitlines():
-        image_id, _, created = line.partition("\t")
-        if not image_id:
-            continue
-        stage = run(
+    for stage in ("runtime", "build"):
+        out = run(
             engine,
-            "image",
-            "inspect",
+            "images",
+            "--no-trunc",
+            "--filter",
+            "dangling=true",
+            "--filter",
+            f"label={STAGE_LABEL}={stage}",
             "--format",
-            '{{index .Config.Labels "' + STAGE_LABEL + '"}}',
-            image_id,
+            "{{.ID}}\t{{.CreatedAt}}",
             capture_output=True,
             text=True,
             check=False,
-        ).stdout.strip()
-        found.append(Dangling(image_id, created, stage))
+        )
+        for line in out.stdout.splitlines():
+            image_id, _, created = line.partition("\t")
+            if image_id:
+                found.append(Dangling(image_id, created, stage))
     return found
 
 
