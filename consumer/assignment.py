@@ -68,7 +68,7 @@ class Assignment:
         This metadata request doubles as the broker reachability check.
         """
         try:
-            cluster = await asyncio.wait_for(
+            cluster, unavailable = await asyncio.wait_for(
                 topic_metadata(consumer._client, self.roles), METADATA_TIMEOUT_SECONDS
             )
             await self._check_topic_ids(consumer, conn)
@@ -76,12 +76,17 @@ class Assignment:
             self.health.unreachable(exc)
             return
         self.health.reached()
+        # A topic that answered with an error (no leader for now) keeps the partitions it
+        # has: it is neither missing nor shrunk, and is assigned once it answers.
         wanted = {
             TopicPartition(topic, p)
             for topic in self.roles
             for p in cluster.partitions_for_topic(topic) or ()
-        }
-        self.health.missing_topics = [t for t in self.roles if not cluster.partitions_for_topic(t)]
+        } | {tp for tp in self.assigned if tp.topic in unavailable}
+        self.health.unavailable_topics = unavailable
+        self.health.missing_topics = [
+            t for t in self.roles if not cluster.partitions_for_topic(t) and t not in unavailable
+        ]
         if wanted == self.assigned:
             return
         gone = [

@@ -28,6 +28,8 @@ OUTAGE_REMINDER_SECONDS = 30.0
 class Health:
     broker_error: str | None = None
     missing_topics: list[str] = field(default_factory=list)
+    unavailable_topics: dict[str, str] = field(default_factory=dict)
+    """Topics that exist but answered with an error, and its class (consumer/kafka.py)."""
     write_error: str | None = None
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     _outage_since: float | None = field(default=None, init=False, repr=False)
@@ -41,14 +43,19 @@ class Health:
         parts = [
             self.broker_error,
             *(f"topic {t} does not exist yet" for t in self.missing_topics),
+            *(f"topic {t} unavailable ({kind})" for t, kind in self.unavailable_topics.items()),
             self.write_error,
         ]
         return "; ".join(p for p in parts if p) or None
 
     def unreachable(self, exc: BaseException) -> None:
         """Record a failed contact. The log says so once when the outage starts (with the
-        whole error), then at most every OUTAGE_REMINDER_SECONDS with how long it lasts."""
+        whole error), then at most every OUTAGE_REMINDER_SECONDS with how long it lasts.
+        What the last answer said of the topics is forgotten: without a broker nothing is
+        known of them (a topic left "unavailable" by a broker that was stopping is not)."""
         now = self.clock()
+        self.missing_topics = []
+        self.unavailable_topics = {}
         kind = category(exc)
         if self._outage_since is None:
             self._outage_since = self._reminded_at = now

@@ -9,12 +9,19 @@ import contextlib
 import logging
 import random
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.client import ConnectionGroup
 from aiokafka.cluster import ClusterMetadata
-from aiokafka.errors import KafkaConnectionError, KafkaError, OffsetOutOfRangeError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    NoError,
+    OffsetOutOfRangeError,
+    UnknownTopicOrPartitionError,
+    for_code,
+)
 from aiokafka.protocol.metadata import MetadataRequest
 
 log = logging.getLogger(__name__)
@@ -43,9 +50,32 @@ async def close_consumer(consumer: AIOKafkaConsumer) -> None:
         log.warning("error while closing the Kafka consumer: %s", exc)
 
 
-async def topic_metadata(client: Any, topics: Iterable[str]) -> ClusterMetadata:
-    """The brokers and the partitions of `topics` (those that exist; none is created), asked
-    of the first broker of aiokafka's `client` that answers.
+class TopicMetadata(NamedTuple):
+    """A metadata answer for coach's topics. `cluster` holds the partitions of the topics
+    the broker could describe; `unavailable` names each topic that exists but answered with
+    an error (a leader not yet elected, or gone while the broker stops) and that error's
+    class. A topic in neither does not exist."""
+
+    cluster: ClusterMetadata
+    unavailable: dict[str, str]
+
+
+def unavailable_topics(response: Any) -> dict[str, str]:
+    """topic -> error class, for each topic of a MetadataResponse that answered with an
+    error other than "unknown topic" (pure). aiokafka's ClusterMetadata leaves such a topic
+    out, as if it did not exist."""
+    found = {}
+    for error_code, topic, *_ in response.topics:
+        error = for_code(error_code)
+        if error is not NoError and error is not UnknownTopicOrPartitionError:
+            found[topic] = error.__name__
+    return found
+
+
+async def topic_metadata(client: Any, topics: Iterable[str]) -> TopicMetadata:
+    """The brokers and the partitions of `topics` (those that exist; none is created), and
+    which of them are unavailable, asked of the first broker of aiokafka's `client` that
+    answers.
 
     Not aiokafka's `fetch_all_metadata()`: that asks for every topic of the cluster, and on
     the default connection, where it waits behind the consumer's fetch. On a broker of 935
@@ -66,7 +96,7 @@ async def topic_metadata(client: Any, topics: Iterable[str]) -> ClusterMetadata:
         # missing); aiokafka would log an error for it at every refresh
         cluster.need_all_topic_metadata = True
         cluster.update_metadata(response)
-        return cluster
+        return TopicMetadata(cluster, unavailable_topics(response))
     raise error
 
 

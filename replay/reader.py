@@ -53,9 +53,14 @@ class TopicReader:
 
     async def start(self) -> None:
         await self.consumer.start()
-        cluster = await asyncio.wait_for(
+        cluster, unavailable = await asyncio.wait_for(
             topic_metadata(self.consumer._client, self.roles), METADATA_TIMEOUT_SECONDS
         )
+        if unavailable:
+            raise ReplayError(
+                "topic(s) unavailable on the broker, try again: "
+                + ", ".join(f"{t} ({kind})" for t, kind in sorted(unavailable.items()))
+            )
         missing = [t for t in self.roles if not cluster.partitions_for_topic(t)]
         if missing:
             raise ReplayError(f"topic(s) {', '.join(missing)} do not exist on the broker")

@@ -50,9 +50,15 @@ async def _named_topics_only(kafka_settings: Settings) -> None:
     missing = f"{kafka_settings.topic_workouts}.missing"
     try:
         wanted = [kafka_settings.topic_exercises, kafka_settings.topic_workouts, missing]
-        cluster = await topic_metadata(consumer._client, wanted)
+        for _ in range(60):  # a topic just created has no leader for a moment: "unavailable"
+            cluster, unavailable = await topic_metadata(consumer._client, wanted)
+            if not unavailable:
+                break
+            assert set(unavailable) <= set(wanted[:2]), unavailable
+            await asyncio.sleep(0.5)
     finally:
         await consumer.stop()
+    assert unavailable == {}
     assert cluster.topics() == {kafka_settings.topic_exercises, kafka_settings.topic_workouts}
     assert cluster.partitions_for_topic(kafka_settings.topic_workouts) == set(
         range(kafka_settings.topic_partitions)

@@ -40,11 +40,26 @@ def test_a_write_failure_is_recorded_as_sqlite_error_code(tmp_path, caplog):
 
 
 def test_the_parts_are_joined_and_the_topics_named():
-    health = Health(missing_topics=["fitness.workouts"])
-    health.unreachable(TimeoutError())
-    assert health.summary() == (
-        "broker unreachable (TimeoutError); topic fitness.workouts does not exist yet"
+    health = Health(
+        missing_topics=["fitness.workouts"],
+        unavailable_topics={"fitness.erasures": "LeaderNotAvailableError"},
     )
+    health.write_failed(OSError())
+    assert health.summary() == (
+        "topic fitness.workouts does not exist yet; "
+        "topic fitness.erasures unavailable (LeaderNotAvailableError); "
+        "projection write failed (OSError)"
+    )
+
+
+def test_an_unreachable_broker_forgets_what_its_last_answer_said_of_the_topics():
+    """Nothing is known of the topics without a broker: /lag says it is unreachable alone."""
+    health = Health(
+        missing_topics=["fitness.workouts"],
+        unavailable_topics={"fitness.erasures": "LeaderNotAvailableError"},
+    )
+    health.unreachable(TimeoutError())
+    assert health.summary() == "broker unreachable (TimeoutError)"
 
 
 def test_the_category_of_any_exception_is_its_class():
