@@ -76,17 +76,22 @@ class Assignment:
             self.health.unreachable(exc)
             return
         self.health.reached()
-        # A topic that answered with an error (no leader for now) keeps the partitions it
-        # has: it is neither missing nor shrunk, and is assigned once it answers.
-        wanted = {
-            TopicPartition(topic, p)
-            for topic in self.roles
-            for p in cluster.partitions_for_topic(topic) or ()
-        } | {tp for tp in self.assigned if tp.topic in unavailable}
         self.health.unavailable_topics = unavailable
         self.health.missing_topics = [
             t for t in self.roles if not cluster.partitions_for_topic(t) and t not in unavailable
         ]
+        if unavailable:
+            # A topic exists but answered with an error (no leader for the moment): the
+            # assignment stays as it is, whatever it is, until every topic answers. Never a
+            # new one without that topic's partitions: were it the erasures topic, the
+            # others would be read before its erasures (docs/PRIVACY.md); and its
+            # partitions cannot be positioned without a leader.
+            return
+        wanted = {
+            TopicPartition(topic, p)
+            for topic in self.roles
+            for p in cluster.partitions_for_topic(topic) or ()
+        }
         if wanted == self.assigned:
             return
         gone = [

@@ -14,7 +14,6 @@ from io import BytesIO
 from typing import Any
 
 from aiokafka.client import ConnectionGroup
-from aiokafka.errors import for_code
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import (
     AbstractType,
@@ -124,17 +123,15 @@ class TopicIdsRequest(Request[MetadataRequest_v12]):
 
 
 def parse(response: Any) -> dict[str, bytes]:
-    """topic -> id, for the topics the response found (pure). A topic that does not exist
-    is left out; another error is raised."""
-    ids: dict[str, bytes] = {}
-    for error_code, name, topic_id, *_ in response.topics:
-        error = for_code(error_code)
-        if error_code == 0:
-            if topic_id != NO_ID:
-                ids[name] = topic_id
-        elif error.__name__ != "UnknownTopicOrPartitionError":
-            raise error(f"metadata of topic {name}")
-    return ids
+    """topic -> id, for the topics the response found (pure). A topic that answered with an
+    error is left out: one that does not exist, and one without a leader for the moment (a
+    broker restarting), which the heartbeat's other metadata request reports as unavailable
+    (consumer/kafka.py `unavailable_topics`), not the broker as unreachable."""
+    return {
+        name: topic_id
+        for error_code, name, topic_id, *_ in response.topics
+        if error_code == 0 and topic_id != NO_ID
+    }
 
 
 async def fetch(client: Any, topics: Iterable[str]) -> dict[str, bytes]:

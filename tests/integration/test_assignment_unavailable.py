@@ -5,16 +5,23 @@ consumer unassigned its partitions and /lag said "topic ... does not exist yet" 
 next answer; during a broker outage that stayed beside "broker unreachable" (the runbook's
 broker-outage check failed on it in CI).
 
-The broker here is a stand-in answering with real Metadata v5 responses: a real broker
-answers LEADER_NOT_AVAILABLE only for a moment that cannot be timed. The projection is a
-real SQLite file."""
+While a topic is unavailable the assignment is not changed at all: were the erasures topic
+the one without a leader, a new assignment without it would read the workouts before its
+erasures (docs/PRIVACY.md). And the topic-id request (Metadata v12, Kafka 2.8+) leaves such
+a topic out instead of failing the heartbeat as "broker unreachable".
+
+The broker here is a stand-in answering with real Metadata v5 and v12 responses: a real
+broker answers LEADER_NOT_AVAILABLE only for a moment that cannot be timed. The projection
+is a real SQLite file."""
 
 from __future__ import annotations
 
 import asyncio
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
 from aiokafka.cluster import BrokerMetadata
 from aiokafka.errors import KafkaConnectionError
@@ -22,6 +29,7 @@ from aiokafka.protocol.metadata import MetadataResponse_v5
 
 from consumer.assignment import Assignment
 from consumer.health import Health
+from consumer.topic_ids import NO_ID, MetadataResponse_v12, TopicIdsRequest
 from store.db import connect
 
 ROLES: dict[str, Any] = {"ex": "exercises", "wo": "workouts", "er": "erasures"}
@@ -40,21 +48,39 @@ def _response(errors: dict[str, int]) -> MetadataResponse_v5:
     return MetadataResponse_v5(0, [(1, "localhost", 9092, None)], "cluster", 1, topics)
 
 
+def _ids_response(errors: dict[str, int]) -> MetadataResponse_v12:
+    """The topic-id request's answer (consumer/topic_ids.py), as Kafka 2.8+ gives it."""
+    topics: list[tuple[Any, ...]] = []
+    for topic in sorted(ROLES):
+        code = errors.get(topic, 0)
+        topic_id = NO_ID if code else topic.encode().ljust(16, b"-")
+        topics.append((code, topic, topic_id, False, [], -2147483648, {}))
+    response = MetadataResponse_v12(0, [(1, "localhost", 9092, None, {})], "c", 1, topics, {})
+    return MetadataResponse_v12.decode(BytesIO(response.encode()))
+
+
 class Client:
-    """aiokafka's client as topic_metadata uses it: the brokers known, and send()."""
+    """aiokafka's client as topic_metadata and topic_ids use it: the brokers, send()."""
 
     def __init__(self) -> None:
-        self.answer: MetadataResponse_v5 | Exception = _response({})
+        self.errors: dict[str, int] = {}
+        self.down: Exception | None = None
 
     class cluster:  # aiokafka's attribute name
         @staticmethod
         def brokers() -> set[BrokerMetadata]:
             return {BrokerMetadata(1, "localhost", 9092, None)}
 
-    async def send(self, node: int, request: Any, group: Any = None) -> MetadataResponse_v5:
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
+    @staticmethod
+    def get_random_node() -> int:
+        return 1
+
+    async def send(self, node: int, request: Any, group: Any = None) -> Any:
+        if self.down is not None:
+            raise self.down
+        if isinstance(request, TopicIdsRequest):
+            return _ids_response(self.errors)
+        return _response(self.errors)
 
 
 class Consumer:
@@ -76,27 +102,47 @@ async def _drain() -> None:
     return None
 
 
-def test_a_topic_without_a_leader_keeps_its_partitions_and_is_not_called_missing(
-    db_path: Path,
-) -> None:
+def _refresh(
+    db_path: Path, assigned: set[TopicPartition], errors: dict[str, int], *, ids: bool = True
+) -> tuple[Assignment, Health]:
+    """One heartbeat's refresh, the topic ids asked for as on Kafka 2.8+ (production) unless
+    `ids` is False (a broker before 2.8)."""
     conn = connect(db_path)
     health = Health()
     assignment = Assignment(ROLES, health)
-    assignment._without_topic_ids = True  # the stand-in answers Metadata v5 only
-    assignment.assigned = _assigned()
+    assignment._without_topic_ids = not ids
+    assignment.assigned = set(assigned)
     consumer = Consumer()
-    consumer._client.answer = _response({"wo": NO_LEADER, "er": NO_LEADER})
+    consumer._client.errors = errors
     try:
         asyncio.run(assignment.refresh(consumer, conn, _drain))  # type: ignore[arg-type]
     finally:
         conn.close()
+    return assignment, health
+
+
+def test_a_topic_without_a_leader_keeps_its_partitions_and_is_not_called_missing(
+    db_path: Path,
+) -> None:
+    assignment, health = _refresh(db_path, _assigned(), {"wo": NO_LEADER, "er": NO_LEADER})
     assert assignment.assigned == _assigned()
-    assert health.reachable
+    assert health.reachable  # the broker answered both requests
     assert health.missing_topics == []
     assert health.summary() == (
         "topic er unavailable (LeaderNotAvailableError); "
         "topic wo unavailable (LeaderNotAvailableError)"
     )
+
+
+@pytest.mark.parametrize("ids", [True, False], ids=["topic ids", "no topic ids"])
+def test_nothing_is_assigned_while_the_erasures_topic_has_no_leader(
+    db_path: Path, ids: bool
+) -> None:
+    """After an error emptied the assignment (or at start): the workouts are not read
+    before the erasures can be (Consumer.assign fails the test if it is called)."""
+    assignment, health = _refresh(db_path, set(), {"er": NO_LEADER}, ids=ids)
+    assert assignment.assigned == set()
+    assert health.summary() == "topic er unavailable (LeaderNotAvailableError)"
 
 
 def test_an_unknown_topic_is_missing_and_an_outage_forgets_what_was_said_of_topics(
@@ -106,16 +152,15 @@ def test_an_unknown_topic_is_missing_and_an_outage_forgets_what_was_said_of_topi
     conn = connect(db_path)
     health = Health()
     assignment = Assignment(ROLES, health)
-    assignment._without_topic_ids = True
     assignment.assigned = {TopicPartition("ex", 0), TopicPartition("wo", 0)}
     consumer = Consumer()
-    consumer._client.answer = _response({"er": UNKNOWN, "wo": NO_LEADER})
+    consumer._client.errors = {"er": UNKNOWN, "wo": NO_LEADER}
     try:
         asyncio.run(assignment.refresh(consumer, conn, _drain))  # type: ignore[arg-type]
         assert health.summary() == (
             "topic er does not exist yet; topic wo unavailable (LeaderNotAvailableError)"
         )
-        consumer._client.answer = KafkaConnectionError("Unable to bootstrap")
+        consumer._client.down = KafkaConnectionError("Unable to bootstrap")
         asyncio.run(assignment.refresh(consumer, conn, _drain))  # type: ignore[arg-type]
     finally:
         conn.close()
