@@ -41,7 +41,14 @@ class JsonRefusalProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         no_delay(transport)
-        super().connection_made(OneWriteTransport(transport, self.loop))  # type: ignore[arg-type]
+        self._one_write = OneWriteTransport(transport, self.loop)
+        super().connection_made(self._one_write)  # type: ignore[arg-type]
+
+    def eof_received(self) -> None:
+        """The client ended its side (`nc -N`, a probe): asyncio closes the transport when
+        this returns, so what OneWriteTransport holds goes out first."""
+        self._one_write.flush()
+        super().eof_received()
 
     def send_400_response(self, msg: str) -> None:
         content = [b"HTTP/1.1 400 Bad Request\r\n"]
