@@ -173,8 +173,10 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock_us) 
     if refresher is not None:
         registry.register(KeySetCollector(refresher))
     # The last added runs first: metrics time everything, the WOD's fast path included.
+    # api/inline.py records the WODs it answers in the same metrics.
+    request_metrics = app.state.request_metrics = RequestMetrics(registry)
     app.add_middleware(WodFastPath)
-    app.add_middleware(MetricsMiddleware, metrics=RequestMetrics(registry))
+    app.add_middleware(MetricsMiddleware, metrics=request_metrics)
     app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.include_router(wod.router)

@@ -1,6 +1,6 @@
 """uvicorn's HTTP protocol, with its own 400 (a request its parser refuses) as JSON,
-TCP_NODELAY on every connection, and each response's head and body in one write
-(api/onewrite.py).
+TCP_NODELAY on every connection, each response's head and body in one write
+(api/onewrite.py), and the WOD answered without an ASGI task (api/inline.py).
 
 Some requests never reach the app: httptools refuses bytes HTTP forbids in a header value
 (control characters), a method it does not know, a malformed request line. uvicorn then
@@ -28,14 +28,13 @@ import asyncio
 import contextlib
 import socket
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
+from api.inline import InlineWodProtocol
 from api.onewrite import OneWriteTransport
 
 BODY = b'{"detail":"invalid HTTP request"}'
 
 
-class JsonRefusalProtocol(HttpToolsProtocol):
+class JsonRefusalProtocol(InlineWodProtocol):
     """Given to uvicorn as `http="api.refusals:JsonRefusalProtocol"` by `coach api` and
     `coach run` (coach/cli.py `uvicorn_options`)."""
 

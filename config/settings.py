@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     """Exercises in a WOD."""
     wod_cache_size: int = Field(10_000, ge=0, le=1_000_000)
     """Users whose rendered WOD each api process keeps (LRU); 0 turns the cache off."""
+    wod_inline: bool = True
+    """GET and HEAD /fitness/wod answered inside coach's HTTP protocol, without an ASGI task
+    (api/inline.py); off: through the ASGI app like every other path. Same responses."""
 
     # Operations
     ready_max_lag: int = Field(1000, ge=0)
