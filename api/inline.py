@@ -16,13 +16,16 @@ counted in the same Prometheus metrics (api/metrics.py), shadow requests apart.
 Only a request that nothing else could disturb is answered here; any other goes the
 ordinary way, through the ASGI app, which answers it the same (tests/integration/
 test_wod_inline.py sends the hostile corpus both ways and compares every response):
-- the method GET or HEAD and the path exactly `/fitness/wod` (any query);
+- the method GET or HEAD and the path exactly `/fitness/wod` (any query), no request body
+  declared (the ASGI way answers without waiting for one);
 - no response in flight on the connection and none queued behind one (pipelining keeps
-  its order), the transport not paused for writing (a client that does not read);
+  its order), the transport not paused for writing (a client that does not read), and no
+  other inline answer in the same read (a pipelined burst would hold the event loop);
 - HTTP/1.0 or 1.1, no `Expect: 100-continue`, no upgrade, no root path, no concurrency
   limit, no access log (uvicorn's options coach does not use);
 - the app started (its lifespan ran) and `COACH_WOD_INLINE` on.
-An exception `answer_wod` does not turn into an HTTP error (none is known: the hostile
+A request parsed after a response closed the connection is dropped, as the ASGI way never
+runs it. An exception `answer_wod` does not turn into an HTTP error (none is known: the hostile
 corpus finds none) is not answered here either: the request is handed to the ASGI app,
 which answers it as it would have.
 """
@@ -67,15 +70,38 @@ def coach_app(app: Any) -> Any | None:
     return None
 
 
+def _declares_a_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """A request body is coming (or may): the ASGI way answers before it has arrived, so
+    such a request goes that way."""
+    for name, value in headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
+
 class InlineWodProtocol(HttpToolsProtocol):
     _inline: _Request | None = None
     _coach: Any = None
+    _inline_left = 1
+    """Inline answers left in this read: one, so that a pipelined burst does not hold the
+    loop (each of its other requests goes the ASGI way, in order, one task at a time)."""
+    _dropped = False
+    """The request was parsed after the connection began closing: it is not answered."""
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._coach = coach_app(self.app)
 
+    def data_received(self, data: bytes) -> None:
+        self._inline_left = 1
+        super().data_received(data)
+
     def on_headers_complete(self) -> None:
+        # Behind a response that closed the connection (HTTP/1.0, Connection: close) the
+        # parser goes on; the ASGI way such a request waits behind it and never runs.
+        self._dropped = self.transport.is_closing()
+        if self._dropped:
+            return
         self._inline = self._inline_request()
         if self._inline is None:
             # An ASGI request after an inline one: no keep-alive time-out while it runs.
@@ -83,20 +109,23 @@ class InlineWodProtocol(HttpToolsProtocol):
             super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
-        if self._inline is None:  # a WOD's request body is never read, either way
+        if self._inline is None and not self._dropped:
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        if self._dropped:
+            return
         request = self._inline
         if request is None:
             super().on_message_complete()
             return
         self._inline = None
+        self._inline_left = 0
         self._answer(request)
 
     def _inline_request(self) -> _Request | None:
         app = self._coach
-        if app is None:
+        if app is None or not self._inline_left:
             return None
         state = app.state.coach
         if state is None or not state.settings.wod_inline:
@@ -104,6 +133,7 @@ class InlineWodProtocol(HttpToolsProtocol):
         method = _METHODS.get(self.parser.get_method())
         if (
             method is None
+            or _declares_a_body(self.headers)
             or (self.cycle is not None and not self.cycle.response_complete)
             or self.pipeline
             or self.flow.write_paused

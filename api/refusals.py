@@ -43,6 +43,26 @@ class JsonRefusalProtocol(InlineWodProtocol):
         self._one_write = OneWriteTransport(transport, self.loop)
         super().connection_made(self._one_write)  # type: ignore[arg-type]
 
+    def on_message_begin(self) -> None:
+        self._in_trailers = False
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._in_trailers = True
+        super().on_headers_complete()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """A chunked body's trailer fields are dropped: uvicorn would add them to the
+        request's headers (an Authorization or X-Coach-Shadow sent after the body)."""
+        if not self._in_trailers:
+            super().on_header(name, value)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """uvicorn leaves the keep-alive timer of a connection reset by its peer running, and
+        the timer holds the protocol (about 6.5 kB) for coach's 75 s keep-alive."""
+        self._unset_keepalive_if_required()
+        super().connection_lost(exc)
+
     def eof_received(self) -> None:
         """The client ended its side (`nc -N`, a probe): asyncio closes the transport when
         this returns, so what OneWriteTransport holds goes out first."""
