@@ -23,7 +23,7 @@ help: ## List the targets
 $(BIN)/.installed: pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	@UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet
+	@UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet --compile-bytecode
 	@touch $@
 
 install: $(BIN)/.installed ## Create .venv/ from the lock file (only when it changed)
@@ -36,7 +36,14 @@ run: install ## Run coach with demo data on http://127.0.0.1:8000 (a local broke
 # checks, and a minute off the suite. `make faults` runs the broker's for the full minute.
 OUTAGE_SECONDS ?= 30
 
+# The suite starts a few thousand Python processes (coach, its writer, the stand-ins): each
+# one reads the checkout's modules from their bytecode, compiled once here, instead of
+# compiling them again (which it does when PYTHONDONTWRITEBYTECODE is set, as on this machine:
+# `coach --help` took 0.88 s of CPU, 0.39-0.52 s with the bytecode).
+PY_SOURCES := api coach config consumer events store wod replay rollout monolith_kit rehearsal deploy tests tools bench
+
 test: install ## Run every test (unit, integration, end-to-end on a real Kafka broker, nginx routing, the image)
+	@$(BIN)/python -m compileall -q -j 0 $(PY_SOURCES) >/dev/null 2>&1 || true  # errors: pytest reports them
 	@COACH_FAULTS_OUTAGE_SECONDS=$${COACH_FAULTS_OUTAGE_SECONDS:-$(OUTAGE_SECONDS)} \
 	 COACH_CDC_TEST_DOWNTIME_SECONDS=$${COACH_CDC_TEST_DOWNTIME_SECONDS:-$(OUTAGE_SECONDS)} \
 	 $(BIN)/pytest --durations=25 $(PYTEST_ARGS)
