@@ -157,9 +157,20 @@ sends it with the next one (the body), at the end of the loop turn (a HEAD's hea
 before a close: one send per response. Side by side on a quiet machine, direct, 100
 connections, three fresh servers each, alternating (a /tmp experiment: the same server with
 and without it): hot 5,554 against 5,173 requests a second (median; CPU per request 181
-against 193 us), cold 1,730 against 1,576 (590 against 647 us). A few per cent: the rest of
-uvicorn's work per request (the parser's callbacks, a task, an event and a keep-alive timer
-per request) is the same for both apps and not coach's to change.
+against 193 us), cold 1,730 against 1,576 (590 against 647 us). A few per cent.
+
+**Most of the rest was the ASGI cycle around the WOD.** cProfile of coach's app under uvicorn
+with coach's options (hot, 100 connections, 8 December): of the time outside the loop's
+polling, about two thirds went to uvicorn's ASGI cycle (a task and an event per request,
+the middleware, two ASGI `send` messages with a regex check of every header), a fifth to
+`answer_wod`. `answer_wod` never awaits, so coach's protocol (`api/inline.py`) calls it
+when the request is complete and writes the same bytes, when nothing else is in flight on
+the connection (docs/API.md, "The WOD without an ASGI task"). Side by side (a /tmp A/B, the
+same app with `COACH_WOD_INLINE` on and off, another agent's tests sharing the machine, so
+CPU per request rather than req/s): hot 129-149 us against 216-261 us, cold 469-546 against
+509-715. The tail run above is the first with it: hot throughput 2.5x the plain app's
+direct, 2.2x through nginx to `--workers 2`; cold 1.3x and 1.07x direct. Through one worker
+behind nginx, and two replicas, nginx shares the load's core, which caps both apps.
 
 **The open loop through nginx above about 2,800 requests a second measures the load
 core.** nginx and vegeta share the load's core. Against one coach worker through nginx,
