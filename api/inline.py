@@ -40,7 +40,8 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from api.errors import ApiError
-from api.metrics import RequestMetrics, has_shadow_header
+from api.fastpath import authorization_header
+from api.metrics import RequestMetrics, is_shadow
 from api.responses import JSONBody
 from api.wod import WOD_PATH, answer_wod
 
@@ -158,13 +159,9 @@ class InlineWodProtocol(HttpToolsProtocol):
 
     def _answer(self, request: _Request) -> None:
         started = time.perf_counter()
-        authorization = next((v for n, v in self.headers if n == b"authorization"), None)
+        scope: Any = self.scope  # its headers are the request's, as the ASGI way reads them
         try:
-            response: Any = answer_wod(
-                request.state,
-                request.query,
-                None if authorization is None else authorization.decode("latin-1"),
-            )
+            response: Any = answer_wod(request.state, request.query, authorization_header(scope))
         except ApiError as exc:
             response = JSONBody({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
         except Exception:
@@ -189,6 +186,6 @@ class InlineWodProtocol(HttpToolsProtocol):
             WOD_PATH,
             status,
             time.perf_counter() - started,
-            has_shadow_header(self.headers),
+            is_shadow(scope),
         )
         self.on_response_complete()

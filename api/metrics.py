@@ -25,7 +25,6 @@ reaches one of them; the projection's gauges are the same from every worker.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -110,12 +109,7 @@ class RequestMetrics:
 
 def is_shadow(scope: Scope) -> bool:
     """Whether the request is nginx's mirror of a monolith request (any X-Coach-Shadow)."""
-    return has_shadow_header(scope["headers"])
-
-
-def has_shadow_header(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    """Whether lower-cased request headers hold an X-Coach-Shadow."""
-    return any(name == SHADOW_HEADER for name, _ in headers)
+    return any(name == SHADOW_HEADER for name, _ in scope["headers"])
 
 
 class MetricsMiddleware:
